@@ -1,0 +1,146 @@
+// /version and /info: what this engine is and what it holds.
+import { cpus, hostname, totalmem, release, arch } from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { SystemBackend } from './types';
+import type { DaemonConfig } from '../config';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version';
+
+export interface SystemCounts {
+  containers(): { total: number; running: number; paused: number; stopped: number };
+  images(): number;
+}
+
+export interface CgroupFacts {
+  driver: 'cgroupfs' | 'systemd';
+  version: '1' | '2';
+}
+
+const goArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le' };
+
+function osRelease(): { pretty: string; version: string } {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    const get = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?$`, 'm').exec(text)?.[1] ?? '';
+    return { pretty: get('PRETTY_NAME') || 'Linux', version: get('VERSION_ID') };
+  } catch {
+    return { pretty: 'Linux', version: '' };
+  }
+}
+
+export class System implements SystemBackend {
+  private readonly os = osRelease();
+  private readonly started = new Date();
+
+  constructor(
+    private readonly config: DaemonConfig,
+    private readonly daemonId: string,
+    private readonly counts: SystemCounts,
+    private readonly cgroup: CgroupFacts,
+  ) {}
+
+  async version(): Promise<Record<string, unknown>> {
+    const details = {
+      ApiVersion: API_VERSION,
+      Arch: goArch[arch()] ?? arch(),
+      BuildTime: this.started.toISOString(),
+      Experimental: 'false',
+      GitCommit: 'berth',
+      GoVersion: `node${process.versions.node}`,
+      KernelVersion: release(),
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+    };
+    return {
+      Platform: { Name: 'berth' },
+      Components: [{ Name: 'Engine', Version: BERTH_VERSION, Details: details }],
+      Version: BERTH_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: details.GitCommit,
+      GoVersion: details.GoVersion,
+      Os: 'linux',
+      Arch: details.Arch,
+      KernelVersion: details.KernelVersion,
+      BuildTime: details.BuildTime,
+    };
+  }
+
+  async info(): Promise<Record<string, unknown>> {
+    const c = this.counts.containers();
+    const v2 = this.cgroup.version === '2';
+    return {
+      ID: this.daemonId,
+      Containers: c.total,
+      ContainersRunning: c.running,
+      ContainersPaused: c.paused,
+      ContainersStopped: c.stopped,
+      Images: this.counts.images(),
+      Driver: 'overlay2',
+      DriverStatus: [
+        ['Backing Filesystem', 'extfs'],
+        ['Supports d_type', 'true'],
+        ['Using metacopy', 'false'],
+        ['Native Overlay Diff', 'true'],
+        ['userxattr', 'false'],
+      ],
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      KernelMemory: false,
+      KernelMemoryTCP: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: true,
+      BridgeNfIptables: false,
+      BridgeNfIp6tables: false,
+      Debug: this.config.logLevel === 'debug',
+      NFd: 0,
+      OomKillDisable: !v2,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: this.cgroup.driver,
+      CgroupVersion: this.cgroup.version,
+      NEventsListener: 0,
+      KernelVersion: release(),
+      OperatingSystem: this.os.pretty,
+      OSVersion: this.os.version,
+      OSType: 'linux',
+      Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: {
+        AllowNondistributableArtifactsCIDRs: null,
+        AllowNondistributableArtifactsHostnames: null,
+        InsecureRegistryCIDRs: ['127.0.0.0/8', '::1/128'],
+        IndexConfigs: { 'docker.io': { Name: 'docker.io', Mirrors: [], Secure: true, Official: true } },
+        Mirrors: null,
+      },
+      NCPU: cpus().length,
+      MemTotal: totalmem(),
+      GenericResources: null,
+      DockerRootDir: this.config.dataRoot,
+      HttpProxy: process.env.HTTP_PROXY ?? process.env.http_proxy ?? '',
+      HttpsProxy: process.env.HTTPS_PROXY ?? process.env.https_proxy ?? '',
+      NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
+      Name: hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: BERTH_VERSION,
+      Runtimes: { 'berth-monitor': { path: 'berth-monitor' } },
+      DefaultRuntime: 'berth-monitor',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: this.config.liveRestore,
+      Isolation: '',
+      InitBinary: '',
+      ContainerdCommit: { ID: '', Expected: '' },
+      RuncCommit: { ID: '', Expected: '' },
+      InitCommit: { ID: '', Expected: '' },
+      SecurityOptions: [`name=cgroupns`],
+      ProductLicense: 'berth',
+      Warnings: null,
+    };
+  }
+}

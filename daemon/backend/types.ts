@@ -1,0 +1,80 @@
+// The interfaces the HTTP layer depends on. Routes call these; the engine implements them;
+// tests implement them with fakes. Shapes follow Docker's JSON (field names as on the wire).
+import type { Readable } from 'node:stream';
+import type { Filters } from './filters';
+import type { EventBus } from './events';
+
+export interface Backend {
+  system: SystemBackend;
+  images: ImagesBackend;
+  events: EventBus;
+}
+
+// ---- system ----------------------------------------------------------------------------
+
+export interface SystemBackend {
+  version(): Promise<Record<string, unknown>>;
+  info(): Promise<Record<string, unknown>>;
+}
+
+// ---- images ----------------------------------------------------------------------------
+
+/** One line of a JSON message stream (import/load/pull/push/build progress). */
+export interface ProgressMessage {
+  status?: string;
+  stream?: string;
+  id?: string;
+  progress?: string;
+  progressDetail?: { current?: number; total?: number };
+  aux?: unknown;
+  error?: string;
+  errorDetail?: { code?: number; message: string };
+}
+export type ProgressSink = (msg: ProgressMessage) => void;
+
+export interface ImageSummary {
+  Id: string;
+  ParentId: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Created: number;
+  Size: number;
+  SharedSize: number;
+  VirtualSize?: number;
+  Labels: Record<string, string> | null;
+  Containers: number;
+}
+
+export interface ImageHistoryItem {
+  Id: string;
+  Created: number;
+  CreatedBy: string;
+  Tags: string[] | null;
+  Size: number;
+  Comment: string;
+}
+
+export interface DeleteItem { Untagged?: string; Deleted?: string }
+
+export interface ImportOptions {
+  /** The rootfs tar (plain or gzip/bzip2/xz compressed). */
+  source: Readable;
+  /** `repo` as the CLI sends it for import: `name[:tag]`, unnormalized; may be empty. */
+  repo?: string;
+  tag?: string;
+  /** Dockerfile-style lines: `CMD ["sh"]`, `ENV A=1`, ... */
+  changes: string[];
+  message?: string;
+  platform?: string;
+}
+
+export interface ImagesBackend {
+  list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]>;
+  /** Docker's image inspect object; throws NotFound (`No such image: X`). */
+  inspect(ref: string): Promise<Record<string, unknown>>;
+  history(ref: string): Promise<ImageHistoryItem[]>;
+  /** Creates an image from a rootfs tar; returns the image ID (`sha256:...`). */
+  importImage(opts: ImportOptions, progress: ProgressSink): Promise<string>;
+  tag(ref: string, repo: string, tag: string | undefined): Promise<void>;
+  remove(ref: string, opts: { force: boolean; noprune: boolean }): Promise<DeleteItem[]>;
+}

@@ -1,0 +1,90 @@
+// buildApp(deps): the whole HTTP surface as a fastify instance that has not listened.
+// main.ts alone listens; tests build it with fake backends and use inject().
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Backend } from '../backend/types';
+import { InvalidParameter, NotFound, NotImplemented, Unavailable } from '../errors';
+import { errorHandler } from './errors';
+import { registerVersioning, rewriteUrl } from './version';
+import { dockerRoutes } from './docker-routes';
+import { systemRoutes } from './routes/system';
+import { imageRoutes } from './routes/images';
+import { pluginRoutes } from './routes/plugins';
+
+export interface AppDeps {
+  backend: Backend;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Largest JSON body accepted (container create bodies are a few KB). */
+const JSON_BODY_LIMIT = 8 * 1024 * 1024;
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    rewriteUrl: (req) => rewriteUrl(req),
+    exposeHeadRoutes: false,
+    bodyLimit: JSON_BODY_LIMIT,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: false,
+    forceCloseConnections: false,
+    // the Docker CLI sends long-lived hijacked and streaming requests
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 60_000,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
+  });
+
+  app.setErrorHandler(errorHandler);
+  // dockerd ends every JSON document with a newline and labels it exactly application/json
+  // (the CLI compares the header verbatim before it parses an error body).
+  app.setReplySerializer((payload) => JSON.stringify(payload) + '\n');
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const ct = reply.getHeader('content-type');
+    if (typeof ct === 'string' && ct.startsWith('application/json;')) reply.header('content-type', 'application/json');
+    return payload;
+  });
+  registerVersioning(app);
+  registerBodyParsers(app);
+  registerFallbacks(app);
+
+  systemRoutes(app, deps.backend);
+  imageRoutes(app, deps.backend);
+  pluginRoutes(app);
+  return app;
+}
+
+/** Docker accepts an empty body where JSON is expected; other bodies (tar) stay streams. */
+function registerBodyParsers(app: FastifyInstance): void {
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new InvalidParameter(`invalid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+  // tar uploads (import, load, build, archive) arrive as text/plain, application/x-tar, or
+  // nothing at all: hand the route the unread stream.
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+}
+
+/** Routes berth lacks: 501 naming the route; swarm routes 503 as a non-swarm dockerd. */
+function registerFallbacks(app: FastifyInstance): void {
+  const patterns = dockerRoutes.map(([method, path]) => ({
+    method,
+    path,
+    re: new RegExp('^' + path.replace(/\{[^}]+\}/g, '[^/]+(?:/[^/]+)*?') + '/?$'),
+  }));
+  const swarm = /^\/(swarm|nodes|services|tasks|secrets|configs)(\/|$)/;
+  app.setNotFoundHandler(async (request) => {
+    const path = request.url.split('?')[0]!;
+    if (swarm.test(path)) {
+      throw new Unavailable('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+    }
+    const known = patterns.find((p) => p.method === request.method && p.re.test(path));
+    if (known) throw new NotImplemented(`berth does not implement ${known.method} ${known.path} yet`);
+    throw new NotFound('page not found');
+  });
+}

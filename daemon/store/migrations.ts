@@ -1,0 +1,53 @@
+// Forward-only schema migrations; index i brings user_version from i to i+1. Never edit a
+// migration that has landed: add the next one.
+export const migrations: readonly string[] = [
+  // 1: layers, images, tags, containers
+  `
+  CREATE TABLE layers (
+    chain_id   TEXT PRIMARY KEY,          -- sha256:... ; directory layers/<hex>
+    diff_id    TEXT NOT NULL,             -- sha256 of the uncompressed tar
+    parent     TEXT REFERENCES layers(chain_id),
+    size       INTEGER NOT NULL,          -- bytes of the extracted files
+    link       TEXT NOT NULL UNIQUE,      -- short name under layers/l/ for lowerdir strings
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE images (
+    id         TEXT PRIMARY KEY,          -- sha256:<hex of the config bytes>
+    config     BLOB NOT NULL,             -- the config JSON, byte for byte
+    top_layer  TEXT REFERENCES layers(chain_id),
+    size       INTEGER NOT NULL,
+    parent     TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,             -- when it entered this store
+    last_tag_time TEXT
+  );
+  -- every layer of an image's chain, so reference counts are a COUNT(*) away
+  CREATE TABLE image_layers (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    idx      INTEGER NOT NULL,
+    chain_id TEXT NOT NULL REFERENCES layers(chain_id),
+    PRIMARY KEY (image_id, idx)
+  );
+  CREATE INDEX image_layers_chain ON image_layers(chain_id);
+  CREATE TABLE tags (
+    ref      TEXT PRIMARY KEY,            -- canonical: docker.io/library/busybox:latest
+    image_id TEXT NOT NULL REFERENCES images(id)
+  );
+  CREATE INDEX tags_image ON tags(image_id);
+  CREATE TABLE digests (
+    ref      TEXT PRIMARY KEY,            -- canonical repo@sha256:...
+    image_id TEXT NOT NULL REFERENCES images(id)
+  );
+  CREATE TABLE containers (
+    id          TEXT PRIMARY KEY,         -- 64 hex
+    name        TEXT NOT NULL UNIQUE,     -- without the leading slash
+    image_id    TEXT NOT NULL REFERENCES images(id),
+    image_ref   TEXT NOT NULL,            -- what the user asked for (Config.Image)
+    created     TEXT NOT NULL,            -- RFC 3339 nano
+    config      TEXT NOT NULL,            -- Config JSON
+    host_config TEXT NOT NULL,            -- HostConfig JSON
+    state       TEXT NOT NULL,            -- State JSON
+    restart_count INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX containers_image ON containers(image_id);
+  `,
+];

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages berth's build and tests need. Idempotent; safe to run on every CI run.
+#  build-essential, python3: node-gyp (the addon, the monitor, better-sqlite3 from source)
+#  busybox-static: the test image is built from the host's static busybox (no network)
+#  docker.io: for its Docker CLI, which the e2e tests drive (skipped when `docker` exists)
+set -euo pipefail
+need=()
+for pkg in build-essential python3 busybox-static; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
+command -v docker >/dev/null || need+=(docker.io)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,65 @@
+// The API conventions every route shares: version prefix, headers, errors, fallbacks.
+import t from 'tap';
+import { buildApp } from '../../daemon/server/app';
+import { fakeBackend } from '../helpers/fake-backend';
+
+const app = buildApp({ backend: fakeBackend() });
+t.teardown(() => app.close());
+
+t.test('HEAD and GET /_ping carry the version, builder and swarm headers', async (t) => {
+  for (const method of ['HEAD', 'GET'] as const) {
+    const res = await app.inject({ method, url: '/_ping' });
+    t.equal(res.statusCode, 200);
+    t.equal(res.headers['api-version'], '1.45');
+    t.equal(res.headers['builder-version'], '1');
+    t.equal(res.headers.swarm, 'inactive');
+    t.equal(res.headers.ostype, 'linux');
+    t.equal(res.headers['docker-experimental'], 'false');
+    t.match(res.headers.server, /^berth\//);
+    t.equal(res.body, method === 'GET' ? 'OK' : '');
+  }
+});
+
+t.test('a /v1.NN prefix reaches the same route; a too-new one is refused', async (t) => {
+  const a = await app.inject({ method: 'GET', url: '/v1.41/version' });
+  t.equal(a.statusCode, 200);
+  t.equal(a.json().Version, 'fake');
+  const b = await app.inject({ method: 'GET', url: '/v1.46/version' });
+  t.equal(b.statusCode, 400);
+  t.equal(b.json().message, 'client version 1.46 is too new. Maximum supported API version is 1.45');
+  const c = await app.inject({ method: 'GET', url: '/v1.12/version' });
+  t.equal(c.statusCode, 400);
+  t.match(c.json().message, /client version 1.12 is too old/);
+});
+
+t.test('JSON replies are exactly application/json and end with a newline', async (t) => {
+  const res = await app.inject({ method: 'GET', url: '/info' });
+  t.equal(res.headers['content-type'], 'application/json');
+  t.ok(res.body.endsWith('\n'));
+});
+
+t.test('errors are {"message"} with an exact application/json content type', async (t) => {
+  const res = await app.inject({ method: 'GET', url: '/images/nope/json' });
+  t.equal(res.statusCode, 404);
+  t.equal(res.headers['content-type'], 'application/json');
+  t.same(res.json(), { message: 'No such image: nope' });
+});
+
+t.test('a Docker route berth lacks answers 501 naming it; an unknown path 404', async (t) => {
+  const res = await app.inject({ method: 'GET', url: '/v1.45/containers/abc/stats' });
+  t.equal(res.statusCode, 501);
+  t.match(res.json().message, 'GET /containers/{id}/stats');
+  const nf = await app.inject({ method: 'GET', url: '/no/such/thing' });
+  t.equal(nf.statusCode, 404);
+  t.equal(nf.json().message, 'page not found');
+});
+
+t.test('swarm routes answer 503 as a dockerd outside a swarm; /plugins is empty', async (t) => {
+  for (const url of ['/swarm', '/v1.45/nodes', '/services', '/tasks/x', '/secrets', '/configs']) {
+    const res = await app.inject({ method: 'GET', url });
+    t.equal(res.statusCode, 503, url);
+    t.match(res.json().message, 'This node is not a swarm manager');
+  }
+  const p = await app.inject({ method: 'GET', url: '/plugins' });
+  t.same(p.json(), []);
+});
