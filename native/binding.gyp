@@ -5,7 +5,12 @@
   "targets": [
     {
       "target_name": "berth",
-      "sources": ["src/addon.c", "src/error.c", "src/lock.c"]
+      "sources": ["<!@(ls -1 src/*.c)"]
+    },
+    {
+      "target_name": "berth-monitor",
+      "type": "executable",
+      "sources": ["<!@(ls -1 src/monitor/*.c)", "src/error.c"]
     }
   ]
 }
