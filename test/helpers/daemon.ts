@@ -326,3 +326,11 @@ export function runBerthd(args: string[], opts: { timeoutMs?: number } = {}): Pr
     });
   });
 }
+
+/** Why the e2e tests cannot run here (a reason for tap's skip), or false when they can. */
+export function e2eSkipReason(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root: berthd mounts, makes cgroups and locks its data root';
+  if (!existsSync(berthdMain)) return `berthd is not built (${berthdMain} missing): run npm run build:ts`;
+  if (spawnSync('docker', ['--version']).status !== 0) return 'the docker CLI is not installed (scripts/install-deps.sh installs it)';
+  return false;
+}
