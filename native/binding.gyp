@@ -11,6 +11,18 @@
       "target_name": "berth-monitor",
       "type": "executable",
       "sources": ["<!@(ls -1 src/monitor/*.c)", "src/error.c"]
+    },
+    {
+      "target_name": "test-cgroup",
+      "type": "executable",
+      "sources": ["test/test-cgroup.c", "<!@(ls -1 src/*.c | grep -v addon.c)"],
+      "cflags": ["-Wno-format-truncation"]
+    },
+    {
+      "target_name": "test-oom",
+      "type": "executable",
+      "sources": ["test/test-oom.c", "<!@(ls -1 src/*.c | grep -v addon.c)"],
+      "cflags": ["-Wno-format-truncation"]
     }
   ]
 }

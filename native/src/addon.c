@@ -1,13 +1,21 @@
 /* The only file that includes node_api.h: argument checking and error conversion around the
-   plain C functions of the other files. */
+   plain C functions of the other files. Every function is synchronous and short (a few
+   syscalls); anything that waits belongs in berth-monitor. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
+#include "cgroup.h"
+#include "cleanup.h"
 #include "error.h"
+#include "fsutil.h"
 #include "lock.h"
+#include "mount.h"
+#include "pidfd.h"
 
 #define MAX_PATH_ARG 4096
+#define MAX_LOWERS 500 /* overlayfs's own limit */
 
 static const char *errno_code(int e) {
   switch (e) {
@@ -16,6 +24,9 @@ static const char *errno_code(int e) {
     case EWOULDBLOCK: return "EWOULDBLOCK"; case ENOTDIR: return "ENOTDIR"; case EISDIR: return "EISDIR";
     case ENOSPC: return "ENOSPC"; case ENOSYS: return "ENOSYS"; case ESRCH: return "ESRCH";
     case ENOTEMPTY: return "ENOTEMPTY"; case ELOOP: return "ELOOP"; case EXDEV: return "EXDEV";
+    case EBADF: return "EBADF"; case ENOMEM: return "ENOMEM"; case E2BIG: return "E2BIG";
+    case ENAMETOOLONG: return "ENAMETOOLONG"; case ENOTSUP: return "ENOTSUP"; case ENODATA: return "ENODATA";
+    case ERANGE: return "ERANGE"; case EROFS: return "EROFS";
     default: return "EIO";
   }
 }
@@ -33,6 +44,18 @@ static napi_value throw_berth(napi_env env, const berth_error_t *err) {
   return NULL;
 }
 
+static napi_value undefined(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+static bool is_nullish(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (!v || napi_typeof(env, v, &t) != napi_ok) return true;
+  return t == napi_undefined || t == napi_null;
+}
+
 static int get_string(napi_env env, napi_value v, char *buf, size_t len) {
   size_t n;
   if (napi_get_value_string_utf8(env, v, buf, len, &n) != napi_ok || n >= len - 1) {
@@ -42,12 +65,82 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t len) {
   return 0;
 }
 
+/* A string of any length, malloc'd; NULL (and 0) for null/undefined when allow_null. */
+static int get_string_alloc(napi_env env, napi_value v, char **out, bool allow_null, const char *what) {
+  *out = NULL;
+  if (allow_null && is_nullish(env, v)) return 0;
+  size_t n;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, what);
+    return -1;
+  }
+  *out = malloc(n + 1);
+  if (!*out) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return -1;
+  }
+  napi_get_value_string_utf8(env, v, *out, n + 1, &n);
+  return 0;
+}
+
+static int get_int(napi_env env, napi_value v, int64_t *out, const char *what) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number || napi_get_value_int64(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, what);
+    return -1;
+  }
+  return 0;
+}
+
+static napi_value get_prop(napi_env env, napi_value obj, const char *name) {
+  napi_value v = NULL;
+  bool has = false;
+  if (is_nullish(env, obj)) return NULL;
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return NULL;
+  napi_get_named_property(env, obj, name, &v);
+  return v;
+}
+
+static bool get_bool_prop(napi_env env, napi_value obj, const char *name) {
+  napi_value v = get_prop(env, obj, name);
+  bool b = false;
+  if (v && !is_nullish(env, v)) napi_coerce_to_bool(env, v, &v), napi_get_value_bool(env, v, &b);
+  return b;
+}
+
+static void set_str(napi_env env, napi_value obj, const char *name, const char *value) {
+  napi_value v;
+  if (value) napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v);
+  else napi_get_null(env, &v);
+  napi_set_named_property(env, obj, name, v);
+}
+
+static void set_i64(napi_env env, napi_value obj, const char *name, int64_t value) {
+  napi_value v;
+  napi_create_int64(env, value, &v);
+  napi_set_named_property(env, obj, name, v);
+}
+
+#define ARGS(n)                                            \
+  size_t argc = (n);                                       \
+  napi_value argv[(n) ? (n) : 1];                          \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);    \
+  for (size_t i_ = argc; i_ < (n); i_++) argv[i_] = NULL;
+
+#define NEED(k)                                                           \
+  if (argc < (k)) {                                                       \
+    napi_throw_type_error(env, NULL, "expected " #k " arguments");        \
+    return NULL;                                                          \
+  }
+
+/* ---- lock ---- */
+
 static napi_value js_lock_file(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
+  ARGS(1);
+  NEED(1);
+  napi_value out;
   char path[MAX_PATH_ARG];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || get_string(env, argv[0], path, sizeof path) < 0) return NULL;
+  if (get_string(env, argv[0], path, sizeof path) < 0) return NULL;
   berth_error_t err = {0};
   int fd = berth_lock_file(path, &err);
   if (fd < 0) return throw_berth(env, &err);
@@ -55,9 +148,409 @@ static napi_value js_lock_file(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- mounts ---- */
+
+typedef struct {
+  char **items;
+  uint32_t n;
+} str_list_t;
+
+static void str_list_free(str_list_t *l) {
+  for (uint32_t i = 0; i < l->n; i++) free(l->items[i]);
+  free(l->items);
+}
+
+static napi_value js_overlay_mount(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  NEED(4);
+  char target[MAX_PATH_ARG];
+  cleanup_free char *upper = NULL, *work = NULL;
+  __attribute__((cleanup(str_list_free))) str_list_t lowers = {0};
+  if (get_string(env, argv[0], target, sizeof target) < 0) return NULL;
+  bool is_array = false;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, "overlayMount: lowers must be an array of paths");
+    return NULL;
+  }
+  uint32_t n;
+  napi_get_array_length(env, argv[1], &n);
+  if (n == 0 || n > MAX_LOWERS) {
+    napi_throw_range_error(env, NULL, "overlayMount: between 1 and 500 lower dirs");
+    return NULL;
+  }
+  lowers.items = calloc(n, sizeof(char *));
+  if (!lowers.items) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    napi_get_element(env, argv[1], i, &item);
+    if (get_string_alloc(env, item, &lowers.items[i], false, "overlayMount: lowers must be strings") < 0) return NULL;
+    lowers.n = i + 1;
+  }
+  if (get_string_alloc(env, argv[2], &upper, true, "overlayMount: upper must be a string or null") < 0) return NULL;
+  if (get_string_alloc(env, argv[3], &work, true, "overlayMount: work must be a string or null") < 0) return NULL;
+  unsigned flags = (get_bool_prop(env, argv[4], "readonly") ? BERTH_MOUNT_READONLY : 0) |
+                   (get_bool_prop(env, argv[4], "legacy") ? BERTH_MOUNT_LEGACY : 0);
+  berth_error_t err = {0};
+  if (berth_overlay_mount(target, (const char *const *)lowers.items, n, upper, work, flags, &err) < 0)
+    return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_unmount(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  NEED(1);
+  char target[MAX_PATH_ARG];
+  if (get_string(env, argv[0], target, sizeof target) < 0) return NULL;
+  berth_error_t err = {0};
+  if (berth_unmount(target, get_bool_prop(env, argv[1], "detach") ? BERTH_UNMOUNT_DETACH : 0, &err) < 0)
+    return throw_berth(env, &err);
+  return undefined(env);
+}
+
+/* ---- device nodes and xattrs ---- */
+
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  NEED(4);
+  char path[MAX_PATH_ARG];
+  int64_t mode, major, minor;
+  if (get_string(env, argv[0], path, sizeof path) < 0) return NULL;
+  if (get_int(env, argv[1], &mode, "mknod: mode must be a number") < 0) return NULL;
+  if (get_int(env, argv[2], &major, "mknod: major must be a number") < 0) return NULL;
+  if (get_int(env, argv[3], &minor, "mknod: minor must be a number") < 0) return NULL;
+  berth_error_t err = {0};
+  if (berth_mknod(path, (mode_t)mode, (unsigned)major, (unsigned)minor, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  NEED(3);
+  char path[MAX_PATH_ARG], name[256];
+  if (get_string(env, argv[0], path, sizeof path) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  void *data;
+  size_t len;
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[2], &is_buffer);
+  if (!is_buffer || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "lsetxattr: value must be a Buffer");
+    return NULL;
+  }
+  berth_error_t err = {0};
+  if (berth_lsetxattr(path, name, data, len, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  NEED(2);
+  char path[MAX_PATH_ARG], name[256];
+  if (get_string(env, argv[0], path, sizeof path) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  cleanup_free void *value = NULL;
+  size_t len;
+  berth_error_t err = {0};
+  int r = berth_lgetxattr(path, name, &value, &len, &err);
+  if (r < 0) return throw_berth(env, &err);
+  napi_value out;
+  if (r == 0) napi_get_null(env, &out);
+  else napi_create_buffer_copy(env, len, value, NULL, &out);
+  return out;
+}
+
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  char path[MAX_PATH_ARG];
+  if (get_string(env, argv[0], path, sizeof path) < 0) return NULL;
+  cleanup_free char *names = NULL;
+  size_t len;
+  berth_error_t err = {0};
+  if (berth_llistxattr(path, &names, &len, &err) < 0) return throw_berth(env, &err);
+  napi_value out;
+  napi_create_array(env, &out);
+  uint32_t i = 0;
+  for (size_t off = 0; off < len; off += strlen(names + off) + 1) {
+    napi_value s;
+    napi_create_string_utf8(env, names + off, NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, out, i++, s);
+  }
+  return out;
+}
+
+/* ---- pidfds ---- */
+
+static napi_value int_result(napi_env env, int r, const berth_error_t *err) {
+  if (r < 0) return throw_berth(env, err);
+  napi_value out;
+  napi_create_int32(env, r, &out);
+  return out;
+}
+
+static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  int64_t pid;
+  if (get_int(env, argv[0], &pid, "pidfdOpen: pid must be a number") < 0) return NULL;
+  berth_error_t err = {0};
+  return int_result(env, berth_pidfd_open((int)pid, &err), &err);
+}
+
+static napi_value js_pidfd_send_signal(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  NEED(2);
+  int64_t fd, sig;
+  if (get_int(env, argv[0], &fd, "pidfdSendSignal: fd must be a number") < 0) return NULL;
+  if (get_int(env, argv[1], &sig, "pidfdSendSignal: signal must be a number") < 0) return NULL;
+  berth_error_t err = {0};
+  if (berth_pidfd_send_signal((int)fd, (int)sig, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_pidfd_alive(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  int64_t fd;
+  if (get_int(env, argv[0], &fd, "pidfdAlive: fd must be a number") < 0) return NULL;
+  berth_error_t err = {0};
+  int r = berth_pidfd_alive((int)fd, &err);
+  if (r < 0) return throw_berth(env, &err);
+  napi_value out;
+  napi_get_boolean(env, r == 1, &out);
+  return out;
+}
+
+static napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  int64_t fd;
+  if (get_int(env, argv[0], &fd, "closeFd: fd must be a number") < 0) return NULL;
+  berth_error_t err = {0};
+  if (berth_close_fd((int)fd, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+/* ---- cgroups ---- */
+
+/* JS layout: { mode: 'v1' | 'v2', v1: { cpu: '/sys/fs/cgroup/cpu', ... }, v2: string | null } */
+static napi_value layout_to_js(napi_env env, const berth_cgroup_layout_t *l) {
+  napi_value out, v1;
+  napi_create_object(env, &out);
+  napi_create_object(env, &v1);
+  set_str(env, out, "mode", l->mode == BERTH_CGROUP_V2 ? "v2" : "v1");
+  for (int c = 0; c < BERTH_CG_COUNT; c++)
+    if (l->v1[c][0]) set_str(env, v1, berth_cgroup_controller_names[c], l->v1[c]);
+  napi_set_named_property(env, out, "v1", v1);
+  set_str(env, out, "v2", l->v2[0] ? l->v2 : NULL);
+  return out;
+}
+
+static int layout_from_js(napi_env env, napi_value obj, berth_cgroup_layout_t *l) {
+  memset(l, 0, sizeof *l);
+  char mode[8];
+  napi_value v = get_prop(env, obj, "mode");
+  if (!v || get_string(env, v, mode, sizeof mode) < 0 || (strcmp(mode, "v1") && strcmp(mode, "v2"))) {
+    if (v) napi_get_and_clear_last_exception(env, &v);
+    napi_throw_type_error(env, NULL, "cgroup layout: mode must be 'v1' or 'v2'");
+    return -1;
+  }
+  l->mode = strcmp(mode, "v2") == 0 ? BERTH_CGROUP_V2 : BERTH_CGROUP_V1;
+  napi_value v1 = get_prop(env, obj, "v1");
+  for (int c = 0; c < BERTH_CG_COUNT; c++) {
+    napi_value p = get_prop(env, v1, berth_cgroup_controller_names[c]);
+    if (p && !is_nullish(env, p) && get_string(env, p, l->v1[c], sizeof l->v1[c]) < 0) return -1;
+  }
+  napi_value v2 = get_prop(env, obj, "v2");
+  if (v2 && !is_nullish(env, v2) && get_string(env, v2, l->v2, sizeof l->v2) < 0) return -1;
+  return 0;
+}
+
+static napi_value js_cgroup_detect(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  cleanup_free char *mountinfo = NULL, *controllers = NULL;
+  if (get_string_alloc(env, argv[0], &mountinfo, true, "cgroupDetect: mountinfo must be a string") < 0) return NULL;
+  if (get_string_alloc(env, argv[1], &controllers, true, "cgroupDetect: controllers must be a string") < 0) return NULL;
+  berth_cgroup_layout_t l;
+  berth_error_t err = {0};
+  int r = mountinfo ? berth_cgroup_parse_mountinfo(mountinfo, controllers, &l, &err) : berth_cgroup_detect(&l, &err);
+  if (r < 0) return throw_berth(env, &err);
+  return layout_to_js(env, &l);
+}
+
+static napi_value js_cgroup_create(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  NEED(3);
+  berth_cgroup_layout_t l;
+  char parent[MAX_PATH_ARG], id[MAX_PATH_ARG];
+  if (layout_from_js(env, argv[0], &l) < 0) return NULL;
+  if (get_string(env, argv[1], parent, sizeof parent) < 0 || get_string(env, argv[2], id, sizeof id) < 0) return NULL;
+  cleanup_free berth_cgroup_paths_t *paths = malloc(sizeof *paths);
+  if (!paths) return NULL;
+  berth_error_t err = {0};
+  if (berth_cgroup_create(&l, parent, id, paths, &err) < 0) return throw_berth(env, &err);
+  napi_value out, procs;
+  napi_create_object(env, &out);
+  napi_create_array(env, &procs);
+  for (int i = 0; i < paths->n_procs; i++) {
+    napi_value s;
+    napi_create_string_utf8(env, paths->procs[i], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, procs, i, s);
+  }
+  napi_set_named_property(env, out, "procs", procs);
+  set_str(env, out, "oomFile", paths->oom_file[0] ? paths->oom_file : NULL);
+  return out;
+}
+
+static int limit_int(napi_env env, napi_value obj, const char *name, int64_t *out) {
+  napi_value v = get_prop(env, obj, name);
+  *out = BERTH_CG_UNSET;
+  if (!v || is_nullish(env, v)) return 0;
+  char what[96];
+  snprintf(what, sizeof what, "cgroup limits: %s must be a number", name);
+  return get_int(env, v, out, what);
+}
+
+static napi_value js_cgroup_set_limits(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  NEED(3);
+  berth_cgroup_layout_t l;
+  char name[MAX_PATH_ARG], cpus[256] = "", mems[256] = "";
+  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  berth_cgroup_limits_t lim;
+  berth_cgroup_limits_init(&lim);
+  napi_value o = argv[2];
+  if (limit_int(env, o, "Memory", &lim.memory) < 0 || limit_int(env, o, "MemorySwap", &lim.memory_swap) < 0 ||
+      limit_int(env, o, "NanoCpus", &lim.nano_cpus) < 0 || limit_int(env, o, "CpuQuota", &lim.cpu_quota) < 0 ||
+      limit_int(env, o, "CpuPeriod", &lim.cpu_period) < 0 || limit_int(env, o, "CpuShares", &lim.cpu_shares) < 0 ||
+      limit_int(env, o, "PidsLimit", &lim.pids_limit) < 0 || limit_int(env, o, "BlkioWeight", &lim.blkio_weight) < 0)
+    return NULL;
+  napi_value v;
+  if ((v = get_prop(env, o, "CpusetCpus")) && !is_nullish(env, v)) {
+    if (get_string(env, v, cpus, sizeof cpus) < 0) return NULL;
+    lim.cpuset_cpus = cpus;
+  }
+  if ((v = get_prop(env, o, "CpusetMems")) && !is_nullish(env, v)) {
+    if (get_string(env, v, mems, sizeof mems) < 0) return NULL;
+    lim.cpuset_mems = mems;
+  }
+  berth_error_t err = {0};
+  if (berth_cgroup_set_limits(&l, name, &lim, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_cgroup_stats(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  NEED(2);
+  berth_cgroup_layout_t l;
+  char name[MAX_PATH_ARG];
+  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  cleanup_free berth_cgroup_stats_t *st = malloc(sizeof *st);
+  if (!st) return NULL;
+  berth_error_t err = {0};
+  if (berth_cgroup_stats(&l, name, st, &err) < 0) return throw_berth(env, &err);
+  napi_value out, mem, memstat, cpu, percpu, pids;
+  napi_create_object(env, &out);
+  napi_create_object(env, &mem);
+  napi_create_object(env, &memstat);
+  napi_create_object(env, &cpu);
+  napi_create_array(env, &percpu);
+  napi_create_object(env, &pids);
+  set_i64(env, mem, "usage", st->memory_usage);
+  set_i64(env, mem, "limit", st->memory_limit);
+  set_i64(env, mem, "maxUsage", st->memory_max_usage);
+  for (int i = 0; i < st->n_memory_stat; i++) set_i64(env, memstat, st->memory_stat[i].key, st->memory_stat[i].value);
+  napi_set_named_property(env, mem, "stats", memstat);
+  set_i64(env, cpu, "total", st->cpu_total_ns);
+  set_i64(env, cpu, "user", st->cpu_user_ns);
+  set_i64(env, cpu, "system", st->cpu_system_ns);
+  for (int i = 0; i < st->n_percpu; i++) {
+    napi_value n;
+    napi_create_int64(env, st->percpu_ns[i], &n);
+    napi_set_element(env, percpu, i, n);
+  }
+  napi_set_named_property(env, cpu, "perCpu", percpu);
+  set_i64(env, pids, "current", st->pids_current);
+  set_i64(env, pids, "limit", st->pids_limit);
+  napi_set_named_property(env, out, "memory", mem);
+  napi_set_named_property(env, out, "cpu", cpu);
+  napi_set_named_property(env, out, "pids", pids);
+  return out;
+}
+
+static napi_value js_cgroup_freeze(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  NEED(3);
+  berth_cgroup_layout_t l;
+  char name[MAX_PATH_ARG];
+  bool frozen = false;
+  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  if (napi_get_value_bool(env, argv[2], &frozen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "cgroupFreeze: frozen must be a boolean");
+    return NULL;
+  }
+  berth_error_t err = {0};
+  if (berth_cgroup_freeze(&l, name, frozen, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_cgroup_kill_all(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  NEED(3);
+  berth_cgroup_layout_t l;
+  char name[MAX_PATH_ARG];
+  int64_t sig;
+  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  if (get_int(env, argv[2], &sig, "cgroupKillAll: signal must be a number") < 0) return NULL;
+  berth_error_t err = {0};
+  return int_result(env, berth_cgroup_kill_all(&l, name, (int)sig, &err), &err);
+}
+
+static napi_value js_cgroup_destroy(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  NEED(2);
+  berth_cgroup_layout_t l;
+  char name[MAX_PATH_ARG];
+  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  berth_error_t err = {0};
+  if (berth_cgroup_destroy(&l, name, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_cgroup_oom_kill_count(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  char file[MAX_PATH_ARG];
+  if (get_string(env, argv[0], file, sizeof file) < 0) return NULL;
+  int64_t count;
+  berth_error_t err = {0};
+  if (berth_cgroup_oom_kill_count(file, &count, &err) < 0) return throw_berth(env, &err);
+  napi_value out;
+  napi_create_int64(env, count, &out);
+  return out;
+}
+
+#define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
-    {"lockFile", NULL, js_lock_file, NULL, NULL, NULL, napi_default, NULL},
+      FN("lockFile", js_lock_file),
+      FN("overlayMount", js_overlay_mount),
+      FN("unmount", js_unmount),
+      FN("mknod", js_mknod),
+      FN("lsetxattr", js_lsetxattr),
+      FN("lgetxattr", js_lgetxattr),
+      FN("llistxattr", js_llistxattr),
+      FN("pidfdOpen", js_pidfd_open),
+      FN("pidfdSendSignal", js_pidfd_send_signal),
+      FN("pidfdAlive", js_pidfd_alive),
+      FN("closeFd", js_close_fd),
+      FN("cgroupDetect", js_cgroup_detect),
+      FN("cgroupCreate", js_cgroup_create),
+      FN("cgroupSetLimits", js_cgroup_set_limits),
+      FN("cgroupStats", js_cgroup_stats),
+      FN("cgroupFreeze", js_cgroup_freeze),
+      FN("cgroupKillAll", js_cgroup_kill_all),
+      FN("cgroupDestroy", js_cgroup_destroy),
+      FN("cgroupOomKillCount", js_cgroup_oom_kill_count),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
