@@ -1,6 +1,97 @@
-/* berth-monitor entry point; see ../../MONITOR-PROTOCOL.md. */
+/* berth-monitor: one per container; see ../../MONITOR-PROTOCOL.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(int argc, char **argv) {
-  fprintf(stderr, "berth-monitor: not built yet\n");
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "config.h"
+#include "container.h"
+#include "exitrec.h"
+#include "log.h"
+#include "server.h"
+
+/* The one line berthd waits for; stdout is closed after it. */
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report(const char *fmt, ...) {
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  for (char *p = line; *p; p++)
+    if (*p == '\n') *p = ' ';
+  size_t len = strlen(line);
+  line[len] = '\n';
+  write_all(1, line, len + 1);
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, 1);
+    close(devnull);
+  }
+}
+
+static int join_cgroups(const struct monitor_config *cfg, pid_t pid, berth_error_t *err) {
+  char line[32];
+  int len = snprintf(line, sizeof line, "%d\n", (int)pid);
+  for (size_t i = 0; i < cfg->cgroup_procs.len; i++) {
+    const char *path = cfg->cgroup_procs.items[i];
+    autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return berth_fail(err, errno, "open %s", path);
+    int rc = write_all(fd, line, (size_t)len);
+    if (rc < 0) return berth_fail(err, -rc, "write %s", path);
+  }
+  return 0;
+}
+
+static int run_container(const char *config_path) {
+  berth_error_t err = {0};
+  struct monitor_config cfg = {0};
+  struct listener l = {.fd = -1, .dirfd = -1};
+  struct json_log log = {.fd = -1};
+  struct container c = {.pid = -1, .sync_fd = -1, .pty_master = -1};
+
+  if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, &err) < 0) goto fail;
+  long long oom_before = oom_kill_count(cfg.oom_file);
+  if (container_create(&cfg, &c, &err) < 0) goto fail;
+  if (join_cgroups(&cfg, c.pid, &err) < 0 || container_wait_ready(&c, &err) < 0) {
+    kill(c.pid, SIGKILL);
+    waitpid(c.pid, NULL, 0);
+    goto fail;
+  }
+  if (cfg.tty && (cfg.console_rows || cfg.console_cols) && pty_resize(c.pty_master, cfg.console_rows, cfg.console_cols, &err) < 0) fprintf(stderr, "berth-monitor: %s\n", err.msg);
+  report("ready %d", (int)c.pid);
+  int rc = server_run(&cfg, &c, &log, &l, oom_before);
+  json_log_close(&log);
+  server_unlisten(&l);
+  config_free(&cfg);
+  return rc;
+
+fail:
+  fprintf(stderr, "berth-monitor: %s\n", err.msg);
+  report("error %s", err.msg);
+  json_log_close(&log);
+  server_unlisten(&l);
+  config_free(&cfg);
   return 1;
+}
+
+int main(int argc, char **argv) {
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  /* SIGCHLD goes through the event loop's signalfd; blocked before the init exists */
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  if (argc == 3 && !strcmp(argv[1], "container")) return run_container(argv[2]);
+  if (argc == 3 && !strcmp(argv[1], "exec")) {
+    report("error berth-monitor exec is not implemented yet");
+    return 1;
+  }
+  fprintf(stderr, "usage: berth-monitor container|exec CONFIG_FILE\n");
+  report("error usage: berth-monitor container|exec CONFIG_FILE");
+  return 2;
 }

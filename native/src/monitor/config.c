@@ -1,0 +1,128 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "config.h"
+
+static void strlist_push(struct strlist *l, char *s) {
+  char **items = realloc(l->items, (l->len + 2) * sizeof *items);
+  if (!items) abort();
+  items[l->len++] = s;
+  items[l->len] = NULL;
+  l->items = items;
+}
+
+static int parse_bool(const char *key, const char *v, bool *out, berth_error_t *err) {
+  if (!strcmp(v, "1") || !strcmp(v, "true")) *out = true;
+  else if (!strcmp(v, "0") || !strcmp(v, "false") || !*v) *out = false;
+  else return berth_fail(err, EINVAL, "config: %s=%s is not 0 or 1", key, v);
+  return 0;
+}
+
+static int parse_num(const char *key, const char *v, long long max, long long *out, berth_error_t *err) {
+  char *end;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  if (!*v || *end || errno || n < 0 || n > max) return berth_fail(err, EINVAL, "config: %s=%s is not a number in 0..%lld", key, v, max);
+  *out = n;
+  return 0;
+}
+
+static int parse_bind(struct monitor_config *cfg, char *v, berth_error_t *err) {
+  char *dst = strchr(v, '\n');
+  char *opts = dst ? strchr(dst + 1, '\n') : NULL;
+  if (!dst || !opts) return berth_fail(err, EINVAL, "config: bind=%s is not SRC\\nDST\\nOPTS", v);
+  *dst++ = 0;
+  *opts++ = 0;
+  if (v[0] != '/' || dst[0] != '/') return berth_fail(err, EINVAL, "config: bind %s -> %s: paths must be absolute", v, dst);
+  struct bind_mount b = {.source = v, .destination = dst};
+  for (char *save = NULL, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+    if (!strcmp(o, "ro")) b.readonly = true;
+    else if (!strcmp(o, "rw")) b.readonly = false;
+    else return berth_fail(err, EINVAL, "config: bind %s: unknown option %s", dst, o);
+  }
+  struct bind_mount *binds = realloc(cfg->binds, (cfg->nbinds + 1) * sizeof *binds);
+  if (!binds) abort();
+  binds[cfg->nbinds++] = b;
+  cfg->binds = binds;
+  return 0;
+}
+
+int config_parse(struct monitor_config *cfg, berth_error_t *err) {
+  char *p = cfg->raw.data, *end = cfg->raw.data + cfg->raw.len;
+  bool seen_version = false;
+  cfg->log_max_files = 1;
+  while (p < end) {
+    char *rec_end = memchr(p, 0, (size_t)(end - p));
+    if (!rec_end) return berth_fail(err, EINVAL, "config: last record is not NUL-terminated");
+    char *key = p, *v = strchr(p, '=');
+    p = rec_end + 1;
+    if (!v) return berth_fail(err, EINVAL, "config: record '%s' has no '='", key);
+    *v++ = 0;
+    long long n = 0;
+    int rc = 0;
+    if (!strcmp(key, "version")) {
+      if (strcmp(v, "1")) return berth_fail(err, EINVAL, "config: version %s is not supported (this monitor speaks 1)", v);
+      seen_version = true;
+    } else if (!strcmp(key, "id")) cfg->id = v;
+    else if (!strcmp(key, "socket")) cfg->socket = v;
+    else if (!strcmp(key, "log")) cfg->log = v;
+    else if (!strcmp(key, "log_max_size")) {
+      if ((rc = parse_num(key, v, INT64_MAX, &n, err)) < 0) return rc;
+      cfg->log_max_size = n;
+    } else if (!strcmp(key, "log_max_files")) {
+      if ((rc = parse_num(key, v, 1000, &n, err)) < 0) return rc;
+      cfg->log_max_files = n < 1 ? 1 : (int)n;
+    } else if (!strcmp(key, "exit_file")) cfg->exit_file = v;
+    else if (!strcmp(key, "lower")) strlist_push(&cfg->lower, v);
+    else if (!strcmp(key, "upper")) cfg->upper = v;
+    else if (!strcmp(key, "work")) cfg->work = v;
+    else if (!strcmp(key, "rootfs")) cfg->rootfs = v;
+    else if (!strcmp(key, "hostname")) cfg->hostname = v;
+    else if (!strcmp(key, "cwd")) cfg->cwd = v;
+    else if (!strcmp(key, "user")) cfg->user = v;
+    else if (!strcmp(key, "arg")) strlist_push(&cfg->args, v);
+    else if (!strcmp(key, "env")) strlist_push(&cfg->env, v);
+    else if (!strcmp(key, "tty")) rc = parse_bool(key, v, &cfg->tty, err);
+    else if (!strcmp(key, "open_stdin")) rc = parse_bool(key, v, &cfg->open_stdin, err);
+    else if (!strcmp(key, "stdin_once")) rc = parse_bool(key, v, &cfg->stdin_once, err);
+    else if (!strcmp(key, "bind")) rc = parse_bind(cfg, v, err);
+    else if (!strcmp(key, "cgroup_procs")) strlist_push(&cfg->cgroup_procs, v);
+    else if (!strcmp(key, "oom_file")) cfg->oom_file = *v ? v : NULL;
+    else if (!strcmp(key, "netns")) {
+      if (!strcmp(v, "host")) cfg->netns_host = true;
+      else if (!strcmp(v, "none") || !*v) cfg->netns_host = false;
+      else return berth_fail(err, EINVAL, "config: netns=%s is not 'none' or 'host'", v);
+    } else if (!strcmp(key, "console_rows") || !strcmp(key, "console_cols")) {
+      if ((rc = parse_num(key, v, 65535, &n, err)) < 0) return rc;
+      if (key[8] == 'r') cfg->console_rows = (unsigned)n;
+      else cfg->console_cols = (unsigned)n;
+    } else
+      return berth_fail(err, EINVAL, "config: unknown key '%s'", key);
+    if (rc < 0) return rc;
+  }
+  if (!seen_version) return berth_fail(err, EINVAL, "config: no version record");
+  const char *missing = !cfg->id ? "id" : !cfg->socket ? "socket" : !cfg->exit_file ? "exit_file" : !cfg->rootfs ? "rootfs" : !cfg->args.len ? "arg" : NULL;
+  if (!missing && cfg->lower.len && (!cfg->upper || !cfg->work)) missing = cfg->upper ? "work" : "upper";
+  if (missing) return berth_fail(err, EINVAL, "config: no %s record", missing);
+  if (!cfg->env.items) {
+    cfg->env.items = calloc(1, sizeof *cfg->env.items); /* execve wants an array even when empty */
+    if (!cfg->env.items) abort();
+  }
+  return 0;
+}
+
+int config_parse_file(const char *path, struct monitor_config *cfg, berth_error_t *err) {
+  int rc = read_file(path, &cfg->raw, err);
+  if (rc < 0) return rc;
+  return config_parse(cfg, err);
+}
+
+void config_free(struct monitor_config *cfg) {
+  free(cfg->lower.items);
+  free(cfg->args.items);
+  free(cfg->env.items);
+  free(cfg->cgroup_procs.items);
+  free(cfg->binds);
+  buf_free(&cfg->raw);
+  memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,34 @@
+/* The monitor's CONFIG_FILE (see MONITOR-PROTOCOL.md): NUL-terminated key=value records. */
+#ifndef BERTH_MONITOR_CONFIG_H
+#define BERTH_MONITOR_CONFIG_H
+#include <stdbool.h>
+#include "util.h"
+
+struct bind_mount {
+  char *source, *destination;
+  bool readonly;
+};
+
+struct strlist {
+  char **items; /* NULL-terminated */
+  size_t len;
+};
+
+struct monitor_config {
+  struct buf raw; /* owns every string below */
+  char *id, *socket, *log, *exit_file;
+  long long log_max_size;
+  int log_max_files;
+  struct strlist lower, args, env, cgroup_procs;
+  char *upper, *work, *rootfs, *hostname, *cwd, *user, *oom_file;
+  bool tty, open_stdin, stdin_once, netns_host;
+  struct bind_mount *binds;
+  size_t nbinds;
+  unsigned console_rows, console_cols;
+};
+
+int config_parse_file(const char *path, struct monitor_config *cfg, berth_error_t *err);
+/* Parses records in place; cfg->raw must hold them. Exposed for tests. */
+int config_parse(struct monitor_config *cfg, berth_error_t *err);
+void config_free(struct monitor_config *cfg);
+#endif

@@ -1,0 +1,256 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "caps.h"
+#include "container.h"
+#include "namespaces.h"
+#include "rootfs.h"
+#include "user.h"
+
+enum { SYNC_READY = 'R', SYNC_ERROR = 'E', SYNC_GO = 'G' };
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* moby's exit codes for a process that could not be started */
+#define EXIT_NOT_FOUND 127
+#define EXIT_CANNOT_INVOKE 126
+#define EXIT_START_FAILED 128
+
+/* ---- in the child ---- */
+
+static void __attribute__((noreturn)) child_fail(int sync, int code, const char *msg) {
+  size_t len = strlen(msg);
+  char out[1024];
+  if (len > sizeof out - 2) len = sizeof out - 2;
+  out[0] = SYNC_ERROR;
+  out[1] = (char)code;
+  memcpy(out + 2, msg, len);
+  send_msg_fd(sync, out, len + 2, -1);
+  _exit(code ? code : 1);
+}
+
+static const char *env_get(char *const *env, const char *key) {
+  size_t klen = strlen(key);
+  for (; env && *env; env++)
+    if (!strncmp(*env, key, klen) && (*env)[klen] == '=') return *env + klen + 1;
+  return NULL;
+}
+
+/* Go's errno strings are strerror's in lower case */
+static const char *go_strerror(int e, char *buf, size_t size) {
+  snprintf(buf, size, "%s", strerror(e));
+  if (buf[0] >= 'A' && buf[0] <= 'Z') buf[0] = (char)(buf[0] - 'A' + 'a');
+  return buf;
+}
+
+/* Go's exec.LookPath as runc uses it, with Docker's messages and moby's exit codes. */
+static int lookpath(const char *file, char *const *env, char *out, size_t size, char *msg, size_t msgsize) {
+  struct stat st;
+  if (strchr(file, '/')) {
+    if (stat(file, &st) < 0) {
+      int e = errno;
+      char estr[128];
+      snprintf(msg, msgsize, "exec: \"%s\": stat %s: %s", file, file, go_strerror(e, estr, sizeof estr));
+      return e == ENOENT || e == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      snprintf(msg, msgsize, "exec: \"%s\": is a directory", file);
+      return EXIT_CANNOT_INVOKE;
+    }
+    if (!(st.st_mode & 0111)) {
+      snprintf(msg, msgsize, "exec: \"%s\": permission denied", file);
+      return EXIT_CANNOT_INVOKE;
+    }
+    snprintf(out, size, "%s", file);
+    return 0;
+  }
+  const char *path = env_get(env, "PATH");
+  if (!path) path = DEFAULT_PATH;
+  if (*file) {
+    for (const char *p = path;;) {
+      const char *end = strchr(p, ':');
+      size_t dlen = end ? (size_t)(end - p) : strlen(p);
+      if (dlen == 0) snprintf(out, size, "./%s", file);
+      else snprintf(out, size, "%.*s/%s", (int)dlen, p, file);
+      if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode) && (st.st_mode & 0111)) return 0;
+      if (!end) break;
+      p = end + 1;
+    }
+  }
+  snprintf(msg, msgsize, "exec: \"%s\": executable file not found in $PATH", file);
+  return EXIT_NOT_FOUND;
+}
+
+static int mkdir_all(const char *path) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
+  for (char *p = tmp + 1;; p++) {
+    if (*p == '/' || !*p) {
+      char c = *p;
+      *p = 0;
+      if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -errno;
+      *p = c;
+      if (!c) break;
+    }
+  }
+  return 0;
+}
+
+/* After GO: user, cwd, environment, capabilities, exec. */
+static void __attribute__((noreturn)) child_exec(const struct monitor_config *cfg, int sync) {
+  berth_error_t err = {0};
+  char msg[1024];
+  struct exec_user user;
+  if (user_resolve(cfg->user && *cfg->user ? cfg->user : NULL, "/etc/passwd", "/etc/group", &user, &err) < 0) child_fail(sync, EXIT_START_FAILED, err.msg);
+
+  const char *cwd = cfg->cwd && *cfg->cwd ? cfg->cwd : "/";
+  int rc = mkdir_all(cwd);
+  if (rc < 0 || chdir(cwd) < 0) {
+    char estr[128];
+    snprintf(msg, sizeof msg, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, go_strerror(rc < 0 ? -rc : errno, estr, sizeof estr));
+    child_fail(sync, EXIT_START_FAILED, msg);
+  }
+
+  /* the environment, with HOME from the passwd file when the config has none (runc) */
+  size_t nenv = cfg->env.len;
+  char *env[nenv + 2];
+  memcpy(env, cfg->env.items, nenv * sizeof *env);
+  char home[sizeof user.home + 8];
+  if (!env_get(cfg->env.items, "HOME")) {
+    snprintf(home, sizeof home, "HOME=%s", user.home);
+    env[nenv++] = home;
+  }
+  env[nenv] = NULL;
+
+  if (caps_drop_bounding(DOCKER_DEFAULT_CAPS, &err) < 0) child_fail(sync, EXIT_START_FAILED, err.msg);
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) child_fail(sync, EXIT_START_FAILED, "prctl PR_SET_KEEPCAPS");
+  if (setgroups(user.ngroups, user.groups) < 0) child_fail(sync, EXIT_START_FAILED, "setgroups failed");
+  if (setresgid(user.gid, user.gid, user.gid) < 0) child_fail(sync, EXIT_START_FAILED, "setresgid failed");
+  if (setresuid(user.uid, user.uid, user.uid) < 0) child_fail(sync, EXIT_START_FAILED, "setresuid failed");
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) child_fail(sync, EXIT_START_FAILED, "prctl PR_SET_KEEPCAPS");
+  if (caps_apply(DOCKER_DEFAULT_CAPS, &err) < 0) child_fail(sync, EXIT_START_FAILED, err.msg);
+
+  char path[4096];
+  int code = lookpath(cfg->args.items[0], env, path, sizeof path, msg, sizeof msg);
+  if (code) child_fail(sync, code, msg);
+  umask(022);
+  execve(path, cfg->args.items, env);
+  int e = errno;
+  char estr[128];
+  snprintf(msg, sizeof msg, "exec %.900s: %s", path, go_strerror(e, estr, sizeof estr));
+  child_fail(sync, e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE, msg);
+}
+
+static void __attribute__((noreturn)) child_main(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes) {
+  berth_error_t err = {0};
+  /* the monitor's signal handling must not leak into the container */
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_UNBLOCK, &all, NULL);
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+  umask(0);
+  /* let go of the monitor's stdout (berthd's pipe waiting for `ready`) */
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    close(devnull);
+  }
+
+  if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special(cfg, &err) < 0 || rootfs_pivot(cfg->rootfs, &err) < 0 || ns_set_hostname(cfg->hostname, &err) < 0 ||
+      (!cfg->netns_host && ns_loopback_up(&err) < 0))
+    child_fail(sync, 0, err.msg);
+
+  char ready = SYNC_READY;
+  if (cfg->tty) {
+    int master, slave;
+    if (pty_open(&master, &slave, &err) < 0 || rootfs_bind_console(slave, &err) < 0 || pty_install(slave, &err) < 0) child_fail(sync, 0, err.msg);
+    if (send_msg_fd(sync, &ready, 1, master) < 0) _exit(1);
+    close(master);
+    close(slave);
+  } else {
+    if (stdio_pipes_install(pipes, &err) < 0) child_fail(sync, 0, err.msg);
+    stdio_pipes_close_child_ends(pipes);
+    if (send_msg_fd(sync, &ready, 1, -1) < 0) _exit(1);
+  }
+
+  char go;
+  int fd;
+  ssize_t n = recv_msg_fd(sync, &go, 1, &fd);
+  if (n != 1 || go != SYNC_GO) _exit(1); /* the monitor went away before GO */
+  child_exec(cfg, sync);
+}
+
+/* ---- in the monitor ---- */
+
+int container_create(const struct monitor_config *cfg, struct container *c, berth_error_t *err) {
+  c->pid = -1;
+  c->sync_fd = -1;
+  c->pty_master = -1;
+  c->pipes.stdin_r = c->pipes.stdin_w = c->pipes.stdout_r = c->pipes.stdout_w = c->pipes.stderr_r = c->pipes.stderr_w = -1;
+  int rc;
+  if (!cfg->tty && (rc = stdio_pipes_create(&c->pipes, cfg->open_stdin, err)) < 0) return rc;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return berth_fail(err, errno, "socketpair");
+  pid_t pid = ns_clone(cfg->netns_host, err);
+  if (pid < 0) {
+    close(sv[0]);
+    close(sv[1]);
+    return pid;
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    stdio_pipes_close_monitor_ends(&c->pipes);
+    child_main(cfg, sv[1], &c->pipes);
+  }
+  close(sv[1]);
+  stdio_pipes_close_child_ends(&c->pipes);
+  c->pid = pid;
+  c->sync_fd = sv[0];
+  return 0;
+}
+
+int container_wait_ready(struct container *c, berth_error_t *err) {
+  char msg[1024];
+  int fd;
+  ssize_t n = recv_msg_fd(c->sync_fd, msg, sizeof msg - 1, &fd);
+  if (n < 0) return berth_fail(err, (int)-n, "recvmsg from the container's init");
+  if (n == 0) return berth_fail(err, 0, "the container's init exited during setup");
+  if (msg[0] == SYNC_READY) {
+    c->pty_master = fd;
+    return 0;
+  }
+  if (fd >= 0) close(fd);
+  msg[n] = 0;
+  return berth_fail(err, 0, "%s", n > 2 ? msg + 2 : "container init failed");
+}
+
+int container_go(struct container *c, berth_error_t *err) {
+  char go = SYNC_GO;
+  int rc = send_msg_fd(c->sync_fd, &go, 1, -1);
+  if (rc < 0) return berth_fail(err, -rc, "sendmsg GO to the container's init");
+  return 0;
+}
+
+int container_exec_result(struct container *c, char *msg, size_t size, int *exit_code) {
+  char buf[1024];
+  int fd;
+  ssize_t n = recv_msg_fd(c->sync_fd, buf, sizeof buf - 1, &fd);
+  if (fd >= 0) close(fd);
+  close(c->sync_fd);
+  c->sync_fd = -1;
+  if (n >= 2 && buf[0] == SYNC_ERROR) {
+    buf[n] = 0;
+    snprintf(msg, size, "%s", buf + 2);
+    *exit_code = (unsigned char)buf[1];
+    return 1;
+  }
+  return 0;
+}

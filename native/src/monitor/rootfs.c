@@ -1,0 +1,259 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "rootfs.h"
+
+int rootfs_make_private(berth_error_t *err) {
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return berth_fail(err, errno, "mount / rprivate");
+  return 0;
+}
+
+/* ---- paths inside the rootfs: never let a symlink in the image lead outside it ---- */
+
+static int open_in_root(int rootfd, const char *path, int flags) {
+  while (*path == '/') path++;
+  if (!*path) path = ".";
+  struct open_how how = {.flags = (unsigned)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT};
+  int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+  return fd < 0 ? -errno : fd;
+}
+
+/* Opens (O_PATH) path inside the root, creating missing directories and, when !dir, an empty
+ * file as the last component: mount points for binds, /proc, /dev ... */
+static int mkpath_in_root(int rootfd, const char *path, bool dir, berth_error_t *err) {
+  char prefix[4096];
+  if (strlen(path) >= sizeof prefix) return berth_fail(err, ENAMETOOLONG, "mount point %s", path);
+  int fd = open_in_root(rootfd, path, O_PATH);
+  if (fd >= 0 || fd != -ENOENT) return fd >= 0 ? fd : berth_fail(err, -fd, "openat2 %s in rootfs", path);
+  autoclose int parent = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+  if (parent < 0) return berth_fail(err, -parent, "openat2 / in rootfs");
+  const char *p = path;
+  for (;;) {
+    while (*p == '/') p++;
+    const char *end = strchr(p, '/');
+    size_t clen = end ? (size_t)(end - p) : strlen(p);
+    bool last = !end || !end[strspn(end, "/")];
+    memcpy(prefix, path, (size_t)(p - path) + clen);
+    prefix[(p - path) + clen] = 0;
+    char comp[256];
+    if (clen >= sizeof comp) return berth_fail(err, ENAMETOOLONG, "mount point %s", path);
+    memcpy(comp, p, clen);
+    comp[clen] = 0;
+    int next = open_in_root(rootfd, prefix, O_PATH);
+    if (next == -ENOENT) {
+      if (last && !dir) {
+        int f = openat(parent, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (f < 0 && errno != EEXIST) return berth_fail(err, errno, "create %s in rootfs", prefix);
+        if (f >= 0) close(f);
+      } else if (mkdirat(parent, comp, 0755) < 0 && errno != EEXIST) {
+        return berth_fail(err, errno, "mkdir %s in rootfs", prefix);
+      }
+      next = open_in_root(rootfd, prefix, O_PATH);
+    }
+    if (next < 0) return berth_fail(err, -next, "openat2 %s in rootfs", prefix);
+    if (last) return next;
+    close(parent);
+    parent = next;
+    p += clen;
+  }
+}
+
+static void fd_path(int fd, char *out, size_t size) { snprintf(out, size, "/proc/self/fd/%d", fd); }
+
+static int mount_in_root(int rootfd, const char *src, const char *dst, bool dir, const char *fstype, unsigned long flags, const char *data, berth_error_t *err) {
+  autoclose int fd = mkpath_in_root(rootfd, dst, dir, err);
+  if (fd < 0) return fd;
+  char target[64];
+  fd_path(fd, target, sizeof target);
+  if (mount(src, target, fstype, flags, data) < 0) return berth_fail(err, errno, "mount %s on %s (%s)", src, dst, fstype ? fstype : "bind");
+  return 0;
+}
+
+/* A recursive bind of a host path (or an existing path of the rootfs, for read-only paths),
+ * made read-only on the whole subtree when asked; uses the new mount API, so flags that the
+ * source mount carries (nosuid, nodev) need no care. */
+static int bind_in_root(int rootfd, int src_dirfd, const char *src, const char *dst, bool readonly, berth_error_t *err) {
+  struct stat st;
+  int empty = *src ? 0 : AT_EMPTY_PATH;
+  const char *name = *src ? src : dst;
+  if (fstatat(src_dirfd, src, &st, empty) < 0) return berth_fail(err, errno, "stat %s", name);
+  autoclose int tree = open_tree(src_dirfd, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | empty);
+  if (tree < 0) return berth_fail(err, errno, "open_tree %s", name);
+  if (readonly) {
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) return berth_fail(err, errno, "mount_setattr %s read-only", name);
+  }
+  autoclose int target = mkpath_in_root(rootfd, dst, S_ISDIR(st.st_mode), err);
+  if (target < 0) return target;
+  if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) return berth_fail(err, errno, "move_mount %s on %s", name, dst);
+  return 0;
+}
+
+/* ---- the overlay ---- */
+
+/* The kernel explains fsconfig failures in messages read back from the fs context. */
+static int fsconfig_fail(int fsfd, berth_error_t *err, int errnum, const char *what) {
+  char msg[300] = "", line[256];
+  ssize_t n;
+  while ((n = read(fsfd, line, sizeof line - 1)) > 0) {
+    line[n] = 0;
+    snprintf(msg, sizeof msg, " (%s)", line);
+  }
+  return berth_fail(err, errnum, "fsconfig overlay %s%s", what, msg);
+}
+
+static int overlay_new_api(const struct monitor_config *cfg, berth_error_t *err) {
+  autoclose int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fsfd < 0) return berth_fail(err, errno, "fsopen overlay");
+  for (size_t i = 0; i < cfg->lower.len; i++)
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", cfg->lower.items[i], 0) < 0) return fsconfig_fail(fsfd, err, errno, cfg->lower.items[i]);
+  const char *opts[][2] = {{"upperdir", cfg->upper}, {"workdir", cfg->work}, {"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}};
+  for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i][0], opts[i][1], 0) < 0) return fsconfig_fail(fsfd, err, errno, opts[i][0]);
+  if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) return fsconfig_fail(fsfd, err, errno, "create");
+  autoclose int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+  if (mfd < 0) return berth_fail(err, errno, "fsmount overlay");
+  if (move_mount(mfd, "", AT_FDCWD, cfg->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0) return berth_fail(err, errno, "move_mount overlay on %s", cfg->rootfs);
+  return 0;
+}
+
+/* Kernels before 6.8 lack "lowerdir+": one option string, made short enough for a page by
+ * chdir'ing to the lower dirs' common parent (fine: this child is single-threaded). */
+static int overlay_classic(const struct monitor_config *cfg, berth_error_t *err) {
+  size_t common = strlen(cfg->lower.items[0]);
+  for (size_t i = 1; i < cfg->lower.len; i++) {
+    size_t j = 0;
+    while (j < common && cfg->lower.items[i][j] == cfg->lower.items[0][j]) j++;
+    common = j;
+  }
+  while (common > 0 && cfg->lower.items[0][common - 1] != '/') common--;
+  char dir[4096];
+  if (common == 0 || common >= sizeof dir) common = 0;
+  autobuf struct buf opts = {0};
+  buf_append(&opts, "lowerdir=", 9);
+  for (size_t i = 0; i < cfg->lower.len; i++) {
+    if (i) buf_append(&opts, ":", 1);
+    const char *l = cfg->lower.items[i] + common;
+    buf_append(&opts, l, strlen(l));
+  }
+  buf_appendf(&opts, ",upperdir=%s,workdir=%s,index=off,redirect_dir=off,metacopy=off", cfg->upper, cfg->work);
+  if (common) {
+    memcpy(dir, cfg->lower.items[0], common);
+    dir[common] = 0;
+    if (chdir(dir) < 0) return berth_fail(err, errno, "chdir %s", dir);
+  }
+  int rc = mount("overlay", cfg->rootfs, "overlay", 0, opts.data);
+  int saved = errno;
+  if (common && chdir("/") < 0) return berth_fail(err, errno, "chdir /");
+  if (rc < 0) return berth_fail(err, saved, "mount overlay on %s", cfg->rootfs);
+  return 0;
+}
+
+int rootfs_mount_overlay(const struct monitor_config *cfg, berth_error_t *err) {
+  if (!cfg->lower.len) {
+    if (mount(cfg->rootfs, cfg->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) return berth_fail(err, errno, "mount --rbind %s", cfg->rootfs);
+    return 0;
+  }
+  int rc = overlay_new_api(cfg, err);
+  if (rc == -EINVAL || rc == -ENOSYS) rc = overlay_classic(cfg, err);
+  return rc;
+}
+
+/* ---- /proc, /dev, /sys ---- */
+
+static const struct {
+  const char *name;
+  unsigned maj, min;
+} devices[] = {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+
+static const char *const dev_links[][2] = {{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"}, {"core", "/proc/kcore"}};
+
+/* Docker's default MaskedPaths and ReadonlyPaths */
+static const char *const masked_paths[] = {"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"};
+static const char *const readonly_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+
+static int make_devices(int rootfd, berth_error_t *err) {
+  autoclose int dev = open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
+  if (dev < 0) return berth_fail(err, -dev, "open /dev in rootfs");
+  for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
+    if (mknodat(dev, devices[i].name, S_IFCHR | 0666, makedev(devices[i].maj, devices[i].min)) == 0) continue;
+    /* no mknod (a devices cgroup, say): bind the host's node instead */
+    char host[64], dst[64];
+    snprintf(host, sizeof host, "/dev/%s", devices[i].name);
+    snprintf(dst, sizeof dst, "/dev/%s", devices[i].name);
+    int rc = mount_in_root(rootfd, host, dst, false, NULL, MS_BIND, NULL, err);
+    if (rc < 0) return rc;
+  }
+  for (size_t i = 0; i < sizeof dev_links / sizeof *dev_links; i++)
+    if (symlinkat(dev_links[i][1], dev, dev_links[i][0]) < 0) return berth_fail(err, errno, "symlink /dev/%s", dev_links[i][0]);
+  return 0;
+}
+
+static int mask_paths(int rootfd, berth_error_t *err) {
+  for (size_t i = 0; i < sizeof masked_paths / sizeof *masked_paths; i++) {
+    autoclose int fd = open_in_root(rootfd, masked_paths[i], O_PATH | O_NOFOLLOW);
+    if (fd == -ENOENT) continue;
+    if (fd < 0) return berth_fail(err, -fd, "open %s in rootfs", masked_paths[i]);
+    struct stat st;
+    if (fstat(fd, &st) < 0) return berth_fail(err, errno, "fstat %s", masked_paths[i]);
+    char target[64];
+    fd_path(fd, target, sizeof target);
+    int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0") : mount("/dev/null", target, NULL, MS_BIND, NULL);
+    if (rc < 0) return berth_fail(err, errno, "mask %s", masked_paths[i]);
+  }
+  for (size_t i = 0; i < sizeof readonly_paths / sizeof *readonly_paths; i++) {
+    autoclose int fd = open_in_root(rootfd, readonly_paths[i], O_PATH | O_NOFOLLOW);
+    if (fd == -ENOENT) continue;
+    if (fd < 0) return berth_fail(err, -fd, "open %s in rootfs", readonly_paths[i]);
+    int rc = bind_in_root(rootfd, fd, "", readonly_paths[i], true, err);
+    if (rc == -ENOENT) continue;
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+int rootfs_mount_special(const struct monitor_config *cfg, berth_error_t *err) {
+  autoclose int rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return berth_fail(err, errno, "open %s", cfg->rootfs);
+  int rc;
+  const unsigned long nosuid_all = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if ((rc = mount_in_root(rootfd, "proc", "/proc", true, "proc", nosuid_all, NULL, err)) < 0) return rc;
+  if ((rc = mount_in_root(rootfd, "tmpfs", "/dev", true, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", err)) < 0) return rc;
+  if ((rc = make_devices(rootfd, err)) < 0) return rc;
+  if ((rc = mount_in_root(rootfd, "devpts", "/dev/pts", true, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", err)) < 0) return rc;
+  if ((rc = mount_in_root(rootfd, "shm", "/dev/shm", true, "tmpfs", nosuid_all, "mode=1777,size=65536k", err)) < 0) return rc;
+  if ((rc = mount_in_root(rootfd, "mqueue", "/dev/mqueue", true, "mqueue", nosuid_all, NULL, err)) < 0) return rc;
+  rc = mount_in_root(rootfd, "sysfs", "/sys", true, "sysfs", nosuid_all | MS_RDONLY, NULL, err);
+  if (rc < 0) {
+    /* sysfs refuses a mount from a namespace that does not own the netns: show the host's, read-only */
+    if ((rc = bind_in_root(rootfd, AT_FDCWD, "/sys", "/sys", true, err)) < 0) return rc;
+  }
+  if ((rc = mask_paths(rootfd, err)) < 0) return rc;
+  for (size_t i = 0; i < cfg->nbinds; i++)
+    if ((rc = bind_in_root(rootfd, AT_FDCWD, cfg->binds[i].source, cfg->binds[i].destination, cfg->binds[i].readonly, err)) < 0) return rc;
+  return 0;
+}
+
+int rootfs_pivot(const char *rootfs, berth_error_t *err) {
+  if (chdir(rootfs) < 0) return berth_fail(err, errno, "chdir %s", rootfs);
+  /* pivot_root(".", "."): the old root ends up stacked under the new one, then detached (runc) */
+  if (syscall(SYS_pivot_root, ".", ".") < 0) return berth_fail(err, errno, "pivot_root %s", rootfs);
+  if (umount2(".", MNT_DETACH) < 0) return berth_fail(err, errno, "umount2 old root");
+  if (chdir("/") < 0) return berth_fail(err, errno, "chdir /");
+  return 0;
+}
+
+int rootfs_bind_console(int slave_fd, berth_error_t *err) {
+  autoclose int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return berth_fail(err, errno, "open /");
+  char src[64];
+  fd_path(slave_fd, src, sizeof src);
+  return mount_in_root(rootfd, src, "/dev/console", false, NULL, MS_BIND, NULL, err);
+}

@@ -1,0 +1,17 @@
+/* The container's filesystem, built inside the child's private mount namespace: the overlay
+ * root, /proc, /dev, /sys, masked paths, bind mounts, then pivot_root. */
+#ifndef BERTH_MONITOR_ROOTFS_H
+#define BERTH_MONITOR_ROOTFS_H
+#include <stdbool.h>
+#include "config.h"
+
+/* Makes every mount private, so nothing done here reaches the host. */
+int rootfs_make_private(berth_error_t *err);
+/* Mounts the overlay (or, without lower dirs, binds rootfs onto itself) on cfg->rootfs. */
+int rootfs_mount_overlay(const struct monitor_config *cfg, berth_error_t *err);
+/* /proc, /dev (+ pts, shm, mqueue), /sys, Docker's masked and read-only paths, binds. */
+int rootfs_mount_special(const struct monitor_config *cfg, berth_error_t *err);
+int rootfs_pivot(const char *rootfs, berth_error_t *err);
+/* After pivot_root, with a pty: binds the slave (an open fd) on /dev/console. */
+int rootfs_bind_console(int slave_fd, berth_error_t *err);
+#endif
