@@ -119,6 +119,14 @@ int user_resolve(const char *spec, const char *passwd_path, const char *group_pa
     }
   }
   buf_free(&gr.data);
+  /* moby puts the primary group first among the supplementary ones (CVE-2023-25173) */
+  size_t n = 0;
+  gid_t groups[USER_MAX_GROUPS];
+  groups[n++] = out->gid;
+  for (size_t i = 0; i < out->ngroups && n < USER_MAX_GROUPS; i++)
+    if (out->groups[i] != out->gid) groups[n++] = out->groups[i];
+  memcpy(out->groups, groups, n * sizeof *groups);
+  out->ngroups = n;
   if (!group_found) return berth_fail(err, 0, "unable to find group %s: no matching entries in group file", grouppart);
   return 0;
 }

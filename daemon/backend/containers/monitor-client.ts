@@ -1,0 +1,426 @@
+// The berthd side of native/MONITOR-PROTOCOL.md: spawning a berth-monitor for a container
+// (CONFIG_FILE, the `ready <pid>` line) and speaking its socket's frames. Engine code: no fastify.
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { basename, dirname } from 'node:path';
+import { monitorPath } from '../../native/binding';
+
+export const MONITOR_PROTOCOL_VERSION = 1;
+
+/** Frame types, both directions. */
+export enum Frame {
+  Hello = 1,
+  Stdout = 2,
+  Stderr = 3,
+  Started = 4,
+  Error = 5,
+  Exit = 6,
+  Attach = 16,
+  Stdin = 17,
+  StdinClose = 18,
+  Resize = 19,
+  Signal = 20,
+  Go = 21,
+}
+
+/** The monitor refuses frames above 1 MiB; stdin is cut into chunks well below that. */
+const STDIN_CHUNK = 64 * 1024;
+const MAX_FRAME = 1 << 20;
+/** sun_path is 108 bytes including the terminating NUL. */
+const SUN_PATH_MAX = 107;
+
+export interface MonitorBind {
+  src: string;
+  dst: string;
+  ro: boolean;
+}
+
+/** Everything the monitor's CONFIG_FILE says; field names follow the engine's MonitorSpec. */
+export interface MonitorConfig {
+  id: string;
+  socket: string;
+  /** json-file log; omitted: nothing is logged. */
+  log?: string;
+  logMaxSize?: number;
+  logMaxFiles?: number;
+  exitFile: string;
+  /** overlay lower dirs, topmost first; empty: `rootfs` is used as it is (no overlay). */
+  lowers: string[];
+  upper?: string;
+  work?: string;
+  rootfs: string;
+  hostname?: string;
+  cwd?: string;
+  user?: string;
+  args: string[];
+  env: string[];
+  tty: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  binds?: MonitorBind[];
+  cgroupProcs?: string[];
+  oomFile?: string | null;
+  netns?: 'none' | 'host';
+  consoleRows?: number;
+  consoleCols?: number;
+}
+
+export interface SpawnMonitorOptions extends MonitorConfig {
+  /** Where the CONFIG_FILE is written. */
+  configFile: string;
+  /** The monitor's stderr (appended). */
+  monitorLog: string;
+  /** Defaults to native/build/Release/berth-monitor. */
+  executable?: string;
+}
+
+export interface SpawnedMonitor {
+  /** The container init's pid in the host pid namespace. */
+  pid: number;
+  /** The monitor process itself. */
+  monitorPid: number;
+}
+
+export interface MonitorHello {
+  version: number;
+  id: string;
+  bootId: string;
+  pid: number;
+  state: 'created' | 'running' | 'exited';
+}
+
+export interface MonitorStarted {
+  pid: number;
+  startedAt: string;
+}
+
+/** ERROR: the process could not be started (an EXIT with the same code follows). */
+export interface MonitorStartError {
+  message: string;
+  exitCode: number;
+}
+
+/** EXIT, also the content of the exit file. */
+export interface MonitorExit {
+  exitCode: number;
+  signal: number;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+  /** Present when the process could not be started. */
+  error?: string;
+}
+
+export interface MonitorClientEvents {
+  hello: [MonitorHello];
+  stdout: [Buffer];
+  stderr: [Buffer];
+  started: [MonitorStarted];
+  /** Only emitted when someone listens: an ERROR frame is not a fault of the connection. */
+  error: [MonitorStartError];
+  exit: [MonitorExit];
+  /** The connection ended; `err` when it failed rather than closed. */
+  close: [err?: Error];
+}
+
+// ---- CONFIG_FILE ----------------------------------------------------------------------------
+
+function record(key: string, value: string | number | boolean): Buffer {
+  const v = typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
+  if (v.includes('\0')) throw new Error(`monitor config: ${key} contains a NUL byte`);
+  return Buffer.from(`${key}=${v}\0`);
+}
+
+/** The NUL-separated CONFIG_FILE bytes for a config. */
+export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
+  const out: Buffer[] = [record('version', MONITOR_PROTOCOL_VERSION)];
+  const put = (key: string, value: string | number | boolean | null | undefined) => {
+    if (value !== undefined && value !== null) out.push(record(key, value));
+  };
+  put('id', cfg.id);
+  put('socket', cfg.socket);
+  put('log', cfg.log);
+  put('log_max_size', cfg.logMaxSize);
+  put('log_max_files', cfg.logMaxFiles);
+  put('exit_file', cfg.exitFile);
+  for (const l of cfg.lowers) put('lower', l);
+  put('upper', cfg.upper);
+  put('work', cfg.work);
+  put('rootfs', cfg.rootfs);
+  put('hostname', cfg.hostname);
+  put('cwd', cfg.cwd);
+  put('user', cfg.user);
+  for (const a of cfg.args) put('arg', a);
+  for (const e of cfg.env) put('env', e);
+  put('tty', cfg.tty);
+  put('open_stdin', cfg.openStdin);
+  put('stdin_once', cfg.stdinOnce);
+  for (const b of cfg.binds ?? []) {
+    if (b.src.includes('\n') || b.dst.includes('\n')) throw new Error(`monitor config: bind ${b.src} -> ${b.dst} contains a newline`);
+    put('bind', `${b.src}\n${b.dst}\n${b.ro ? 'ro' : 'rw'}`);
+  }
+  for (const p of cfg.cgroupProcs ?? []) put('cgroup_procs', p);
+  put('oom_file', cfg.oomFile || undefined);
+  put('netns', cfg.netns);
+  if (cfg.tty && cfg.consoleRows && cfg.consoleCols) {
+    put('console_rows', cfg.consoleRows);
+    put('console_cols', cfg.consoleCols);
+  }
+  return Buffer.concat(out);
+}
+
+/**
+ * Writes the CONFIG_FILE, starts berth-monitor detached (its own session, stderr to
+ * monitorLog) and waits for its one line: resolves on `ready <pid>` (the init exists, held
+ * before exec until GO), rejects with the monitor's message on `error <msg>`.
+ */
+export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<SpawnedMonitor> {
+  await fsp.writeFile(opts.configFile, encodeMonitorConfig(opts), { mode: 0o600 });
+  const logFd = openSync(opts.monitorLog, 'a', 0o640);
+  let child;
+  try {
+    child = spawn(opts.executable ?? monitorPath(), ['container', opts.configFile], {
+      detached: true,
+      stdio: ['ignore', 'pipe', logFd],
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  return await new Promise<SpawnedMonitor>((resolve, reject) => {
+    let line = '';
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      child.stdout!.destroy();
+      child.unref();
+      fn();
+    };
+    child.on('error', (err) => settle(() => reject(new Error(`cannot run berth-monitor: ${err.message}`))));
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      line += chunk;
+      const nl = line.indexOf('\n');
+      if (nl < 0) return;
+      const first = line.slice(0, nl);
+      if (first.startsWith('ready ')) {
+        const pid = Number(first.slice(6));
+        settle(() => resolve({ pid, monitorPid: child.pid! }));
+      } else if (first.startsWith('error ')) {
+        settle(() => reject(new Error(first.slice(6))));
+      } else {
+        settle(() => reject(new Error(`berth-monitor said something unexpected: ${JSON.stringify(first)}`)));
+      }
+    });
+    child.on('exit', (code, signal) => {
+      settle(() => reject(new Error(`berth-monitor exited (${signal ?? code}) before it was ready; see ${opts.monitorLog}`)));
+    });
+  });
+}
+
+// ---- the socket -----------------------------------------------------------------------------
+
+/** Connects to a Unix socket, going through /proc/self/fd/N/ of its directory when the path is too long for sun_path. */
+function connectUnix(path: string): Promise<Socket> {
+  let dirFd = -1;
+  let target = path;
+  if (Buffer.byteLength(path) > SUN_PATH_MAX) {
+    dirFd = openSync(dirname(path), fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+    target = `/proc/self/fd/${dirFd}/${basename(path)}`;
+  }
+  return new Promise<Socket>((resolve, reject) => {
+    const sock = createConnection(target);
+    const done = () => {
+      if (dirFd >= 0) closeSync(dirFd);
+      dirFd = -1;
+    };
+    sock.once('connect', () => {
+      done();
+      sock.removeListener('error', onError);
+      resolve(sock);
+    });
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    sock.once('error', onError);
+  });
+}
+
+function frame(type: Frame, payload?: Buffer): Buffer {
+  const len = payload?.length ?? 0;
+  const out = Buffer.allocUnsafe(5 + len);
+  out[0] = type;
+  out.writeUInt32BE(len, 1);
+  if (payload) payload.copy(out, 5);
+  return out;
+}
+
+/** One connection to a berth-monitor. Obtain it with MonitorClient.connect(socketPath). */
+export class MonitorClient extends EventEmitter<MonitorClientEvents> {
+  /** The HELLO frame; set before connect() resolves. */
+  hello!: MonitorHello;
+  /** The EXIT frame, once received. */
+  exitInfo: MonitorExit | undefined;
+  private pending: Buffer = Buffer.alloc(0);
+  private closed = false;
+  private stateNow: MonitorHello['state'] = 'created';
+
+  private constructor(private readonly sock: Socket) {
+    super();
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('error', (err) => this.finish(err));
+    sock.on('close', () => this.finish());
+  }
+
+  /** Connects and waits for HELLO; rejects when the monitor is not there or speaks another version. */
+  static async connect(socketPath: string): Promise<MonitorClient> {
+    const sock = await connectUnix(socketPath);
+    const client = new MonitorClient(sock);
+    return await new Promise<MonitorClient>((resolve, reject) => {
+      const onClose = (err?: Error) => reject(err ?? new Error(`monitor at ${socketPath} closed the connection before HELLO`));
+      client.once('close', onClose);
+      client.once('hello', (h) => {
+        client.removeListener('close', onClose);
+        if (h.version !== MONITOR_PROTOCOL_VERSION) {
+          client.close();
+          reject(new Error(`monitor at ${socketPath} speaks protocol ${h.version}, berthd speaks ${MONITOR_PROTOCOL_VERSION}`));
+          return;
+        }
+        resolve(client);
+      });
+    });
+  }
+
+  get bootId(): string {
+    return this.hello.bootId;
+  }
+
+  get pid(): number {
+    return this.hello.pid;
+  }
+
+  /** created, running or exited, updated by STARTED and EXIT frames. */
+  get state(): MonitorHello['state'] {
+    return this.stateNow;
+  }
+
+  /** Receive STDOUT and/or STDERR frames from now on. */
+  attach(flags: { stdout?: boolean; stderr?: boolean } | number): void {
+    const f = typeof flags === 'number' ? flags : (flags.stdout ? 1 : 0) | (flags.stderr ? 2 : 0);
+    this.send(Frame.Attach, Buffer.from([f & 3]));
+  }
+
+  /** Bytes for the container's stdin (kept by the monitor until GO). Returns false when the socket buffers: wait for 'drain' on it. */
+  stdin(data: Buffer): boolean {
+    let ok = true;
+    for (let off = 0; off < data.length; off += STDIN_CHUNK) ok = this.send(Frame.Stdin, data.subarray(off, off + STDIN_CHUNK));
+    return ok;
+  }
+
+  closeStdin(): void {
+    this.send(Frame.StdinClose);
+  }
+
+  resize(rows: number, cols: number): void {
+    const p = Buffer.alloc(4);
+    p.writeUInt16BE(Math.max(0, Math.min(65535, rows | 0)), 0);
+    p.writeUInt16BE(Math.max(0, Math.min(65535, cols | 0)), 2);
+    this.send(Frame.Resize, p);
+  }
+
+  signal(sig: number): void {
+    const p = Buffer.alloc(4);
+    p.writeUInt32BE(sig >>> 0, 0);
+    this.send(Frame.Signal, p);
+  }
+
+  go(): void {
+    this.send(Frame.Go);
+  }
+
+  /** Resolves with EXIT; rejects if the connection ends without one. */
+  waitExit(): Promise<MonitorExit> {
+    if (this.exitInfo) return Promise.resolve(this.exitInfo);
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new Error('the monitor connection is closed'));
+        return;
+      }
+      this.once('exit', resolve);
+      this.once('close', (err) => reject(err ?? new Error('the monitor closed the connection without an exit record')));
+    });
+  }
+
+  /** The underlying socket, for backpressure ('drain'). */
+  get socket(): Socket {
+    return this.sock;
+  }
+
+  /** Ends the connection once what was sent is flushed (the container keeps running). */
+  close(): void {
+    if (this.sock.destroyed) return;
+    this.sock.end(() => this.sock.destroy());
+  }
+
+  private send(type: Frame, payload?: Buffer): boolean {
+    if (this.closed || this.sock.destroyed) return false;
+    return this.sock.write(frame(type, payload));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let off = 0;
+    while (this.pending.length - off >= 5) {
+      const type = this.pending[off];
+      const len = this.pending.readUInt32BE(off + 1);
+      if (len > MAX_FRAME * 16) {
+        this.sock.destroy(new Error(`monitor sent a ${len}-byte frame`));
+        return;
+      }
+      if (this.pending.length - off < 5 + len) break;
+      const payload = this.pending.subarray(off + 5, off + 5 + len);
+      off += 5 + len;
+      this.dispatch(type, payload);
+    }
+    this.pending = off === this.pending.length ? Buffer.alloc(0) : this.pending.subarray(off);
+  }
+
+  private dispatch(type: number, payload: Buffer): void {
+    switch (type) {
+      case Frame.Hello:
+        this.hello = JSON.parse(payload.toString('utf8')) as MonitorHello;
+        this.stateNow = this.hello.state;
+        this.emit('hello', this.hello);
+        break;
+      case Frame.Stdout:
+        this.emit('stdout', Buffer.from(payload));
+        break;
+      case Frame.Stderr:
+        this.emit('stderr', Buffer.from(payload));
+        break;
+      case Frame.Started:
+        this.stateNow = 'running';
+        this.emit('started', JSON.parse(payload.toString('utf8')) as MonitorStarted);
+        break;
+      case Frame.Error:
+        if (this.listenerCount('error') > 0) this.emit('error', JSON.parse(payload.toString('utf8')) as MonitorStartError);
+        break;
+      case Frame.Exit:
+        this.stateNow = 'exited';
+        this.exitInfo = JSON.parse(payload.toString('utf8')) as MonitorExit;
+        this.emit('exit', this.exitInfo);
+        break;
+      default:
+        break; // a newer monitor's frame
+    }
+  }
+
+  private finish(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('close', err);
+  }
+}

@@ -1,0 +1,322 @@
+// berth-monitor against the real kernel, driven through MonitorClient: namespaces, overlay
+// rootfs, stdio (pipes and pty), json-file log, exit record, signals, capabilities, OOM.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import {
+  MonitorClient, spawnMonitor, type MonitorConfig, type MonitorExit, type MonitorStartError, type MonitorStarted,
+} from '../../daemon/backend/containers/monitor-client';
+import { monitorPath } from '../../daemon/native/binding';
+
+const BUSYBOX = '/bin/busybox';
+
+function skipReason(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (namespaces, mounts)';
+  if (!existsSync(monitorPath())) return `berth-monitor is not built (${monitorPath()}); run npm run build:native`;
+  if (!existsSync(BUSYBOX)) return `no static busybox at ${BUSYBOX} to build a test rootfs`;
+  if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) return 'the kernel has no overlayfs';
+  return null;
+}
+
+const skip = skipReason();
+if (skip) {
+  t.plan(0, skip);
+} else {
+  main();
+}
+
+/** Everything a run leaves behind is under here; t.teardown removes it even on failure. */
+function main(): void {
+  const base = mkdtempSync(join(tmpdir(), 'berth-monitor-test-'));
+  const pids = new Set<number>();
+  const cgroups: string[] = [];
+
+  t.teardown(() => {
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    for (const cg of cgroups) {
+      try { rmdirSync(cg); } catch { /* gone or busy */ }
+    }
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  // The image layer: busybox with its applets as symlinks, passwd and group, a non-executable file.
+  const lower = join(base, 'lower');
+  mkdirSync(join(lower, 'bin'), { recursive: true });
+  mkdirSync(join(lower, 'etc'));
+  copyFileSync(BUSYBOX, join(lower, 'bin/busybox'));
+  const applets = spawnSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).stdout.split('\n').filter((a) => a && a !== 'busybox');
+  for (const a of applets) symlinkSync('busybox', join(lower, 'bin', a));
+  writeFileSync(join(lower, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+  writeFileSync(join(lower, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
+
+  let seq = 0;
+
+  interface Run {
+    dir: string;
+    cfg: MonitorConfig;
+    pid: number;
+    monitorPid: number;
+    client: MonitorClient;
+  }
+
+  /** Spawns a monitor for `args` and connects a client attached to stdout and stderr. */
+  async function launch(args: string[], extra: Partial<MonitorConfig> = {}, socketDir?: string): Promise<Run> {
+    const dir = join(base, `c${++seq}`);
+    for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
+    const sockDir = socketDir ?? dir;
+    mkdirSync(sockDir, { recursive: true });
+    const cfg: MonitorConfig = {
+      id: seq.toString(16).padStart(64, '0'),
+      socket: join(sockDir, 'monitor.sock'),
+      log: join(dir, 'json.log'),
+      exitFile: join(dir, 'exit.json'),
+      lowers: [lower],
+      upper: join(dir, 'upper'),
+      work: join(dir, 'work'),
+      rootfs: join(dir, 'rootfs'),
+      hostname: 'box',
+      args,
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+      tty: false,
+      openStdin: false,
+      stdinOnce: false,
+      ...extra,
+    };
+    const { pid, monitorPid } = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') });
+    pids.add(pid);
+    pids.add(monitorPid);
+    const client = await MonitorClient.connect(cfg.socket);
+    client.attach({ stdout: true, stderr: true });
+    return { dir, cfg, pid, monitorPid, client };
+  }
+
+  interface Outcome {
+    stdout: string;
+    stderr: string;
+    exit: MonitorExit;
+    started?: MonitorStarted;
+    error?: MonitorStartError;
+  }
+
+  function collect(client: MonitorClient): Promise<Outcome> {
+    let stdout = '';
+    let stderr = '';
+    let started: MonitorStarted | undefined;
+    let error: MonitorStartError | undefined;
+    client.on('stdout', (b) => { stdout += b.toString('utf8'); });
+    client.on('stderr', (b) => { stderr += b.toString('utf8'); });
+    client.on('started', (s) => { started = s; });
+    client.on('error', (e) => { error = e; });
+    return client.waitExit().then((exit) => ({ stdout, stderr, exit, started, error }));
+  }
+
+  /** Waits for the monitor process to be gone, then checks it left nothing behind. */
+  async function settled(t: Test, r: Run): Promise<void> {
+    for (let i = 0; i < 200 && alive(r.monitorPid); i++) await sleep(10);
+    t.notOk(alive(r.monitorPid), 'monitor exited');
+    t.notOk(alive(r.pid), 'init is gone');
+    pids.delete(r.pid);
+    pids.delete(r.monitorPid);
+    t.notOk(existsSync(r.cfg.socket), 'socket removed');
+    t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(r.dir), 'no mount of the container in the host');
+  }
+
+  async function run(args: string[], extra: Partial<MonitorConfig> = {}, before?: (c: MonitorClient) => void): Promise<Outcome & { r: Run }> {
+    const r = await launch(args, extra);
+    const done = collect(r.client);
+    before?.(r.client);
+    r.client.go();
+    const o = await done;
+    return { ...o, r };
+  }
+
+  t.test('echo hi: STDOUT, EXIT 0, the exact json-file line, the exit file', async (t) => {
+    const o = await run(['echo', 'hi']);
+    t.equal(o.stdout, 'hi\n');
+    t.equal(o.exit.exitCode, 0);
+    t.equal(o.exit.signal, 0);
+    t.equal(o.exit.oomKilled, false);
+    t.ok(o.started, 'STARTED came');
+    t.equal(o.started!.pid, o.r.pid);
+    const log = readFileSync(o.r.cfg.log!, 'utf8');
+    t.match(log, /^\{"log":"hi\\n","stream":"stdout","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z"\}\n$/);
+    t.same(JSON.parse(readFileSync(o.r.cfg.exitFile, 'utf8')), o.exit, 'exit file holds the EXIT record');
+    t.notOk(existsSync(`${o.r.cfg.exitFile}.tmp`));
+    await settled(t, o.r);
+  });
+
+  t.test("sh -c 'exit 3' exits 3; stderr is its own stream", async (t) => {
+    const o = await run(['sh', '-c', 'echo out; echo err >&2; exit 3']);
+    t.equal(o.exit.exitCode, 3);
+    t.equal(o.stdout, 'out\n');
+    t.equal(o.stderr, 'err\n');
+    const lines = readFileSync(o.r.cfg.log!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    t.same(lines.map((l) => [l.log, l.stream]).sort(), [['err\n', 'stderr'], ['out\n', 'stdout']]);
+    await settled(t, o.r);
+  });
+
+  t.test('a command that cannot be run: Docker messages and exit codes', async (t) => {
+    const cases: Array<[string, string, number]> = [
+      ['nope', 'exec: "nope": executable file not found in $PATH', 127],
+      ['/etc/passwd', 'exec: "/etc/passwd": permission denied', 126],
+      ['/nope', 'exec: "/nope": stat /nope: no such file or directory', 127],
+    ];
+    for (const [cmd, message, code] of cases) {
+      const o = await run([cmd]);
+      t.same(o.error, { message, exitCode: code }, cmd);
+      t.equal(o.exit.exitCode, code);
+      t.equal(o.exit.error, message);
+      t.equal(o.exit.startedAt, '0001-01-01T00:00:00Z');
+      t.notOk(o.started, 'no STARTED');
+      await settled(t, o.r);
+    }
+  });
+
+  t.test('stdin sent before GO and closed reaches cat', async (t) => {
+    const o = await run(['sh', '-c', 'cat; echo done-after-eof'], { openStdin: true, stdinOnce: true }, (c) => {
+      c.stdin(Buffer.from('hello\nworld\n'));
+      c.closeStdin();
+    });
+    t.equal(o.stdout, 'hello\nworld\ndone-after-eof\n');
+    t.equal(o.exit.exitCode, 0);
+    await settled(t, o.r);
+  });
+
+  t.test('tty: /dev/pts/0 of its own devpts, RESIZE reaches stty, console is the pty', async (t) => {
+    const o = await run(['sh', '-c', 'tty; stty size; ls -l /dev/console'], { tty: true, openStdin: true, consoleRows: 24, consoleCols: 80 }, (c) => c.resize(30, 100));
+    t.match(o.stdout, /^\/dev\/pts\/0\r\n30 100\r\ncrw--w---- +1 root +5 +136, +0 /);
+    t.equal(o.stderr, '');
+    const first = JSON.parse(readFileSync(o.r.cfg.log!, 'utf8').split('\n')[0]);
+    t.same([first.log, first.stream], ['/dev/pts/0\r\n', 'stdout'], 'tty output is logged as stdout');
+    await settled(t, o.r);
+  });
+
+  t.test('SIGNAL: KILL ends sleep (137); TERM reaches a trap (143); a late client sees "running"', async (t) => {
+    const r = await launch(['sleep', '100']);
+    const done = collect(r.client);
+    const started = new Promise((resolve) => r.client.once('started', resolve));
+    r.client.go();
+    await started;
+    const late = await MonitorClient.connect(r.cfg.socket);
+    t.equal(late.hello.state, 'running');
+    t.equal(late.hello.pid, r.pid);
+    t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(r.dir), 'the running container\'s mounts are not in the host\'s mountinfo');
+    const lateExit = late.waitExit();
+    r.client.signal(9);
+    const o = await done;
+    t.equal(o.exit.exitCode, 137);
+    t.equal(o.exit.signal, 9);
+    t.same(await lateExit, o.exit, 'the late client gets EXIT too');
+    await settled(t, r);
+
+    const r2 = await launch(['sh', '-c', 'trap "exit 143" TERM; echo ready; sleep 100 & wait']);
+    const done2 = collect(r2.client);
+    const ready = new Promise<void>((resolve) => r2.client.on('stdout', (b) => { if (b.toString().includes('ready')) resolve(); }));
+    r2.client.go();
+    await ready;
+    r2.client.signal(15);
+    const o2 = await done2;
+    t.equal(o2.exit.exitCode, 143);
+    await settled(t, r2);
+  });
+
+  t.test('hostname, capabilities (root and nobody), no leaked fds', async (t) => {
+    const o = await run(['sh', '-c', 'hostname; grep -E "^Cap(Eff|Bnd)" /proc/self/status; ls /proc/self/fd']);
+    t.match(o.stdout, /^box\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\n0\n1\n2\n3\n$/);
+    await settled(t, o.r);
+    const n = await run(['sh', '-c', 'id; grep -E "^Cap(Eff|Bnd)" /proc/self/status'], { user: 'nobody' });
+    t.equal(n.stdout, 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\nCapEff:\t0000000000000000\nCapBnd:\t00000000a80425fb\n');
+    await settled(t, n.r);
+  });
+
+  t.test('two clients at once both get the output', async (t) => {
+    const r = await launch(['echo', 'both']);
+    const second = await MonitorClient.connect(r.cfg.socket);
+    second.attach({ stdout: true });
+    const a = collect(r.client);
+    const b = collect(second);
+    r.client.go();
+    const [oa, ob] = await Promise.all([a, b]);
+    t.equal(oa.stdout, 'both\n');
+    t.equal(ob.stdout, 'both\n');
+    t.same(oa.exit, ob.exit);
+    await settled(t, r);
+  });
+
+  t.test('json-file: Go escaping, invalid UTF-8, 16 KiB partial records', async (t) => {
+    const o = await run(['sh', '-c', "printf '<a>&\\001\\377\\342\\200\\250\"\\\\\\t\\n'; head -c 20000 /dev/zero | tr '\\0' a; echo"]);
+    const lines = readFileSync(o.r.cfg.log!, 'utf8').split('\n');
+    t.equal(lines.length, 4, 'three records and the final newline');
+    t.equal(lines[0].slice(0, lines[0].indexOf(',"stream"')), '{"log":"\\u003ca\\u003e\\u0026\\u0001\\ufffd\\u2028\\"\\\\\\t\\n"');
+    const p1 = JSON.parse(lines[1]);
+    const p2 = JSON.parse(lines[2]);
+    t.equal(p1.log, 'a'.repeat(16384), 'a full 16 KiB partial record, no newline');
+    t.equal(p2.log, 'a'.repeat(20000 - 16384) + '\n');
+    t.equal(p2.time, p1.time, 'the records of one line share its time');
+    await settled(t, o.r);
+  });
+
+  t.test('a socket path longer than sun_path', async (t) => {
+    const deep = join(base, 'd'.repeat(60), 'e'.repeat(60));
+    const r = await launch(['echo', 'long'], {}, deep);
+    t.ok(r.cfg.socket.length > 107);
+    const o = collect(r.client);
+    r.client.go();
+    t.equal((await o).stdout, 'long\n');
+    await settled(t, r);
+  });
+
+  t.test('setup failures come back as `error <message>`', async (t) => {
+    const dir = join(base, 'bad');
+    mkdirSync(dir);
+    await t.rejects(spawnMonitor({
+      id: 'f'.repeat(64), socket: join(dir, 's'), exitFile: join(dir, 'exit'), lowers: [join(base, 'missing')], upper: join(dir, 'u'), work: join(dir, 'w'),
+      rootfs: join(dir, 'r'), args: ['true'], env: [], tty: false, openStdin: false, stdinOnce: false, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log'),
+    }), /overlay/);
+    t.notOk(existsSync(join(dir, 's')), 'no socket left');
+  });
+
+  const memRoot = '/sys/fs/cgroup/memory';
+  t.test('a v1 memory cgroup OOM kill is reported', { skip: existsSync(join(memRoot, 'memory.oom_control')) ? false : 'no cgroup v1 memory controller' }, async (t) => {
+    const cg = join(memRoot, `berth-test-${process.pid}`);
+    mkdirSync(cg);
+    cgroups.push(cg);
+    writeFileSync(join(cg, 'memory.limit_in_bytes'), String(32 << 20));
+    if (existsSync(join(cg, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(cg, 'memory.memsw.limit_in_bytes'), String(32 << 20));
+    const o = await run(['tail', '/dev/zero'], { cgroupProcs: [join(cg, 'cgroup.procs')], oomFile: join(cg, 'memory.oom_control') });
+    t.equal(o.exit.oomKilled, true);
+    t.equal(o.exit.exitCode, 137);
+    await settled(t, o.r);
+    rmdirSync(cg);
+    cgroups.splice(cgroups.indexOf(cg), 1);
+  });
+
+  t.test('nothing remains', async (t) => {
+    t.equal(pids.size, 0, 'every monitor and init was seen gone');
+    t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(base), 'no mounts under the test dir');
+    const socks = readdirSync(base, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.sock'));
+    t.same(socks, [], 'no sockets');
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // a zombie still answers kill(0)
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
