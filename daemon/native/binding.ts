@@ -2,9 +2,48 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-/** The raw addon surface: one entry per function exported by native/src/addon.c. */
+/** cgroup layout as the addon reads and writes it (see native/src/cgroup.h). */
+export interface RawCgroupLayout {
+  mode: 'v1' | 'v2';
+  /** v1 controller name (as in mountinfo: 'cpu', 'memory', 'name=systemd', ...) -> mount point */
+  v1: Record<string, string>;
+  /** the cgroup2 mount point, also in v1 mode (hybrid); null when there is none */
+  v2: string | null;
+}
+
+export interface RawCgroupStats {
+  memory: { usage: number; limit: number; maxUsage: number; stats: Record<string, number> };
+  cpu: { total: number; user: number; system: number; perCpu: number[] };
+  pids: { current: number; limit: number };
+}
+
+/**
+ * The raw addon surface: one entry per function exported by native/src/addon.c. Every call is
+ * synchronous and short; failures throw an Error with `code` (errno name) and `errno`.
+ * The backend uses these through NativeOps (./ops.ts), never directly.
+ */
 export interface RawAddon {
   lockFile(path: string): number;
+  overlayMount(target: string, lowers: string[], upper: string | null, work: string | null,
+    opts?: { readonly?: boolean; legacy?: boolean }): void;
+  unmount(target: string, opts?: { detach?: boolean }): void;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  lgetxattr(path: string, name: string): Buffer | null;
+  llistxattr(path: string): string[];
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(fd: number, signal: number): void;
+  pidfdAlive(fd: number): boolean;
+  closeFd(fd: number): void;
+  /** Parses mountinfo text (null: /proc/self/mountinfo and the live cgroup.controllers). */
+  cgroupDetect(mountinfo?: string | null, v2Controllers?: string | null): RawCgroupLayout;
+  cgroupCreate(layout: RawCgroupLayout, parent: string, id: string): { procs: string[]; oomFile: string | null };
+  cgroupSetLimits(layout: RawCgroupLayout, name: string, limits: Record<string, number | string | null | undefined>): void;
+  cgroupStats(layout: RawCgroupLayout, name: string): RawCgroupStats;
+  cgroupFreeze(layout: RawCgroupLayout, name: string, frozen: boolean): void;
+  cgroupKillAll(layout: RawCgroupLayout, name: string, signal: number): number;
+  cgroupDestroy(layout: RawCgroupLayout, name: string): void;
+  cgroupOomKillCount(file: string): number;
 }
 
 /** native/ of the checkout, whether this file runs from daemon/ or from dist/daemon/. */

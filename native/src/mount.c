@@ -34,6 +34,24 @@ static int fs_set(int fsfd, const char *key, const char *value, const char *targ
   return 0;
 }
 
+/* fsconfig copies at most 256 bytes of a string value, so a longer path goes as an O_PATH fd:
+   FSCONFIG_SET_FD where overlayfs takes layers as fds (>= 6.13), else the short string
+   /proc/self/fd/N, which the kernel resolves during this very call. */
+static int fs_set_path(int fsfd, const char *key, const char *path, const char *target, berth_error_t *err) {
+  if (strlen(path) < 256) return fs_set(fsfd, key, path, target, err);
+  cleanup_close int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return berth_fail(err, errno, "open %s (%s for %s)", path, key, target);
+  if (fsconfig(fsfd, FSCONFIG_SET_FD, key, NULL, fd) == 0) return 0;
+  if (errno != EINVAL) {
+    int r = berth_fail(err, errno, "fsconfig overlay %s=fd of %s for %s", key, path, target);
+    append_fs_log(fsfd, err);
+    return r;
+  }
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  return fs_set(fsfd, key, proc, target, err);
+}
+
 /* Returns 1 when the kernel lacks what the new API path needs (caller falls back), 0 on
    success, negative on a real failure. */
 static int overlay_mount_new_api(const char *target, const char *const *lowers, size_t n_lowers, const char *upper,
@@ -46,17 +64,18 @@ static int overlay_mount_new_api(const char *target, const char *const *lowers, 
   int r;
   if ((r = fs_set(fsfd, "source", "overlay", target, err)) < 0) return r;
   for (size_t i = 0; i < n_lowers; i++) {
-    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) < 0) {
+    if ((r = fs_set_path(fsfd, "lowerdir+", lowers[i], target, err)) < 0) {
       /* Before 6.8 the parameter is unknown (EINVAL on the first one). */
-      if (i == 0 && errno == EINVAL) return 1;
-      int r = berth_fail(err, errno, "fsconfig overlay lowerdir+=%s (layer %zu of %zu) for %s", lowers[i], i + 1,
-                         n_lowers, target);
-      append_fs_log(fsfd, err);
+      if (i == 0 && r == -EINVAL) return 1;
+      if (err) {
+        size_t used = strlen(err->msg);
+        snprintf(err->msg + used, sizeof err->msg - used, " (layer %zu of %zu)", i + 1, n_lowers);
+      }
       return r;
     }
   }
-  if (upper && (r = fs_set(fsfd, "upperdir", upper, target, err)) < 0) return r;
-  if (work && (r = fs_set(fsfd, "workdir", work, target, err)) < 0) return r;
+  if (upper && (r = fs_set_path(fsfd, "upperdir", upper, target, err)) < 0) return r;
+  if (work && (r = fs_set_path(fsfd, "workdir", work, target, err)) < 0) return r;
   if ((r = fs_set(fsfd, "index", "off", target, err)) < 0) return r;
   if ((r = fs_set(fsfd, "redirect_dir", "off", target, err)) < 0) return r;
   if ((r = fs_set(fsfd, "metacopy", "off", target, err)) < 0) return r;
@@ -68,7 +87,7 @@ static int overlay_mount_new_api(const char *target, const char *const *lowers, 
     /* Kernels 5.2..6.4 take any key into a legacy option string and refuse it only here. */
     if (e == EINVAL && strstr(log, "lowerdir+")) return 1;
     int r = berth_fail(err, e, "fsconfig create overlay (%zu layers) for %s", n_lowers, target);
-    if (n > 0) {
+    if (n > 0 && err) {
       size_t used = strlen(err->msg);
       snprintf(err->msg + used, sizeof err->msg - used, " [%s]", log);
     }
