@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { monitorPath } from '../../native/binding';
 
 export const MONITOR_PROTOCOL_VERSION = 1;
@@ -177,11 +177,12 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
  * before exec until GO), rejects with the monitor's message on `error <msg>`.
  */
 export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<SpawnedMonitor> {
-  await fsp.writeFile(opts.configFile, encodeMonitorConfig(opts), { mode: 0o600 });
+  const configFile = resolvePath(opts.configFile); // the monitor runs in /
+  await fsp.writeFile(configFile, encodeMonitorConfig(opts), { mode: 0o600 });
   const logFd = openSync(opts.monitorLog, 'a', 0o640);
   let child;
   try {
-    child = spawn(opts.executable ?? monitorPath(), ['container', opts.configFile], {
+    child = spawn(opts.executable ?? monitorPath(), ['container', configFile], {
       detached: true,
       stdio: ['ignore', 'pipe', logFd],
     });

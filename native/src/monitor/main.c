@@ -81,6 +81,8 @@ fail:
 int main(int argc, char **argv) {
   /* whatever berthd's process leaked to us must not reach the container */
   close_range(3, ~0U, 0);
+  /* nor may berthd's working directory stay busy because of us */
+  if (chdir("/") < 0) return 1;
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   /* SIGCHLD goes through the event loop's signalfd; blocked before the init exists */
