@@ -1,4 +1,5 @@
 /* cgroup mode detection and the dispatch of each operation to the v1 or v2 writers. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -365,6 +366,16 @@ int berth_cgroup_kill_all(const berth_cgroup_layout_t *l, const char *name, int 
   return berth_fail(err, ENOENT, "kill cgroup %s: no hierarchy mounted", name);
 }
 
+static int has_child_cgroups(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int found = 0;
+  for (struct dirent *e; !found && (e = readdir(d));)
+    found = e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return found;
+}
+
 int berth_cgroup_destroy(const berth_cgroup_layout_t *l, const char *name, berth_error_t *err) {
   const char *clean;
   int r = check_name(name, &clean, err);
@@ -377,19 +388,27 @@ int berth_cgroup_destroy(const berth_cgroup_layout_t *l, const char *name, berth
   } else {
     n_mounts = v1_hierarchies(l, mounts);
   }
-  int first = 0;
+  int first = 0, waited_ms = 0;
   for (int i = 0; i < n_mounts; i++) {
     char dir[PATH_MAX];
     if ((r = join(dir, mounts[i], clean, err)) < 0) return r;
-    /* A cgroup stays busy for a moment after its last process has been reaped. */
-    for (int attempt = 0;; attempt++) {
+    /* A cgroup stays busy for a moment after its last process has been reaped; one with
+       child cgroups stays busy for good, so that is reported at once. The wait is shared by
+       all hierarchies: at most about a second in all. */
+    for (;;) {
       if (rmdir(dir) == 0 || errno == ENOENT) break;
-      if (errno == EBUSY && attempt < 100) {
-        struct timespec ts = {0, 10000000};
+      int e = errno;
+      if (e == EBUSY && has_child_cgroups(dir)) {
+        if (!first) first = berth_fail(err, e, "rmdir %s: it has child cgroups", dir);
+        break;
+      }
+      if (e == EBUSY && waited_ms < 1000) {
+        struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
+        waited_ms += 5;
         continue;
       }
-      if (!first) first = berth_fail(err, errno, "rmdir %s", dir);
+      if (!first) first = berth_fail(err, e, "rmdir %s", dir);
       break;
     }
   }
