@@ -23,6 +23,11 @@
       "type": "executable",
       "sources": ["test/test-oom.c", "<!@(ls -1 src/*.c | grep -v addon.c)"],
       "cflags": ["-Wno-format-truncation"]
+    },
+    {
+      "target_name": "test-monitor-json",
+      "type": "executable",
+      "sources": ["test/monitor-json.c", "src/monitor/util.c", "src/monitor/json.c", "src/monitor/log.c", "src/monitor/config.c", "src/monitor/user.c", "src/error.c"]
     }
   ]
 }

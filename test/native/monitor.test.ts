@@ -8,7 +8,7 @@ import t, { type Test } from 'tap';
 import {
   MonitorClient, spawnMonitor, type MonitorConfig, type MonitorExit, type MonitorStartError, type MonitorStarted,
 } from '../../daemon/backend/containers/monitor-client';
-import { monitorPath } from '../../daemon/native/binding';
+import { monitorPath, nativeDir } from '../../daemon/native/binding';
 
 const BUSYBOX = '/bin/busybox';
 
@@ -20,9 +20,15 @@ function skipReason(): string | null {
   return null;
 }
 
+// The pure parts in C (escaping, time format, log cutting, rotation, config, passwd lookup).
+const cTest = join(nativeDir(), 'build', 'Release', 'test-monitor-json');
+const cName = 'test-monitor-json: JSON escaping, RFC3339Nano, json-file records and rotation, config, user lookup';
+if (existsSync(cTest)) t.spawn(cTest, [], {}, cName);
+else t.test(cName, { skip: `${cTest} is not built (npm run build:native)` }, () => {});
+
 const skip = skipReason();
 if (skip) {
-  t.plan(0, skip);
+  t.test('berth-monitor against the kernel', { skip }, () => {});
 } else {
   main();
 }
