@@ -89,8 +89,12 @@ export interface NativeOps {
    * cgroup2 mount). Without: the live layout, detected once and then kept.
    */
   detectCgroups(mountinfo?: string, v2Controllers?: string): CgroupLayout;
-  /** Creates <mount>/<parent>/<id> in every hierarchy. */
-  cgroupCreate(parent: string, id: string): CgroupPaths;
+  /**
+   * Creates <mount>/<parent>/<id> in every hierarchy. On v1 the devices cgroup gets Docker's
+   * default allowlist (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod
+   * of anything) unless privileged.
+   */
+  cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean }): CgroupPaths;
   cgroupSetLimits(name: string, limits: CgroupLimits): void;
   cgroupStats(name: string): CgroupStats;
   cgroupFreeze(name: string): void;
@@ -147,8 +151,8 @@ class AddonNativeOps implements NativeOps {
   }
   private raw(): RawCgroupLayout { return this.detectCgroups() as RawCgroupLayout; }
 
-  cgroupCreate(parent: string, id: string): CgroupPaths {
-    const created = this.addon.cgroupCreate(this.raw(), parent, id);
+  cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean }): CgroupPaths {
+    const created = this.addon.cgroupCreate(this.raw(), parent, id, { allDevices: opts?.privileged ?? false });
     return { name: cgroupName(parent, id), ...created };
   }
   cgroupSetLimits(name: string, limits: CgroupLimits): void {
@@ -337,8 +341,8 @@ export class RecordingNativeOps implements NativeOps {
     return this.layout;
   }
 
-  cgroupCreate(parent: string, id: string): CgroupPaths {
-    this.record('cgroupCreate', [parent, id]);
+  cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean }): CgroupPaths {
+    this.record('cgroupCreate', [parent, id, opts]);
     const name = cgroupName(parent, id);
     if (!this.cgroups.has(name)) this.cgroups.set(name, { limits: {}, frozen: false, pids: [] });
     const mounts = this.layout.mode === 'v2'

@@ -377,7 +377,7 @@ static napi_value js_cgroup_detect(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_cgroup_create(napi_env env, napi_callback_info info) {
-  ARGS(3);
+  ARGS(4);
   NEED(3);
   berth_cgroup_layout_t l;
   char parent[MAX_PATH_ARG], id[MAX_PATH_ARG];
@@ -386,7 +386,8 @@ static napi_value js_cgroup_create(napi_env env, napi_callback_info info) {
   cleanup_free berth_cgroup_paths_t *paths = malloc(sizeof *paths);
   if (!paths) return NULL;
   berth_error_t err = {0};
-  if (berth_cgroup_create(&l, parent, id, paths, &err) < 0) return throw_berth(env, &err);
+  unsigned flags = get_bool_prop(env, argv[3], "allDevices") ? BERTH_CG_ALL_DEVICES : 0;
+  if (berth_cgroup_create(&l, parent, id, flags, paths, &err) < 0) return throw_berth(env, &err);
   napi_value out, procs;
   napi_create_object(env, &out);
   napi_create_array(env, &procs);

@@ -134,7 +134,7 @@ static void test_v2_writers(void) {
   snprintf(l.v2, sizeof l.v2, "%s", root);
   berth_cgroup_paths_t *paths = calloc(1, sizeof *paths);
   berth_error_t err = {0};
-  ok_call(berth_cgroup_create(&l, "/berth-test", "c1", paths, &err), "v2 create");
+  ok_call(berth_cgroup_create(&l, "/berth-test", "c1", 0, paths, &err), "v2 create");
   struct stat st;
   ok(stat(leaf, &st) == 0 && S_ISDIR(st.st_mode), "v2 create makes one directory");
   ok(strcmp(get(root, "cgroup.subtree_control"), "+cpu +cpuset +io +memory +pids") == 0,
@@ -294,6 +294,15 @@ static void test_v1_writers(void) {
      "freezer.state FROZEN");
   ok(berth_cg1_freezer_set(freezer, 0, &err) == 0 && strcmp(get(freezer, "freezer.state"), "THAWED") == 0,
      "freezer.state THAWED");
+  char devices[PATH_MAX];
+  snprintf(devices, sizeof devices, "%s/devices", tmp);
+  mkdir(devices, 0755);
+  put(devices, "devices.deny", "");
+  put(devices, "devices.allow", "");
+  ok_call(berth_cg1_devices_default(devices, &err), "v1 devices default");
+  ok(strcmp(get(devices, "devices.deny"), "a") == 0 && strcmp(get(devices, "devices.allow"), "c 10:200 rwm") == 0,
+     "deny all, then allow rules one write each");
+
   berth_cgroup_limits_init(&lim);
   lim.memory_swap = 64 << 20;
   unlink(strcat(strcpy((char[PATH_MAX]){0}, mem), "/memory.memsw.limit_in_bytes"));

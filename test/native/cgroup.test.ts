@@ -150,7 +150,7 @@ t.test('real v1 cgroup: create, limits, stats, freeze, kill, destroy', { skip: v
   let child: ChildProcess | undefined;
   t.teardown(() => {
     child?.kill('SIGKILL');
-    for (const name of [`${parent}/c1`, parent]) {
+    for (const name of [`${parent}/c1`, `${parent}/priv`, parent]) {
       try { ops.cgroupDestroy(name); } catch (err) { console.error(`cleanup of ${name}: ${(err as Error).message}`); }
     }
   });
@@ -162,6 +162,12 @@ t.test('real v1 cgroup: create, limits, stats, freeze, kill, destroy', { skip: v
   t.equal(cg.oomFile, join(layout.v1.memory!, parent, 'c1', 'memory.oom_control'));
   const file = (c: keyof typeof layout.v1, f: string) => readFileSync(join(layout.v1[c]!, parent, 'c1', f), 'utf8').trim();
   if (layout.v1.cpuset) t.not(file('cpuset', 'cpuset.cpus'), '', 'cpuset.cpus copied from the parent');
+  if (layout.v1.devices) {
+    const rules = file('devices', 'devices.list').split('\n');
+    t.notOk(rules.includes('a *:* rwm'), 'devices: not everything allowed');
+    for (const rule of ['c 1:3 rwm', 'c 136:* rwm', 'c *:* m', 'b *:* m']) t.ok(rules.includes(rule), `devices: ${rule}`);
+    t.notOk(rules.some((r) => r.startsWith('b 8:')), 'devices: no disk');
+  }
 
   ops.cgroupSetLimits(cg.name, { Memory: 64 * 2 ** 20, MemorySwap: 64 * 2 ** 20, PidsLimit: 20, CpuShares: 512, NanoCpus: 5e8, CpusetCpus: '0' });
   t.equal(file('memory', 'memory.limit_in_bytes'), String(64 * 2 ** 20));
@@ -196,6 +202,9 @@ t.test('real v1 cgroup: create, limits, stats, freeze, kill, destroy', { skip: v
   t.equal(file('freezer', 'freezer.state'), 'THAWED', 'thawed again after the kill');
 
   t.throws(() => ops.cgroupDestroy(parent), { code: 'EBUSY' }, 'a parent with a child cgroup is busy');
+  const privileged = ops.cgroupCreate(parent, 'priv', { privileged: true });
+  if (layout.v1.devices) t.equal(readFileSync(join(layout.v1.devices, parent, 'priv', 'devices.list'), 'utf8').trim(), 'a *:* rwm', 'privileged: all devices');
+  ops.cgroupDestroy(privileged.name);
   ops.cgroupDestroy(cg.name);
   ops.cgroupDestroy(parent);
   for (const mount of hierarchies) t.notOk(existsSync(join(mount, parent)), `gone from ${mount}`);
