@@ -8,6 +8,10 @@ import type { Backend } from './types';
 import { EventBus } from './events';
 import { System } from './system';
 import { Images } from './images';
+import { Containers } from './containers';
+import { MonitorProcesses, NativeCgroups, readExitFile } from './containers/runtime';
+import { ContainersRepo } from '../store/containers';
+import { realNativeOps } from '../native/ops';
 
 export interface Engine {
   backend: Backend;
@@ -38,14 +42,22 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
   mkdirSync(tmp, { recursive: true });
 
   const events = new EventBus();
+  const ops = realNativeOps();
   const images = await Images.open({ config, db, events });
+  const cgroups = new NativeCgroups(ops, config.cgroupParent);
+  const containers = new Containers({
+    repo: new ContainersRepo(db), events, images, cgroups, monitors: new MonitorProcesses(),
+    dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts,
+    log: (m) => process.stderr.write(`berthd: ${m}\n`),
+  });
+  await containers.reconcile(readExitFile);
   const system = new System(config, engineId(config.dataRoot), {
-    containers: () => ({ total: 0, running: 0, paused: 0, stopped: 0 }),
+    containers: () => containers.counts(),
     images: () => images.count(),
-  }, { driver: 'cgroupfs', version: '1' });
+  }, { driver: 'cgroupfs', version: cgroups.version });
 
   return {
-    backend: { system, images, events },
+    backend: { system, images, containers, events },
     async close() { /* containers keep running (live restore); nothing to flush */ },
   };
 }

@@ -3,12 +3,21 @@
 import type { Readable } from 'node:stream';
 import type { Filters } from './filters';
 import type { EventBus } from './events';
+import type { Containers } from './containers';
 
 export interface Backend {
   system: SystemBackend;
   images: ImagesBackend;
+  containers: ContainersBackend;
   events: EventBus;
 }
+
+// ---- containers ------------------------------------------------------------------------
+
+/** What the container routes call (the engine's Containers; fakes in tests). */
+export type ContainersBackend = Pick<Containers,
+  'list' | 'create' | 'inspect' | 'start' | 'stop' | 'restart' | 'kill' | 'remove' | 'rename' |
+  'resize' | 'waitFor' | 'attach' | 'logs'>;
 
 // ---- system ----------------------------------------------------------------------------
 

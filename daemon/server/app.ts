@@ -9,10 +9,21 @@ import { dockerRoutes } from './docker-routes';
 import { systemRoutes } from './routes/system';
 import { imageRoutes } from './routes/images';
 import { pluginRoutes } from './routes/plugins';
+import { containerRoutes } from './routes/containers';
+import { eventRoutes } from './routes/events';
+import { registerUpgrade } from './upgrade';
 
 export interface AppDeps {
   backend: Backend;
   logger?: FastifyServerOptions['logger'];
+}
+
+export interface RouteEntry { method: string; url: string }
+const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route the app registered (fastify's `:param` syntax), for the api-spec drift test. */
+export function registeredRoutes(app: FastifyInstance): RouteEntry[] {
+  return routeTables.get(app) ?? [];
 }
 
 /** Largest JSON body accepted (container create bodies are a few KB). */
@@ -34,6 +45,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
   });
 
+  const table: RouteEntry[] = [];
+  routeTables.set(app, table);
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) table.push({ method: m, url: r.url });
+  });
+
   app.setErrorHandler(errorHandler);
   // dockerd ends every JSON document with a newline and labels it exactly application/json
   // (the CLI compares the header verbatim before it parses an error body).
@@ -46,9 +63,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerVersioning(app);
   registerBodyParsers(app);
   registerFallbacks(app);
+  registerUpgrade(app);
 
   systemRoutes(app, deps.backend);
   imageRoutes(app, deps.backend);
+  containerRoutes(app, deps.backend);
+  eventRoutes(app, deps.backend);
   pluginRoutes(app);
   return app;
 }

@@ -1,5 +1,5 @@
 // A Backend made of recording fakes, for inject tests of the HTTP layer.
-import type { Backend, ImagesBackend } from '../../daemon/backend/types';
+import type { Backend, ContainersBackend, ImagesBackend } from '../../daemon/backend/types';
 import { EventBus } from '../../daemon/backend/events';
 import { NotFound } from '../../daemon/errors';
 
@@ -7,7 +7,7 @@ export interface FakeBackend extends Backend {
   calls: Array<{ method: string; args: unknown[] }>;
 }
 
-export function fakeBackend(overrides: { images?: Partial<ImagesBackend> } = {}): FakeBackend {
+export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; containers?: ContainersBackend } = {}): FakeBackend {
   const calls: FakeBackend['calls'] = [];
   const record = <T>(method: string, result: (...args: any[]) => T) => (...args: unknown[]) => {
     calls.push({ method, args });
@@ -30,5 +30,24 @@ export function fakeBackend(overrides: { images?: Partial<ImagesBackend> } = {})
       info: record('system.info', async () => ({ ID: 'fake', Containers: 0 })),
     },
     images,
+    containers: overrides.containers ?? noContainers,
   };
 }
+
+const missing = (ref: string): never => { throw new NotFound(`No such container: ${ref}`); };
+/** A container backend with no containers at all. */
+export const noContainers: ContainersBackend = {
+  list: () => [],
+  create: async () => { throw new NotFound('No such image: x'); },
+  inspect: missing,
+  start: async (ref) => missing(ref),
+  stop: async (ref) => missing(ref),
+  restart: async (ref) => missing(ref),
+  kill: async (ref) => missing(ref),
+  remove: async (ref) => missing(ref),
+  rename: async (ref) => missing(ref),
+  resize: async (ref) => missing(ref),
+  waitFor: missing,
+  attach: missing,
+  logs: missing,
+};

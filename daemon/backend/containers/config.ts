@@ -1,0 +1,140 @@
+// Container create: the user's Config merged with the image's as dockerd merges them, and the
+// HostConfig defaults dockerd fills in.
+import { InvalidParameter } from '../../errors';
+
+export type Json = Record<string, any>;
+
+export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+function envKey(e: string): string {
+  const i = e.indexOf('=');
+  return i < 0 ? e : e.slice(0, i);
+}
+
+function nonEmpty(a: unknown): a is unknown[] {
+  return Array.isArray(a) && a.length > 0;
+}
+
+/** moby daemon/create.go merge(): user settings win; the image fills what the user left empty. */
+export function mergeConfig(user: Json, image: Json): Json {
+  const c: Json = { ...user };
+  if (!c.User) c.User = image.User ?? '';
+  if (!c.WorkingDir) c.WorkingDir = image.WorkingDir ?? '';
+  if (!c.StopSignal && image.StopSignal) c.StopSignal = image.StopSignal;
+
+  const env: string[] = nonEmpty(c.Env) ? [...(c.Env as string[])] : [];
+  const have = new Set(env.map(envKey));
+  for (const e of (image.Env as string[] | null) ?? []) if (!have.has(envKey(e))) env.push(e);
+  c.Env = env;
+
+  c.Labels = { ...(image.Labels ?? {}), ...(c.Labels ?? {}) };
+  if (image.ExposedPorts || c.ExposedPorts) c.ExposedPorts = { ...(image.ExposedPorts ?? {}), ...(c.ExposedPorts ?? {}) };
+  if (image.Volumes || c.Volumes) c.Volumes = { ...(image.Volumes ?? {}), ...(c.Volumes ?? {}) };
+  if (image.Healthcheck && !c.Healthcheck) c.Healthcheck = image.Healthcheck;
+  if (!c.OnBuild) c.OnBuild = null;
+
+  if (!nonEmpty(c.Entrypoint)) {
+    if (!nonEmpty(c.Cmd)) c.Cmd = image.Cmd ?? null;
+    if (c.Entrypoint == null) c.Entrypoint = image.Entrypoint ?? null;
+  }
+  return c;
+}
+
+/** The argv a container runs: Entrypoint + Cmd. */
+export function commandOf(config: Json): string[] {
+  return [...((config.Entrypoint as string[] | null) ?? []), ...((config.Cmd as string[] | null) ?? [])];
+}
+
+/** Fills the Config fields a create body may omit, in Docker's shapes. */
+export function normalizeConfig(body: Json, hostname: string): Json {
+  const c: Json = {
+    Hostname: body.Hostname || hostname,
+    Domainname: body.Domainname ?? '',
+    User: body.User ?? '',
+    AttachStdin: !!body.AttachStdin,
+    AttachStdout: !!body.AttachStdout,
+    AttachStderr: !!body.AttachStderr,
+    Tty: !!body.Tty,
+    OpenStdin: !!body.OpenStdin,
+    StdinOnce: !!body.StdinOnce,
+    Env: body.Env ?? null,
+    Cmd: typeof body.Cmd === 'string' ? [body.Cmd] : body.Cmd ?? null,
+    Image: body.Image ?? '',
+    Volumes: body.Volumes ?? null,
+    WorkingDir: body.WorkingDir ?? '',
+    Entrypoint: typeof body.Entrypoint === 'string' ? [body.Entrypoint] : body.Entrypoint ?? null,
+    OnBuild: body.OnBuild ?? null,
+    Labels: body.Labels ?? {},
+  };
+  if (body.ExposedPorts && Object.keys(body.ExposedPorts).length) c.ExposedPorts = body.ExposedPorts;
+  if (body.StopSignal) c.StopSignal = body.StopSignal;
+  if (body.StopTimeout !== undefined && body.StopTimeout !== null) c.StopTimeout = body.StopTimeout;
+  if (body.Healthcheck) c.Healthcheck = body.Healthcheck;
+  if (body.Shell) c.Shell = body.Shell;
+  if (c.Env !== null && !Array.isArray(c.Env)) throw new InvalidParameter('invalid Env: must be a list of KEY=VALUE strings');
+  return c;
+}
+
+/** HostConfig as dockerd shows it after create: the fields the CLI sends, with defaults. */
+export function normalizeHostConfig(hc: Json | undefined): Json {
+  const h: Json = { ...(hc ?? {}) };
+  const ints = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota',
+    'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'BlkioWeight', 'OomScoreAdj', 'ShmSize', 'KernelMemory', 'KernelMemoryTCP', 'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth'];
+  for (const k of ints) {
+    if (h[k] === undefined || h[k] === null) h[k] = 0;
+    if (typeof h[k] !== 'number' || !Number.isFinite(h[k])) throw new InvalidParameter(`invalid ${k}: must be a number`);
+  }
+  if (h.Memory < 0) throw new InvalidParameter('invalid Memory: must be a positive number of bytes');
+  if (h.Memory > 0 && h.Memory < 6 * 1024 * 1024) throw new InvalidParameter('Minimum memory limit allowed is 6MB');
+  if (h.MemorySwap > 0 && h.Memory > 0 && h.MemorySwap < h.Memory) {
+    throw new InvalidParameter('Minimum memoryswap limit should be larger than memory limit, see usage');
+  }
+  if (h.MemorySwap > 0 && h.Memory === 0) throw new InvalidParameter('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (h.NanoCpus && (h.CpuQuota || h.CpuPeriod)) {
+    throw new InvalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  }
+  if (h.NanoCpus < 0) throw new InvalidParameter('Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available'.replace(/2/g, String(require('node:os').cpus().length)));
+  if (h.PidsLimit === undefined) h.PidsLimit = null;
+  h.NetworkMode = h.NetworkMode || 'default';
+  h.RestartPolicy = h.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
+  if (!h.RestartPolicy.Name) h.RestartPolicy = { ...h.RestartPolicy, Name: 'no' };
+  h.LogConfig = h.LogConfig?.Type ? h.LogConfig : { Type: 'json-file', Config: h.LogConfig?.Config ?? {} };
+  if (h.LogConfig.Type !== 'json-file') throw new InvalidParameter(`logging driver "${h.LogConfig.Type}" is not supported by berth (json-file only)`);
+  h.AutoRemove = !!h.AutoRemove;
+  h.Privileged = !!h.Privileged;
+  h.ReadonlyRootfs = !!h.ReadonlyRootfs;
+  h.PublishAllPorts = !!h.PublishAllPorts;
+  h.Binds = h.Binds ?? null;
+  h.ConsoleSize = Array.isArray(h.ConsoleSize) ? h.ConsoleSize : [0, 0];
+  h.CgroupnsMode = h.CgroupnsMode || 'private';
+  h.IpcMode = h.IpcMode || 'private';
+  h.PidMode = h.PidMode ?? '';
+  h.UTSMode = h.UTSMode ?? '';
+  h.Isolation = h.Isolation ?? '';
+  return h;
+}
+
+const signals: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
+  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23,
+  XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
+};
+
+/** `TERM`, `SIGTERM`, `15`, `RTMIN+3` → signal number; unknown → 400 as dockerd words it. */
+export function parseSignal(s: string): number {
+  const raw = s.trim().toUpperCase();
+  if (/^\d+$/.test(raw)) {
+    const n = Number(raw);
+    if (n >= 1 && n <= 64) return n;
+  } else {
+    const name = raw.startsWith('SIG') ? raw.slice(3) : raw;
+    if (signals[name] !== undefined) return signals[name]!;
+    const rt = /^RTMIN(?:\+(\d+))?$/.exec(name) ?? /^RTMAX(?:-(\d+))?$/.exec(name);
+    if (rt) {
+      const off = Number(rt[1] ?? 0);
+      const n = name.startsWith('RTMIN') ? 34 + off : 64 - off;
+      if (n >= 34 && n <= 64) return n;
+    }
+  }
+  throw new InvalidParameter(`Invalid signal: ${s}`);
+}

@@ -1,0 +1,660 @@
+// The container engine: create, start, stop, kill, remove, wait, attach, logs, inspect, list.
+// State lives in SQLite (the containers table); what only exists while a process runs (the
+// monitor link, attach sessions, waiters) lives in a `Live` record per container. Every
+// state change goes through the container's mutex and its explicit transitions below.
+import { randomBytes } from 'node:crypto';
+import { PassThrough, Writable } from 'node:stream';
+import { Conflict, InvalidParameter, NotFound, NotModified, SystemError, errorMessage } from '../../errors';
+import type { ContainerRow, ContainerState, ContainersRepo } from '../../store/containers';
+import type { EventBus } from '../events';
+import { Filters } from '../filters';
+import { Mutex } from '../lock';
+import { commandOf, DEFAULT_PATH, mergeConfig, normalizeConfig, normalizeHostConfig, parseSignal, type Json } from './config';
+import { containerPaths, createContainerFiles, removeContainerFiles, type ContainerPaths } from './files';
+import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
+import { generateName, validName } from './names';
+import { rfc3339Nano, statusText, ZERO_TIME } from './status';
+import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink } from './types';
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+export interface WaitResult { StatusCode: number; Error: { Message: string } | null }
+
+interface AttachSession {
+  stdout: boolean;
+  stderr: boolean;
+  output: PassThrough;
+  /** stdin bytes that arrived before the process existed */
+  pending: Buffer[];
+  stdinClosed: boolean;
+  wantsStdin: boolean;
+}
+
+/** What exists only while berthd has the container in hand. */
+class Live {
+  readonly lock = new Mutex();
+  readonly sessions = new Set<AttachSession>();
+  monitor: MonitorLink | undefined;
+  /** Resolved at the next exit of the process (or the failure to start one). */
+  private exitWaiters: Array<(code: number) => void> = [];
+  private removedWaiters: Array<(code: number) => void> = [];
+  exited: Promise<number> | undefined;
+
+  nextExit(): Promise<number> {
+    return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+  removed(): Promise<number> {
+    return new Promise((resolve) => this.removedWaiters.push(resolve));
+  }
+  fireExit(code: number): void {
+    const ws = this.exitWaiters;
+    this.exitWaiters = [];
+    for (const w of ws) w(code);
+  }
+  fireRemoved(code: number): void {
+    const ws = this.removedWaiters;
+    this.removedWaiters = [];
+    for (const w of ws) w(code);
+  }
+}
+
+export interface ContainersDeps {
+  repo: ContainersRepo;
+  events: EventBus;
+  images: ImageSource;
+  cgroups: CgroupManager;
+  monitors: MonitorLauncher;
+  dataRoot: string;
+  execRoot: string;
+  logOpts: Record<string, string>;
+  log?: (msg: string) => void;
+}
+
+const freshState = (): ContainerState => ({
+  Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
+  Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
+});
+
+function parseSize(s: string | undefined): number {
+  if (!s) return 0;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(s.trim());
+  if (!m) throw new InvalidParameter(`invalid max-size: ${s}`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+export class Containers {
+  private readonly live = new Map<string, Live>();
+
+  constructor(private readonly d: ContainersDeps) {}
+
+  private liveOf(id: string): Live {
+    let l = this.live.get(id);
+    if (!l) {
+      l = new Live();
+      this.live.set(id, l);
+    }
+    return l;
+  }
+
+  private paths(id: string): ContainerPaths {
+    return containerPaths(this.d.dataRoot, this.d.execRoot, id);
+  }
+
+  // ---- lookup ---------------------------------------------------------------------------
+
+  /** By full ID, name (with or without the leading slash), or unique ID prefix, as dockerd. */
+  find(ref: string): ContainerRow {
+    if (ref === '') throw new NotFound('No such container: ');
+    const byId = /^[0-9a-f]{64}$/.test(ref) ? this.d.repo.get(ref) : undefined;
+    if (byId) return byId;
+    const byName = this.d.repo.byName(ref.replace(/^\//, ''));
+    if (byName) return byName;
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const hits = this.d.repo.byIdPrefix(ref);
+      if (hits.length > 1) throw new InvalidParameter(`multiple IDs found with provided prefix: ${ref}`);
+      if (hits.length === 1) return hits[0]!;
+    }
+    throw new NotFound(`No such container: ${ref}`);
+  }
+
+  counts(): { total: number; running: number; paused: number; stopped: number } {
+    const all = this.d.repo.all();
+    const running = all.filter((c) => c.state.Status === 'running' || c.state.Status === 'restarting').length;
+    const paused = all.filter((c) => c.state.Status === 'paused').length;
+    return { total: all.length, running, paused, stopped: all.length - running - paused };
+  }
+
+  // ---- create ---------------------------------------------------------------------------
+
+  async create(name: string | undefined, body: Json): Promise<{ Id: string; Warnings: string[] }> {
+    if (!body || typeof body !== 'object') throw new InvalidParameter('config cannot be empty in order to create a container');
+    if (!body.Image) throw new InvalidParameter('No image was specified');
+    if (name !== undefined && name !== '' && !validName.test(name)) {
+      throw new InvalidParameter(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    const image = await this.d.images.forContainer(body.Image);
+    const hostConfig = normalizeHostConfig(body.HostConfig);
+    const id = randomBytes(32).toString('hex');
+    const config = mergeConfig(normalizeConfig(body, id.slice(0, 12)), image.config);
+    if (commandOf(config).length === 0) throw new InvalidParameter('No command specified');
+
+    let cname = name ? name.replace(/^\//, '') : '';
+    if (!cname) cname = generateName((n) => this.d.repo.byName(n) !== undefined);
+    const clash = this.d.repo.byName(cname);
+    if (clash) {
+      throw new Conflict(`Conflict. The container name "/${cname}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+
+    const p = this.paths(id);
+    await createContainerFiles(p, config.Hostname, config.Domainname);
+    const row: ContainerRow = {
+      id, name: cname, imageId: image.id, imageRef: body.Image, created: rfc3339Nano(),
+      config, hostConfig, state: freshState(), restartCount: 0,
+    };
+    try {
+      this.d.repo.insert(row);
+    } catch (err) {
+      await removeContainerFiles(p);
+      if (/UNIQUE constraint failed: containers.name/.test(errorMessage(err))) {
+        const other = this.d.repo.byName(cname);
+        throw new Conflict(`Conflict. The container name "/${cname}" is already in use by container "${other?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`);
+      }
+      throw err;
+    }
+    this.emit(row, 'create');
+    return { Id: id, Warnings: [] };
+  }
+
+  // ---- start ----------------------------------------------------------------------------
+
+  async start(ref: string): Promise<void> {
+    const c0 = this.find(ref);
+    const live = this.liveOf(c0.id);
+    await live.lock.run(async () => {
+      const c = this.d.repo.get(c0.id);
+      if (!c) throw new NotFound(`No such container: ${ref}`);
+      if (c.state.Status === 'running' || c.state.Status === 'paused') throw new NotModified();
+      if (c.state.Status === 'removing') throw new Conflict(`container is marked for removal and cannot be started`);
+      await this.launch(c, live);
+    });
+  }
+
+  private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, procs: string[], oomFile: string | null) {
+    const p = this.paths(c.id);
+    const env: string[] = [...(c.config.Env ?? [])];
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${c.config.Hostname}`);
+    if (c.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const logCfg = { ...this.d.logOpts, ...(c.hostConfig.LogConfig?.Config ?? {}) } as Record<string, string>;
+    const [rows, cols] = (c.hostConfig.ConsoleSize as number[] | undefined) ?? [0, 0];
+    return {
+      id: c.id,
+      socket: p.socket,
+      log: p.log,
+      logMaxSize: parseSize(logCfg['max-size']),
+      logMaxFiles: Math.max(1, Number(logCfg['max-file'] ?? 1) || 1),
+      exitFile: p.exitFile,
+      monitorLog: p.monitorLog,
+      configFile: p.monitorConfig,
+      lowers: [p.init, ...image.lowerDirs],
+      upper: p.upper,
+      work: p.work,
+      rootfs: p.rootfs,
+      hostname: c.config.Hostname,
+      cwd: c.config.WorkingDir || '/',
+      user: c.config.User ?? '',
+      args: commandOf(c.config),
+      env,
+      tty: !!c.config.Tty,
+      openStdin: !!c.config.OpenStdin,
+      stdinOnce: !!c.config.StdinOnce,
+      binds: [
+        { src: p.hostname, dst: '/etc/hostname', ro: false },
+        { src: p.hosts, dst: '/etc/hosts', ro: false },
+        { src: p.resolvConf, dst: '/etc/resolv.conf', ro: false },
+      ],
+      cgroupProcs: procs,
+      oomFile,
+      netns: c.hostConfig.NetworkMode === 'host' ? 'host' as const : 'none' as const,
+      consoleRows: rows ?? 0,
+      consoleCols: cols ?? 0,
+    };
+  }
+
+  /** Called with the container's lock held. */
+  private async launch(c: ContainerRow, live: Live): Promise<void> {
+    const image = await this.d.images.forContainer(c.imageId);
+    const cg = this.d.cgroups.create(c.id, c.hostConfig);
+    let link: MonitorLink;
+    try {
+      link = await this.d.monitors.launch(this.monitorSpec(c, image, cg.procs, cg.oomFile));
+    } catch (err) {
+      this.d.cgroups.destroy(c.id);
+      throw new SystemError(`failed to start container ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
+    }
+    live.monitor = link;
+    this.wire(c.id, live, link);
+
+    const outcome = new Promise<{ ok: true; pid: number; startedAt: string } | { ok: false; message: string; exitCode: number }>((resolve) => {
+      link.on('started', (s) => resolve({ ok: true, ...s }));
+      link.on('error', (e) => resolve({ ok: false, ...e }));
+      link.on('close', () => resolve({ ok: false, message: 'the container monitor went away before the process started', exitCode: 128 }));
+    });
+    // deliver stdin that attach clients sent before the start
+    for (const s of live.sessions) this.flushStdin(c, live, s);
+    link.go();
+    const r = await outcome;
+    if (r.ok) {
+      const s: ContainerState = {
+        ...c.state, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false,
+        Dead: false, Pid: r.pid, ExitCode: 0, Error: '', StartedAt: r.startedAt, FinishedAt: ZERO_TIME,
+      };
+      this.d.repo.saveState(c.id, s, c.restartCount);
+      this.emit(c, 'start');
+      return;
+    }
+    // The process could not be started: Docker leaves the container "created" with the error
+    // and exit code recorded; the pending waits see the code.
+    const s: ContainerState = { ...c.state, Status: 'created', Running: false, Pid: 0, ExitCode: r.exitCode, Error: r.message };
+    this.d.repo.saveState(c.id, s, c.restartCount);
+    const message = `failed to start container ${c.id.slice(0, 12)}: unable to start container process: ${r.message}`;
+    throw new InvalidParameter(message);
+  }
+
+  /** Routes monitor output to attach sessions and handles the exit. */
+  private wire(id: string, live: Live, link: MonitorLink): void {
+    const fan = (stream: 1 | 2) => (data: Buffer) => {
+      for (const s of live.sessions) if (stream === 1 ? s.stdout : s.stderr) s.output.write({ stream, data });
+    };
+    link.on('stdout', fan(1));
+    link.on('stderr', fan(2));
+    let exitSeen = false;
+    live.exited = new Promise<number>((resolve) => {
+      link.on('exit', (info) => {
+        exitSeen = true;
+        resolve(info.exitCode);
+        void this.onExit(id, live, link, info);
+      });
+      link.on('close', () => {
+        if (exitSeen) return;
+        // Monitor gone without an EXIT frame: it crashed. Treat as an exit with an unknown code.
+        const info: ExitInfo = { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
+        exitSeen = true;
+        resolve(255);
+        void this.onExit(id, live, link, info);
+      });
+    });
+  }
+
+  private async onExit(id: string, live: Live, link: MonitorLink, info: ExitInfo): Promise<void> {
+    link.close();
+    if (live.monitor === link) live.monitor = undefined;
+    const c = this.d.repo.get(id);
+    for (const s of [...live.sessions]) {
+      s.output.end();
+      live.sessions.delete(s);
+    }
+    try { this.d.cgroups.destroy(id); } catch (err) { this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`); }
+    if (!c) return;
+    const failedStart = c.state.Status === 'created' && c.state.Error !== '';
+    if (!failedStart) {
+      const s: ContainerState = {
+        ...c.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
+        ExitCode: info.exitCode, OOMKilled: info.oomKilled, FinishedAt: info.finishedAt,
+      };
+      this.d.repo.saveState(id, s, c.restartCount);
+      if (info.oomKilled) this.emit(c, 'oom');
+      this.emit(c, 'die', { exitCode: String(info.exitCode) });
+    }
+    const code = failedStart ? c.state.ExitCode : info.exitCode;
+    live.fireExit(code);
+    if (c.hostConfig.AutoRemove) {
+      try {
+        await this.remove(id, { force: true, volumes: false });
+      } catch (err) {
+        this.d.log?.(`auto-remove of ${id}: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  // ---- stop / kill / restart ------------------------------------------------------------
+
+  async stop(ref: string, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const c0 = this.find(ref);
+    const live = this.liveOf(c0.id);
+    await live.lock.run(async () => {
+      const c = this.d.repo.get(c0.id);
+      if (!c || !live.monitor || (c.state.Status !== 'running' && c.state.Status !== 'paused')) throw new NotModified();
+      await this.stopLocked(c, live, opts);
+      this.emit(c, 'stop');
+    });
+  }
+
+  private async stopLocked(c: ContainerRow, live: Live, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const sig = parseSignal(opts.signal || c.config.StopSignal || 'SIGTERM');
+    const timeout = opts.timeout ?? (typeof c.config.StopTimeout === 'number' ? c.config.StopTimeout : 10);
+    const exited = live.exited!;
+    if (timeout !== 0) {
+      this.signalLocked(c, live, sig);
+      if (timeout < 0) {
+        await exited;
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((r) => { timer = setTimeout(() => r(false), timeout * 1000); }),
+      ]);
+      clearTimeout(timer);
+      if (done) return;
+    }
+    this.signalLocked(c, live, 9);
+    await exited;
+  }
+
+  private signalLocked(c: ContainerRow, live: Live, sig: number): void {
+    live.monitor?.signal(sig);
+    this.emit(c, 'kill', { signal: String(sig) });
+  }
+
+  async kill(ref: string, signal: string | undefined): Promise<void> {
+    const c0 = this.find(ref);
+    const sig = parseSignal(signal || 'KILL');
+    const live = this.liveOf(c0.id);
+    // No lock: a kill must get through while a stop is waiting out its timeout.
+    const c = this.d.repo.get(c0.id);
+    if (!c || !live.monitor || (c.state.Status !== 'running' && c.state.Status !== 'paused')) {
+      throw new Conflict(`Cannot kill container: ${ref}: Container ${c0.id} is not running`);
+    }
+    this.signalLocked(c, live, sig);
+    if (sig === 9) await live.exited;
+  }
+
+  async restart(ref: string, opts: { timeout?: number; signal?: string }): Promise<void> {
+    const c0 = this.find(ref);
+    const live = this.liveOf(c0.id);
+    await live.lock.run(async () => {
+      let c = this.d.repo.get(c0.id)!;
+      if (live.monitor && (c.state.Status === 'running' || c.state.Status === 'paused')) {
+        await this.stopLocked(c, live, opts);
+        c = this.d.repo.get(c0.id)!;
+      }
+      await this.launch(c, live);
+      this.emit(c, 'restart');
+    });
+  }
+
+  // ---- remove ---------------------------------------------------------------------------
+
+  async remove(ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const c0 = this.find(ref);
+    const live = this.liveOf(c0.id);
+    await live.lock.run(async () => {
+      const c = this.d.repo.get(c0.id);
+      if (!c) throw new NotFound(`No such container: ${ref}`);
+      const running = live.monitor !== undefined && (c.state.Status === 'running' || c.state.Status === 'paused');
+      if (running) {
+        if (!opts.force) {
+          throw new Conflict(`You cannot remove a running container ${c.id}. Stop the container before attempting removal or force remove`);
+        }
+        this.signalLocked(c, live, 9);
+        await live.exited;
+      }
+      const gone = this.d.repo.get(c.id);
+      if (!gone) return; // auto-removed while we waited
+      this.d.repo.saveState(c.id, { ...gone.state, Status: 'removing' }, gone.restartCount);
+      await removeContainerFiles(this.paths(c.id));
+      this.d.repo.delete(c.id);
+      this.emit(c, 'destroy');
+      this.live.delete(c.id);
+      live.fireRemoved(gone.state.ExitCode);
+    });
+  }
+
+  // ---- wait -----------------------------------------------------------------------------
+
+  /**
+   * Resolves the container now (so a 404 is an HTTP error) and returns the wait; the route
+   * flushes its headers before awaiting it.
+   */
+  waitFor(ref: string, condition: WaitCondition): Promise<WaitResult> {
+    const c = this.find(ref);
+    const live = this.liveOf(c.id);
+    const wrap = (p: Promise<number>) => p.then((code) => ({ StatusCode: code, Error: null }));
+    switch (condition) {
+      case 'removed':
+        return wrap(live.removed());
+      case 'next-exit':
+        return wrap(live.nextExit());
+      default:
+        if (c.state.Status !== 'running' && c.state.Status !== 'paused' && c.state.Status !== 'restarting') {
+          return Promise.resolve({ StatusCode: c.state.ExitCode, Error: null });
+        }
+        return wrap(live.nextExit());
+    }
+  }
+
+  // ---- attach, resize, logs -------------------------------------------------------------
+
+  attach(ref: string, opts: { stdin: boolean; stdout: boolean; stderr: boolean; logs: boolean; stream: boolean }): AttachHandle {
+    const c = this.find(ref);
+    const live = this.liveOf(c.id);
+    const tty = !!c.config.Tty;
+    const output = new PassThrough({ objectMode: true });
+    const session: AttachSession = {
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      output,
+      pending: [],
+      stdinClosed: false,
+      wantsStdin: opts.stdin && !!c.config.OpenStdin,
+    };
+    const replay = opts.logs
+      ? readLog(this.paths(c.id).log, { stdout: opts.stdout, stderr: opts.stderr, since: 0, until: 0, timestamps: false, tail: -1 })
+      : undefined;
+    const begin = async () => {
+      if (replay) for await (const r of replay) output.write(r);
+      // A streaming attach lasts until the process's next exit: for a container that is not
+      // running yet that is the exit after its next start (how `docker run` and `start -a` work).
+      if (opts.stream) live.sessions.add(session);
+      else output.end();
+    };
+    void begin();
+    this.emit(c, 'attach');
+
+    const self = this;
+    const input = session.wantsStdin
+      ? new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            const m = live.monitor;
+            if (m && m.state !== 'exited') m.stdin(chunk);
+            else session.pending.push(chunk);
+            cb();
+          },
+          final(cb) {
+            session.stdinClosed = true;
+            // Docker closes the process's stdin on client EOF only for non-TTY StdinOnce attaches.
+            const current = self.d.repo.get(c.id);
+            if (current && !current.config.Tty && current.config.StdinOnce && live.monitor && session.pending.length === 0) live.monitor.closeStdin();
+            cb();
+          },
+        })
+      : null;
+    return {
+      tty,
+      output,
+      input,
+      detach: () => {
+        live.sessions.delete(session);
+        output.end();
+      },
+    };
+  }
+
+  private flushStdin(c: ContainerRow, live: Live, s: AttachSession): void {
+    const m = live.monitor;
+    if (!m) return;
+    for (const b of s.pending) m.stdin(b);
+    s.pending = [];
+    if (s.stdinClosed && !c.config.Tty && c.config.StdinOnce) m.closeStdin();
+  }
+
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const c = this.find(ref);
+    const live = this.liveOf(c.id);
+    if (!live.monitor) throw new Conflict(`Container ${c.id} is not running`);
+    live.monitor.resize(rows, cols);
+    this.emit(c, 'resize', { height: String(rows), width: String(cols) });
+  }
+
+  logs(ref: string, opts: LogOptions & { follow: boolean }, aborted: () => boolean): { tty: boolean; records: AsyncIterable<LogRecord> } {
+    const c = this.find(ref);
+    const live = this.liveOf(c.id);
+    const path = this.paths(c.id).log;
+    const self = this;
+    async function* all(): AsyncGenerator<LogRecord> {
+      const end = { offset: 0 };
+      yield* readLog(path, opts, end);
+      const running = self.d.repo.get(c.id)?.state.Running && live.exited;
+      if (opts.follow && running) yield* followLog(path, opts, end.offset, live.exited!, aborted);
+    }
+    return { tty: !!c.config.Tty, records: all() };
+  }
+
+  // ---- inspect and list -----------------------------------------------------------------
+
+  inspect(ref: string): Json {
+    const c = this.find(ref);
+    const p = this.paths(c.id);
+    const cmd = commandOf(c.config);
+    return {
+      Id: c.id,
+      Created: c.created,
+      Path: cmd[0] ?? '',
+      Args: cmd.slice(1),
+      State: { ...c.state, Status: c.state.Status === 'removing' ? 'removing' : c.state.Status },
+      Image: c.imageId,
+      ResolvConfPath: p.resolvConf,
+      HostnamePath: p.hostname,
+      HostsPath: p.hosts,
+      LogPath: p.log,
+      Name: '/' + c.name,
+      RestartCount: c.restartCount,
+      Driver: 'overlay2',
+      Platform: 'linux',
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      ExecIDs: null,
+      HostConfig: c.hostConfig,
+      GraphDriver: {
+        Name: 'overlay2',
+        Data: {
+          LowerDir: p.init,
+          MergedDir: p.rootfs,
+          UpperDir: p.upper,
+          WorkDir: p.work,
+        },
+      },
+      Mounts: [],
+      Config: c.config,
+      NetworkSettings: {
+        Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+        Ports: {}, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '',
+        GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
+        Networks: {},
+      },
+    };
+  }
+
+  list(opts: { all: boolean; limit: number; filters: Filters }): Json[] {
+    const f = opts.filters.allowOnly('id', 'name', 'status', 'label', 'ancestor', 'exited', 'before', 'since', 'health', 'network', 'volume', 'publish', 'expose', 'is-task');
+    for (const st of f.get('status')) {
+      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(st)) {
+        throw new InvalidParameter(`invalid filter 'status=${st}'`);
+      }
+    }
+    let rows = this.d.repo.all();
+    const all = opts.all || f.has('status') || f.has('exited');
+    const before = f.get('before')[0];
+    const since = f.get('since')[0];
+    if (before) {
+      const b = this.find(before);
+      rows = rows.filter((r) => r.created < b.created);
+    }
+    if (since) {
+      const s = this.find(since);
+      rows = rows.filter((r) => r.created > s.created);
+    }
+    rows = rows.filter((r) =>
+      (all || r.state.Status === 'running' || r.state.Status === 'paused' || r.state.Status === 'restarting') &&
+      f.any('id', (v) => r.id.startsWith(v)) &&
+      f.any('name', (v) => new RegExp(v.replace(/^\//, '')).test(r.name)) &&
+      f.any('status', (v) => v === r.state.Status) &&
+      f.any('exited', (v) => r.state.Status === 'exited' && Number(v) === r.state.ExitCode) &&
+      f.any('ancestor', (v) => v === r.imageRef || r.imageId.includes(v.replace(/^sha256:/, ''))) &&
+      f.matchLabels(r.config.Labels));
+    if (opts.limit > 0) rows = rows.slice(0, opts.limit);
+    const now = Date.now();
+    return rows.map((r) => ({
+      Id: r.id,
+      Names: ['/' + r.name],
+      Image: r.imageRef,
+      ImageID: r.imageId,
+      Command: commandOf(r.config).join(' '),
+      Created: Math.floor(Date.parse(r.created) / 1000),
+      Ports: [],
+      Labels: r.config.Labels ?? {},
+      State: r.state.Status,
+      Status: statusText(r.state, now),
+      HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
+      NetworkSettings: { Networks: {} },
+      Mounts: [],
+    }));
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const c = this.find(ref);
+    const name = newName.replace(/^\//, '');
+    if (!validName.test(name)) throw new InvalidParameter(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (name === c.name) throw new InvalidParameter('Renaming a container with the same name as its current name');
+    const clash = this.d.repo.byName(name);
+    if (clash) throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    this.d.repo.rename(c.id, name);
+    this.emit({ ...c, name }, 'rename', { oldName: '/' + c.name });
+  }
+
+  // ---- daemon start-up ------------------------------------------------------------------
+
+  /**
+   * Reconciles the table with the monitors that are (or are not) still there: a container
+   * whose monitor answers with this boot's ID keeps running; one whose monitor is gone gets
+   * the exit its monitor recorded (or 255 when nothing was recorded).
+   */
+  async reconcile(readExit: (file: string) => ExitInfo | null): Promise<void> {
+    for (const c of this.d.repo.all()) {
+      if (c.state.Status !== 'running' && c.state.Status !== 'paused' && c.state.Status !== 'restarting' && c.state.Status !== 'removing') continue;
+      const p = this.paths(c.id);
+      const live = this.liveOf(c.id);
+      const link = await this.d.monitors.reconnect(p.socket);
+      if (link && link.bootId === this.d.monitors.bootId() && link.state !== 'exited') {
+        live.monitor = link;
+        this.wire(c.id, live, link);
+        continue;
+      }
+      link?.close();
+      const info = readExit(p.exitFile) ?? { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
+      this.d.repo.saveState(c.id, {
+        ...c.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
+        ExitCode: info.exitCode, OOMKilled: info.oomKilled, FinishedAt: info.finishedAt,
+      }, c.restartCount);
+      try { this.d.cgroups.destroy(c.id); } catch { /* already gone */ }
+      if (c.hostConfig.AutoRemove) await this.remove(c.id, { force: true, volumes: false });
+    }
+  }
+
+  private emit(c: ContainerRow, action: string, extra: Record<string, string> = {}): void {
+    this.d.events.emit('container', action, c.id, { ...(c.config.Labels ?? {}), image: c.imageRef, name: c.name, ...extra });
+  }
+}
+

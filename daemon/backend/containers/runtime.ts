@@ -1,0 +1,72 @@
+// The container engine's kernel-facing deps made real: cgroups through NativeOps, processes
+// through berth-monitor. (Tests use the fakes in test/helpers/fake-runtime.ts instead.)
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { cgroupName, type CgroupLimits, type NativeOps } from '../../native/ops';
+import { MonitorClient, spawnMonitor } from './monitor-client';
+import type { Json } from './config';
+import type { CgroupHandle, CgroupManager, ExitInfo, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
+
+const limitKeys = ['Memory', 'MemorySwap', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares', 'PidsLimit', 'CpusetCpus', 'CpusetMems', 'BlkioWeight'] as const;
+
+export class NativeCgroups implements CgroupManager {
+  readonly version: '1' | '2';
+
+  constructor(private readonly ops: NativeOps, private readonly parent: string) {
+    this.version = ops.detectCgroups().mode === 'v2' ? '2' : '1';
+  }
+
+  create(id: string, hostConfig: Json): CgroupHandle {
+    const paths = this.ops.cgroupCreate(this.parent, id, { privileged: !!hostConfig.Privileged });
+    try {
+      const limits: CgroupLimits = {};
+      for (const k of limitKeys) if (hostConfig[k] !== undefined) (limits as Record<string, unknown>)[k] = hostConfig[k];
+      this.ops.cgroupSetLimits(paths.name, limits);
+    } catch (err) {
+      this.ops.cgroupDestroy(paths.name);
+      throw err;
+    }
+    return { procs: paths.procs, oomFile: paths.oomFile };
+  }
+
+  destroy(id: string): void {
+    this.ops.cgroupDestroy(cgroupName(this.parent, id));
+  }
+}
+
+export class MonitorProcesses implements MonitorLauncher {
+  private readonly boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+
+  async launch(spec: MonitorSpec): Promise<MonitorLink> {
+    mkdirSync(dirname(spec.socket), { recursive: true, mode: 0o700 });
+    mkdirSync(spec.rootfs, { recursive: true, mode: 0o755 });
+    await spawnMonitor(spec);
+    const client = await MonitorClient.connect(spec.socket);
+    client.attach({ stdout: true, stderr: true });
+    return client;
+  }
+
+  async reconnect(socket: string): Promise<MonitorLink | null> {
+    try {
+      const client = await MonitorClient.connect(socket);
+      client.attach({ stdout: true, stderr: true });
+      return client;
+    } catch {
+      return null;
+    }
+  }
+
+  bootId(): string {
+    return this.boot;
+  }
+}
+
+/** The exit record a monitor left behind (daemon restart after the container exited). */
+export function readExitFile(file: string): ExitInfo | null {
+  try {
+    const j = JSON.parse(readFileSync(file, 'utf8')) as ExitInfo;
+    return typeof j.exitCode === 'number' ? j : null;
+  } catch {
+    return null;
+  }
+}

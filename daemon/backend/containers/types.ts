@@ -1,0 +1,104 @@
+// What the container engine needs from the rest of the engine, as narrow interfaces so that
+// the container logic is tested with fakes (no root, no kernel).
+import type { Readable, Writable } from 'node:stream';
+import type { Json } from './config';
+
+/** The image a container is created from. */
+export interface ImageForContainer {
+  id: string;
+  /** The image's `config` object (Env, Cmd, Entrypoint, WorkingDir, User, ...). */
+  config: Json;
+  /** Full paths of the image's layer dirs, topmost first. */
+  lowerDirs: string[];
+}
+
+export interface ImageSource {
+  /** Throws NotFound(`No such image: <ref>`). */
+  forContainer(ref: string): Promise<ImageForContainer>;
+}
+
+export interface CgroupHandle {
+  /** cgroup.procs files the monitor writes the init's pid into. */
+  procs: string[];
+  /** The file whose `oom_kill N` counter tells an OOM kill. */
+  oomFile: string | null;
+}
+
+export interface CgroupManager {
+  create(id: string, limits: Json): CgroupHandle;
+  destroy(id: string): void;
+  version: '1' | '2';
+}
+
+/** One running process tree's monitor, as the container engine sees it. */
+export interface MonitorLink {
+  readonly bootId: string;
+  readonly state: 'created' | 'running' | 'exited';
+  on(ev: 'stdout' | 'stderr', fn: (data: Buffer) => void): void;
+  on(ev: 'started', fn: (info: { pid: number; startedAt: string }) => void): void;
+  on(ev: 'error', fn: (info: { message: string; exitCode: number }) => void): void;
+  on(ev: 'exit', fn: (info: ExitInfo) => void): void;
+  on(ev: 'close', fn: () => void): void;
+  stdin(data: Buffer): void;
+  closeStdin(): void;
+  resize(rows: number, cols: number): void;
+  signal(sig: number): void;
+  go(): void;
+  close(): void;
+}
+
+export interface ExitInfo {
+  exitCode: number;
+  signal?: number;
+  oomKilled: boolean;
+  startedAt?: string;
+  finishedAt: string;
+}
+
+export interface MonitorSpec {
+  id: string;
+  socket: string;
+  log: string;
+  logMaxSize: number;
+  logMaxFiles: number;
+  exitFile: string;
+  monitorLog: string;
+  configFile: string;
+  lowers: string[];
+  upper: string;
+  work: string;
+  rootfs: string;
+  hostname: string;
+  cwd: string;
+  user: string;
+  args: string[];
+  env: string[];
+  tty: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  binds: Array<{ src: string; dst: string; ro: boolean }>;
+  cgroupProcs: string[];
+  oomFile: string | null;
+  netns: 'none' | 'host';
+  consoleRows: number;
+  consoleCols: number;
+}
+
+export interface MonitorLauncher {
+  /** Spawns a monitor (its init cloned and waiting for GO) and connects to it. */
+  launch(spec: MonitorSpec): Promise<MonitorLink>;
+  /** Connects to a monitor that is already running (daemon restart); null when it is gone. */
+  reconnect(socket: string): Promise<MonitorLink | null>;
+  bootId(): string;
+}
+
+/** What an HTTP attach gets: container output to send, and where client stdin goes. */
+export interface AttachHandle {
+  tty: boolean;
+  /** objectMode stream of { stream: 1 | 2, data: Buffer }; ends when the process exits. */
+  output: Readable;
+  /** The client's stdin, or null when stdin was not requested or the container has none open. */
+  input: Writable | null;
+  /** Stop delivering (client went away). */
+  detach(): void;
+}

@@ -1,0 +1,143 @@
+// Container routes: lifecycle, wait, attach (hijacked), logs, inspect, list.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Backend } from '../../backend/types';
+import { InvalidParameter } from '../../errors';
+import { bool, filters, int, str, type Query } from '../query';
+import { atLeast } from '../version';
+import { frame, hijack } from '../upgrade';
+import { beginStream } from '../streams-raw';
+
+type Req = FastifyRequest<{ Params: { id: string }; Querystring: Query }>;
+
+export function containerRoutes(app: FastifyInstance, backend: Backend): void {
+  const c = backend.containers;
+
+  app.get('/containers/json', async (req: FastifyRequest<{ Querystring: Query }>) =>
+    c.list({ all: bool(req.query, 'all'), limit: int(req.query, 'limit', -1), filters: filters(req.query) }));
+
+  app.post('/containers/create', async (req: FastifyRequest<{ Querystring: Query; Body: Record<string, unknown> | undefined }>, reply) => {
+    const created = await c.create(str(req.query, 'name'), (req.body ?? {}) as Record<string, unknown>);
+    return reply.code(201).send(created);
+  });
+
+  app.get('/containers/:id/json', async (req: Req) => c.inspect(req.params.id));
+
+  app.post('/containers/:id/start', async (req: Req, reply) => {
+    await c.start(req.params.id);
+    return reply.code(204).send();
+  });
+
+  app.post('/containers/:id/stop', async (req: Req, reply) => {
+    await c.stop(req.params.id, { timeout: int(req.query, 't'), signal: str(req.query, 'signal') });
+    return reply.code(204).send();
+  });
+
+  app.post('/containers/:id/restart', async (req: Req, reply) => {
+    await c.restart(req.params.id, { timeout: int(req.query, 't'), signal: str(req.query, 'signal') });
+    return reply.code(204).send();
+  });
+
+  app.post('/containers/:id/kill', async (req: Req, reply) => {
+    await c.kill(req.params.id, str(req.query, 'signal'));
+    return reply.code(204).send();
+  });
+
+  app.delete('/containers/:id', async (req: Req, reply) => {
+    await c.remove(req.params.id, { force: bool(req.query, 'force'), volumes: bool(req.query, 'v') });
+    return reply.code(204).send();
+  });
+
+  app.post('/containers/:id/rename', async (req: Req, reply) => {
+    const name = str(req.query, 'name');
+    if (!name) throw new InvalidParameter('Neither old nor new names may be empty');
+    await c.rename(req.params.id, name);
+    return reply.code(204).send();
+  });
+
+  app.post('/containers/:id/resize', async (req: Req, reply) => {
+    const h = int(req.query, 'h', 0);
+    const w = int(req.query, 'w', 0);
+    await c.resize(req.params.id, h, w);
+    return reply.code(200).header('content-length', '0').send();
+  });
+
+  app.post('/containers/:id/wait', async (req: Req, reply) => {
+    const condition = str(req.query, 'condition') || 'not-running';
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) {
+      throw new InvalidParameter(`invalid condition: "${condition}"`);
+    }
+    const result = c.waitFor(req.params.id, condition as 'not-running' | 'next-exit' | 'removed');
+    // Headers go out now: `docker run` sends /start only once it has them.
+    const res = beginStream(reply, 'application/json');
+    const out = await result;
+    if (!res.destroyed) res.end(JSON.stringify(out) + '\n');
+  });
+
+  app.post('/containers/:id/attach', async (req: Req, reply) => {
+    const q = req.query;
+    const handle = c.attach(req.params.id, {
+      stdin: bool(q, 'stdin'), stdout: bool(q, 'stdout'), stderr: bool(q, 'stderr'),
+      logs: bool(q, 'logs'), stream: bool(q, 'stream'),
+    });
+    pipeAttach(req, reply, handle);
+  });
+
+  app.get('/containers/:id/logs', async (req: Req, reply) => {
+    const q = req.query;
+    const stdout = bool(q, 'stdout');
+    const stderr = bool(q, 'stderr');
+    if (!stdout && !stderr) throw new InvalidParameter('Bad parameters: you must choose at least one stream');
+    const tailRaw = str(q, 'tail');
+    const tail = tailRaw === undefined || tailRaw === '' || tailRaw === 'all' ? -1 : Number(tailRaw);
+    if (!Number.isInteger(tail)) throw new InvalidParameter(`invalid value for tail: ${tailRaw}`);
+    let aborted = false;
+    const { tty, records } = c.logs(req.params.id, {
+      stdout, stderr, timestamps: bool(q, 'timestamps'), tail: tail < 0 ? -1 : tail,
+      since: parseTime(str(q, 'since')), until: parseTime(str(q, 'until')), follow: bool(q, 'follow'),
+    }, () => aborted);
+    const res = beginStream(reply, atLeast(req, '1.42') ? streamType(tty) : undefined);
+    res.on('close', () => { aborted = true; });
+    for await (const r of records) {
+      if (aborted) break;
+      const ok = res.write(tty ? r.data : frame(r.stream, r.data));
+      if (!ok) await new Promise((resolve) => res.once('drain', resolve));
+    }
+    if (!res.destroyed) res.end();
+  });
+}
+
+function streamType(tty: boolean): string {
+  return tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
+}
+
+/** Docker's `since`/`until`: Unix seconds with an optional fraction; 0 when absent. */
+function parseTime(v: string | undefined): number {
+  if (v === undefined || v === '') return 0;
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidParameter(`invalid value for since/until: ${v}`);
+  return t / 1000;
+}
+
+function pipeAttach(req: FastifyRequest, reply: FastifyReply, handle: ReturnType<Backend['containers']['attach']>): void {
+  const { socket } = hijack(req, reply, atLeast(req, '1.42') ? streamType(handle.tty) : 'application/vnd.docker.raw-stream');
+  let open = true;
+  handle.output.on('data', (r: { stream: 1 | 2; data: Buffer }) => {
+    if (open) socket.write(handle.tty ? r.data : frame(r.stream, r.data));
+  });
+  handle.output.on('end', () => {
+    if (open) socket.end();
+  });
+  if (handle.input) {
+    const input = handle.input;
+    socket.on('data', (chunk: Buffer) => input.write(chunk));
+    socket.on('end', () => input.end());
+  } else {
+    socket.on('data', () => {});
+  }
+  socket.resume();
+  socket.on('close', () => {
+    open = false;
+    handle.detach();
+  });
+}

@@ -1,0 +1,87 @@
+// Hijacked connections (attach, exec start). The Docker CLI sends these with `Connection:
+// Upgrade` and `Upgrade: tcp`; Node hands such requests to the server's 'upgrade' event with a
+// socket that is free of the HTTP parser, which is what a raw stdin/stdout stream needs. We
+// read the (small) request body ourselves, then route the request through fastify as usual;
+// the route calls `hijack()` to take the socket.
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { standardHeaders } from './version';
+
+const MAX_UPGRADE_BODY = 1024 * 1024;
+const kSocket = Symbol('berth.upgradedSocket');
+
+type Upgraded = IncomingMessage & { [kSocket]?: Duplex };
+
+export function registerUpgrade(app: FastifyInstance): void {
+  app.server.on('upgrade', (req: Upgraded, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    socket.pause();
+    readBody(req, socket, head, (err, body, rest) => {
+      if (err) {
+        socket.end('HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"request body is too large"}\n');
+        return;
+      }
+      if (rest.length > 0) socket.unshift(rest);
+      req[kSocket] = socket;
+      // The body was read from the socket already: serve it to fastify's parser from memory,
+      // and keep IncomingMessage from resuming the socket (that would lose stdin bytes).
+      (req as unknown as { _read: () => void })._read = () => {};
+      if (body.length > 0) req.push(body);
+      req.push(null);
+      const res = new ServerResponse(req);
+      res.assignSocket(socket as never);
+      app.routing(req, res);
+    });
+  });
+}
+
+function readBody(req: IncomingMessage, socket: Duplex, head: Buffer, done: (err: Error | null, body: Buffer, rest: Buffer) => void): void {
+  const want = Number(req.headers['content-length'] ?? 0) || 0;
+  if (want > MAX_UPGRADE_BODY) return done(new Error('too large'), Buffer.alloc(0), Buffer.alloc(0));
+  let buf = head;
+  if (buf.length >= want) return done(null, buf.subarray(0, want), buf.subarray(want));
+  const onData = (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    if (buf.length >= want) {
+      socket.off('data', onData);
+      socket.pause();
+      done(null, buf.subarray(0, want), buf.subarray(want));
+    }
+  };
+  socket.on('data', onData);
+  socket.resume();
+}
+
+export interface Hijacked {
+  socket: Duplex;
+  /** True when the client asked for an upgrade (the socket is free of the HTTP parser). */
+  upgraded: boolean;
+}
+
+/**
+ * Takes the connection away from fastify and answers `101 UPGRADED` (or, for a client that did
+ * not ask to upgrade, `200 OK`) with the raw-stream content type. The returned socket carries
+ * the stream both ways from here on; closing it is the end-of-output signal.
+ */
+export function hijack(request: FastifyRequest, reply: FastifyReply, contentType: string): Hijacked {
+  reply.hijack();
+  const raw = request.raw as Upgraded;
+  const upgraded = raw[kSocket] !== undefined;
+  const socket = raw[kSocket] ?? raw.socket;
+  const head = upgraded
+    ? ['HTTP/1.1 101 UPGRADED', `Content-Type: ${contentType}`, 'Connection: Upgrade', 'Upgrade: tcp']
+    : ['HTTP/1.1 200 OK', `Content-Type: ${contentType}`];
+  for (const [k, v] of Object.entries(standardHeaders)) head.push(`${k}: ${v}`);
+  socket.write(head.join('\r\n') + '\r\n\r\n');
+  (socket as { setTimeout?: (ms: number) => void }).setTimeout?.(0);
+  return { socket, upgraded };
+}
+
+/** Docker's 8-byte multiplexing header (stdcopy): stream id, 3 zero bytes, big-endian length. */
+export function frame(stream: 1 | 2, data: Buffer): Buffer {
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(data.length, 4);
+  return Buffer.concat([header, data]);
+}

@@ -1,0 +1,201 @@
+// The container engine's state machine and Docker's answers, with fake processes.
+import t from 'tap';
+import { rig } from '../helpers/fake-runtime';
+import { NotModified } from '../../daemon/errors';
+
+t.test('create merges the image config and picks a name', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create(undefined, { Image: 'busybox', Env: ['A=user', 'B=1'], Labels: { x: '1' } });
+  t.match(Id, /^[0-9a-f]{64}$/);
+  const c = r.containers.inspect(Id);
+  t.match(c.Name, /^\/[a-z]+_[a-z]+\d?$/);
+  t.same(c.Config.Env, ['A=user', 'B=1', 'PATH=/bin']);
+  t.same(c.Config.Cmd, ['sh']);
+  t.same(c.Config.Labels, { from: 'image', x: '1' });
+  t.equal(c.Config.Hostname, Id.slice(0, 12));
+  t.equal(c.State.Status, 'created');
+  t.equal(c.State.Pid, 0);
+  t.equal(c.Path, 'sh');
+  t.same(r.events.map((e) => e.Action), ['create']);
+});
+
+t.test('names: conflicts, invalid names, lookups by name, prefix and ID', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('web', { Image: 'busybox' });
+  await t.rejects(r.containers.create('web', { Image: 'busybox' }), {
+    message: `Conflict. The container name "/web" is already in use by container "${Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+  });
+  await t.rejects(r.containers.create('-bad', { Image: 'busybox' }), { message: 'Invalid container name (-bad), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed' });
+  await t.rejects(r.containers.create('xx', { Image: 'nope' }), { message: 'No such image: nope' });
+  t.equal(r.containers.find('web').id, Id);
+  t.equal(r.containers.find('/web').id, Id);
+  t.equal(r.containers.find(Id.slice(0, 5)).id, Id);
+  t.throws(() => r.containers.find('zzz'), { message: 'No such container: zzz' });
+});
+
+t.test('run to completion: start, output to attach, exit code to wait, die event', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('aa', { Image: 'busybox', Cmd: ['echo', 'hi'] });
+  const att = r.containers.attach(Id, { stdin: false, stdout: true, stderr: true, logs: false, stream: true });
+  const out: Buffer[] = [];
+  att.output.on('data', (d: { data: Buffer }) => out.push(d.data));
+  const ended = new Promise((res) => att.output.on('end', res));
+  const wait = r.containers.waitFor(Id, 'next-exit');
+  await r.containers.start(Id);
+  t.same(await wait, { StatusCode: 0, Error: null });
+  await ended;
+  t.equal(Buffer.concat(out).toString(), 'hi\n');
+  const c = r.containers.inspect(Id);
+  t.equal(c.State.Status, 'exited');
+  t.equal(c.State.ExitCode, 0);
+  t.not(c.State.FinishedAt, '0001-01-01T00:00:00Z');
+  t.same(r.events.map((e) => e.Action), ['create', 'attach', 'start', 'die']);
+  t.equal(r.events[3]!.Actor.Attributes.exitCode, '0');
+  t.equal(r.cgroups.created.size, 0, 'cgroup removed at exit');
+});
+
+t.test('a command that cannot start: 400, wait gets 127, container stays created with the error', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('aa', { Image: 'busybox', Cmd: ['nope'] });
+  const wait = r.containers.waitFor(Id, 'next-exit');
+  await t.rejects(r.containers.start(Id), { message: /executable file not found in \$PATH/ });
+  t.same(await wait, { StatusCode: 127, Error: null });
+  const c = r.containers.inspect(Id);
+  t.equal(c.State.Status, 'created');
+  t.equal(c.State.ExitCode, 127);
+  t.match(c.State.Error, 'executable file not found');
+});
+
+t.test('--rm: the removed wait answers after the container is gone', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('aa', { Image: 'busybox', Cmd: ['exit', '3'], HostConfig: { AutoRemove: true } });
+  const wait = r.containers.waitFor(Id, 'removed');
+  await r.containers.start(Id);
+  t.same(await wait, { StatusCode: 3, Error: null });
+  t.throws(() => r.containers.find(Id), { message: `No such container: ${Id}` });
+  t.same(r.events.map((e) => e.Action), ['create', 'start', 'die', 'destroy']);
+});
+
+t.test('start of a running container and stop of a stopped one are 304', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('aa', { Image: 'busybox', Cmd: ['sleep'] });
+  await t.rejects(r.containers.stop(Id, {}), NotModified);
+  await r.containers.start(Id);
+  await t.rejects(r.containers.start(Id), NotModified);
+  await r.containers.stop(Id, { timeout: 0 });
+  t.equal(r.containers.inspect(Id).State.ExitCode, 137);
+});
+
+t.test('stop sends the stop signal, then KILL after the timeout', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('aa', { Image: 'busybox', Cmd: ['sleep'], StopSignal: 'SIGUSR1' });
+  await r.containers.start(Id);
+  await r.containers.stop(Id, { timeout: 1 });
+  t.same(r.launcher.links[0]!.signals, [10, 9]);
+  const c = r.containers.inspect(Id);
+  t.equal(c.State.Status, 'exited');
+  t.equal(c.State.ExitCode, 137);
+  const acts = r.events.map((e) => e.Action);
+  t.same(acts.slice(-4), ['kill', 'kill', 'die', 'stop']);
+});
+
+t.test('kill: signals by name, 409 when not running', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('kk', { Image: 'busybox', Cmd: ['sleep'] });
+  await t.rejects(r.containers.kill('kk', undefined), { message: `Cannot kill container: kk: Container ${Id} is not running` });
+  await r.containers.start(Id);
+  await r.containers.kill('kk', 'WINCH');
+  await r.containers.kill('kk', 'SIGUSR2');
+  t.equal(r.containers.inspect(Id).State.Running, true);
+  await t.rejects(r.containers.kill('kk', 'NOPE'), { message: 'Invalid signal: NOPE' });
+  await r.containers.kill('kk', undefined);
+  t.equal(r.containers.inspect(Id).State.ExitCode, 137);
+});
+
+t.test('rm: 409 while running, -f kills; parallel rm -f of several ends consistent', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const ids: string[] = [];
+  for (const n of ['aa', 'bb', 'cc']) {
+    const { Id } = await r.containers.create(n, { Image: 'busybox', Cmd: ['sleep'] });
+    await r.containers.start(Id);
+    ids.push(Id);
+  }
+  await t.rejects(r.containers.remove('aa', { force: false, volumes: false }), {
+    message: `You cannot remove a running container ${ids[0]}. Stop the container before attempting removal or force remove`,
+  });
+  // the same container twice and the others at once, as `docker rm -f a a b c` would
+  const results = await Promise.allSettled(['aa', 'aa', 'bb', 'cc'].map((n) => r.containers.remove(n, { force: true, volumes: false })));
+  t.equal(results.filter((x) => x.status === 'fulfilled').length >= 3, true);
+  t.same(r.containers.list({ all: true, limit: -1, filters: new (require('../../daemon/backend/filters').Filters)() }), []);
+  t.equal(r.cgroups.created.size, 0);
+});
+
+t.test('a stop racing the exit, and a kill of a starting container, end consistent', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('ss', { Image: 'busybox', Cmd: ['sleep', 'term'] });
+  await r.containers.start(Id);
+  await Promise.all([r.containers.stop(Id, { timeout: 5 }), r.containers.kill(Id, 'TERM').catch(() => undefined)]);
+  t.equal(r.containers.inspect(Id).State.Status, 'exited');
+  const b = await r.containers.create('s2', { Image: 'busybox', Cmd: ['sleep'] });
+  const starting = r.containers.start(b.Id);
+  const killing = r.containers.kill(b.Id, 'KILL').catch((e: Error) => e.message);
+  await starting;
+  await killing;
+  if (r.containers.inspect(b.Id).State.Running) await r.containers.kill(b.Id, 'KILL');
+  t.equal(r.containers.inspect(b.Id).State.Status, 'exited');
+});
+
+t.test('stdin sent before start reaches the process; StdinOnce closes it', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('ii', { Image: 'busybox', Cmd: ['cat'], OpenStdin: true, StdinOnce: true, AttachStdin: true });
+  const att = r.containers.attach(Id, { stdin: true, stdout: true, stderr: true, logs: false, stream: true });
+  const out: Buffer[] = [];
+  att.output.on('data', (d: { data: Buffer }) => out.push(d.data));
+  att.input!.write(Buffer.from('hello\n'));
+  att.input!.end();
+  const wait = r.containers.waitFor(Id, 'next-exit');
+  await r.containers.start(Id);
+  t.same(await wait, { StatusCode: 0, Error: null });
+  t.equal(Buffer.concat(out).toString(), 'hello\n');
+});
+
+t.test('ps: all, filters and Docker status words', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Filters } = await import('../../daemon/backend/filters');
+  const a = await r.containers.create('up', { Image: 'busybox', Cmd: ['sleep'], Labels: { role: 'web' } });
+  await r.containers.start(a.Id);
+  const b = await r.containers.create('done', { Image: 'busybox', Cmd: ['exit', '3'] });
+  const w = r.containers.waitFor(b.Id, 'next-exit');
+  await r.containers.start(b.Id);
+  await w;
+  await r.containers.create('new', { Image: 'busybox' });
+  const names = (all: boolean, f: Record<string, string[]> = {}) =>
+    r.containers.list({ all, limit: -1, filters: Filters.parse(JSON.stringify(f)) }).map((c) => c.Names[0]).sort();
+  t.same(names(false), ['/up']);
+  t.same(names(true), ['/done', '/new', '/up']);
+  t.same(names(false, { status: ['exited'] }), ['/done']);
+  t.same(names(true, { label: ['role=web'] }), ['/up']);
+  t.same(names(true, { name: ['do'] }), ['/done']);
+  t.same(names(true, { exited: ['3'] }), ['/done']);
+  t.same(names(true, { id: [a.Id.slice(0, 6)] }), ['/up']);
+  const list = r.containers.list({ all: true, limit: -1, filters: new Filters() });
+  const byName = Object.fromEntries(list.map((c) => [c.Names[0], c]));
+  t.match(byName['/up']!.Status, /^Up (Less than a second|\d+ seconds?)$/);
+  t.match(byName['/done']!.Status, /^Exited \(3\) (Less than a second|\d+ seconds?) ago$/);
+  t.equal(byName['/new']!.Status, 'Created');
+  t.equal(byName['/up']!.Command, 'sleep');
+  t.throws(() => names(true, { status: ['bogus'] }), { message: "invalid filter 'status=bogus'" });
+  await r.containers.kill(a.Id, 'KILL');
+});
