@@ -6,14 +6,25 @@ import { InvalidParameter } from '../errors';
 const prefix = /^\/v(\d+\.\d+)(?=\/|$|\?)/;
 const versionOf = new WeakMap<object, string>();
 
-/** fastify `rewriteUrl`: strips /v1.NN and remembers it for the request. */
-export function rewriteUrl(raw: { url?: string }): string {
-  const url = raw.url ?? '/';
+/**
+ * fastify `rewriteUrl`: strips /v1.NN and remembers it for the request; encodes the
+ * slashes of an image name (`localhost:5000/a/b`) so that `/images/:name/...` matches it.
+ */
+export function rewriteUrl(raw: { url?: string; method?: string }): string {
+  let url = raw.url ?? '/';
   const m = prefix.exec(url);
-  if (!m) return url;
-  versionOf.set(raw, m[1]!);
-  const rest = url.slice(m[0].length);
-  return rest === '' || rest.startsWith('?') ? '/' + rest : rest;
+  if (m) {
+    versionOf.set(raw, m[1]!);
+    const rest = url.slice(m[0].length);
+    url = rest === '' || rest.startsWith('?') ? '/' + rest : rest;
+  }
+  if (!url.startsWith('/images/')) return url;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const named = raw.method === 'DELETE' ? /^\/images\/(.+?)\/?$/.exec(path) : /^\/images\/(.+)\/(json|history|push|tag|get)\/?$/.exec(path);
+  if (!named || !named[1]!.includes('/')) return url;
+  const name = named[1]!.replace(/\//g, '%2F');
+  return `/images/${name}${named[2] ? '/' + named[2] : ''}${q < 0 ? '' : url.slice(q)}`;
 }
 
 /** The API version the client asked for (the prefix), or berth's own when it sent none. */

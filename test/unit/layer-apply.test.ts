@@ -2,26 +2,38 @@
 // hostile archive we know of (nothing may be written outside the layer root).
 import t from 'tap';
 import { gzipSync } from 'node:zlib';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyLayerTar, entryComponents, type LayerNativeOps } from '../../daemon/backend/layers/apply';
-import { defaultLayerOps } from '../../daemon/backend/layers/native';
-import { compress, getxattr, isRoot, makeTar, sha256, streamOf } from './layer-tars';
+import { realNativeOps } from '../../daemon/native/ops';
+import { compress, isRoot, makeTar, sha256, streamOf } from './layer-tars';
+
+/** The addon's ops when we are root and it is built: then the effects are checked on disk. */
+const native = (() => {
+  if (!isRoot) return undefined;
+  try {
+    return realNativeOps();
+  } catch (err) {
+    t.comment(`device nodes and xattrs are only recorded, not made: ${(err as Error).message}`);
+    return undefined;
+  }
+})();
+const getxattr = (path: string, name: string) => native!.getxattr(path, name);
 
 /** Records every call; performs it for real when we are root. */
 function recordingOps(): LayerNativeOps & { calls: unknown[][] } {
-  const real = defaultLayerOps();
   const calls: unknown[][] = [];
   return {
     calls,
-    async mknod(path, mode, major, minor) {
+    mknod(path, mode, major, minor) {
       calls.push(['mknod', path, mode, major, minor]);
-      if (isRoot) await real.mknod(path, mode, major, minor);
+      if (native) native.mknod(path, mode, major, minor);
+      else writeFileSync(path, ''); // a stand-in, so that chown/chmod/utimes find something
     },
-    async setxattr(path, name, value) {
+    setxattr(path, name, value) {
       calls.push(['setxattr', path, name, value.toString()]);
-      if (isRoot) await real.setxattr(path, name, value);
+      native?.setxattr(path, name, value);
     },
   };
 }
@@ -104,7 +116,7 @@ t.test('devices and fifos go through the native mknod', async (t) => {
     ['mknod', join(root, 'dev/sda'), 0o060660, 8, 0],
     ['mknod', join(root, 'run.fifo'), 0o010600, 0, 0],
   ]);
-  if (isRoot) {
+  if (native) {
     t.ok(lstatSync(join(root, 'dev/null')).isCharacterDevice());
     t.equal(lstatSync(join(root, 'dev/null')).rdev, (1 << 8) | 3);
     t.ok(lstatSync(join(root, 'dev/sda')).isBlockDevice());
@@ -134,7 +146,7 @@ t.test('whiteouts become overlay markers: a 0/0 char device and the opaque xattr
   ], 'a whiteout of a file of the same layer is ignored');
   t.notOk(readdirSync(join(root, 'etc')).some((n) => n.startsWith('.wh.')), 'no .wh. file is written');
   t.equal(readFileSync(join(root, 'same/file'), 'utf8'), 'mine');
-  if (isRoot) {
+  if (native) {
     const st = lstatSync(join(root, 'etc/motd'));
     t.ok(st.isCharacterDevice());
     t.equal(st.rdev, 0);
@@ -150,7 +162,7 @@ t.test('PAX xattrs are set; PAX uid/gid win over the header', async (t) => {
     { name: 'f', body: 'x', pax: { 'SCHILY.xattr.user.berth': 'yes' } } as never,
   ])), root, ops);
   t.same(ops.calls, [['setxattr', join(root, 'f'), 'user.berth', 'yes']]);
-  if (isRoot) t.same(getxattr(join(root, 'f'), 'user.berth'), Buffer.from('yes'));
+  if (native) t.same(getxattr(join(root, 'f'), 'user.berth'), Buffer.from('yes'));
 });
 
 t.test('an existing entry is replaced; an existing directory is kept and updated', async (t) => {

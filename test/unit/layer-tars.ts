@@ -40,14 +40,4 @@ export function compress(tool: 'bzip2' | 'xz' | 'gzip', buf: Buffer): Buffer {
   return execFileSync(tool, ['-c'], { input: buf });
 }
 
-/** Reads an xattr (no follow) through python3, which the test machines have. */
-export function getxattr(path: string, name: string): Buffer | null {
-  try {
-    const hex = execFileSync('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).hex())', path, name], { stdio: ['ignore', 'pipe', 'ignore'] });
-    return Buffer.from(hex.toString().trim(), 'hex');
-  } catch {
-    return null;
-  }
-}
-
 export const isRoot = process.getuid?.() === 0;

@@ -12,15 +12,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { InvalidParameter } from '../../errors';
+import type { NativeOps } from '../../native/ops';
 
-/**
- * The privileged calls extraction needs beyond node:fs: the part of daemon/native's
- * NativeOps this module uses (a recording fake in tests, the addon in the daemon).
- */
-export interface LayerNativeOps {
-  mknod(path: string, mode: number, major: number, minor: number): unknown;
-  setxattr(path: string, name: string, value: Buffer): unknown;
-}
+/** The privileged calls extraction needs beyond node:fs (RecordingNativeOps in tests). */
+export type LayerNativeOps = Pick<NativeOps, 'mknod' | 'setxattr'>;
 
 export interface ApplyResult {
   /** sha256 of the uncompressed tar stream: `sha256:<hex>`. */

@@ -1,9 +1,100 @@
-// Image routes. (Owned by the image-store work; filled in there.)
-import type { FastifyInstance } from 'fastify';
-import type { Backend } from '../../backend/types';
-import { Filters } from '../../backend/filters';
+// Image routes: list, inspect, history, tag, delete, and /images/create (import; pull later).
+// Names with slashes (`localhost:5000/a/b`) reach `:name` because rewriteUrl (version.ts)
+// encodes the slashes of the name segment.
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Backend, ImageSummary } from '../../backend/types';
+import { InvalidParameter, NotImplemented } from '../../errors';
+import { bool, filters, str, strs, type Query } from '../query';
+import { jsonMessageStream } from '../streams';
+import { atLeast } from '../version';
+
+type NameRequest = FastifyRequest<{ Params: { name: string }; Querystring: Query }>;
+type QueryRequest = FastifyRequest<{ Querystring: Query }>;
 
 export function imageRoutes(app: FastifyInstance, backend: Backend): void {
-  app.get('/images/json', async () => backend.images.list({ all: false, filters: new Filters(), digests: false }));
-  app.get<{ Params: { name: string } }>('/images/:name/json', async (req) => backend.images.inspect(req.params.name));
+  const h = handlers(backend);
+
+  app.get('/images/json', h.list);
+  app.get('/images/:name/json', h.inspect);
+  app.get('/images/:name/history', h.history);
+  app.post('/images/:name/tag', h.tag);
+  app.delete('/images/:name', h.remove);
+
+  // uploads: the body is a tar whatever its Content-Type (the CLI says text/plain)
+  void app.register(async (uploads) => {
+    uploads.removeAllContentTypeParsers();
+    uploads.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    uploads.post('/images/create', h.create);
+  });
+}
+
+function handlers(backend: Backend) {
+  const images = backend.images;
+  return {
+    async list(req: QueryRequest): Promise<ImageSummary[]> {
+      const list = await images.list({ all: bool(req.query, 'all'), filters: filters(req.query), digests: bool(req.query, 'digests') });
+      const useNone = !atLeast(req, '1.43');
+      const withVirtualSize = !atLeast(req, '1.44');
+      return list.map((img) => {
+        const out: ImageSummary = { ...img };
+        if (useNone && out.RepoTags.length === 0 && out.RepoDigests.length === 0) {
+          out.RepoTags = ['<none>:<none>'];
+          out.RepoDigests = ['<none>@<none>'];
+        }
+        if (withVirtualSize) out.VirtualSize = out.Size;
+        else delete out.VirtualSize;
+        return out;
+      });
+    },
+
+    async inspect(req: NameRequest): Promise<Record<string, unknown>> {
+      const img = await images.inspect(req.params.name);
+      if (atLeast(req, '1.44')) {
+        delete img.VirtualSize;
+        if (img.Created === undefined) delete img.Created;
+      } else {
+        img.VirtualSize = img.Size;
+        img.Created ??= '0001-01-01T00:00:00Z';
+      }
+      if (atLeast(req, '1.45')) {
+        delete img.Container;
+        delete img.ContainerConfig;
+      }
+      return img;
+    },
+
+    async history(req: NameRequest) {
+      return images.history(req.params.name);
+    },
+
+    async tag(req: NameRequest, reply: FastifyReply): Promise<void> {
+      await images.tag(req.params.name, str(req.query, 'repo') ?? '', str(req.query, 'tag') || undefined);
+      await reply.code(201).send();
+    },
+
+    async remove(req: NameRequest) {
+      return images.remove(req.params.name, { force: bool(req.query, 'force'), noprune: bool(req.query, 'noprune') });
+    },
+
+    async create(req: QueryRequest, reply: FastifyReply): Promise<FastifyReply> {
+      const q = req.query;
+      if (str(q, 'fromImage')) throw new NotImplemented('pulling from a registry is not implemented yet');
+      const src = str(q, 'fromSrc');
+      if (src === undefined || src === '') throw new InvalidParameter('fromImage or fromSrc is required');
+      if (src !== '-') throw new InvalidParameter('importing from a URL is not supported');
+      const source = (req.body as Readable | undefined) ?? Readable.from([]);
+      return jsonMessageStream(reply, async (out) => {
+        const id = await images.importImage({
+          source,
+          repo: str(q, 'repo') || undefined,
+          tag: str(q, 'tag') || undefined,
+          changes: strs(q, 'changes'),
+          message: str(q, 'message') || undefined,
+          platform: str(q, 'platform') || undefined,
+        }, (msg) => out.write(msg));
+        out.write({ status: id });
+      });
+    },
+  };
 }
