@@ -267,3 +267,21 @@ t.test('untagged images: [] at 1.45, <none>:<none> before 1.43; delete by ID', a
   const rm = await app.inject({ method: 'DELETE', url: `/images/${uid.slice(7)}` });
   t.same(rm.json(), [{ Deleted: uid }, { Deleted: sha256(await rootfs) }]);
 });
+
+t.test('JSON message streams: an error after the first record is reported in-band', async (t) => {
+  const fake = buildApp({
+    backend: fakeBackend({
+      images: {
+        importImage: async (_opts, progress) => {
+          progress({ status: 'Importing' });
+          throw new Error('disk full');
+        },
+      },
+    }),
+  });
+  t.teardown(() => fake.close());
+  const res = await fake.inject({ method: 'POST', url: '/images/create?fromSrc=-', payload: 'x' });
+  t.equal(res.statusCode, 200);
+  t.equal(res.headers['content-type'], 'application/json');
+  t.same(lines(res.body), [{ status: 'Importing' }, { errorDetail: { message: 'disk full' }, error: 'disk full' }]);
+});

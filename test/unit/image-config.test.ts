@@ -1,7 +1,7 @@
 // --change lines (import/commit), the import config, and chain IDs.
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { applyChanges, importConfig, rfc3339Nano } from '../../daemon/backend/images/config';
+import { applyChanges, importConfig } from '../../daemon/backend/images/config';
 import { chainId, chainIds } from '../../daemon/backend/layers/store';
 
 t.test('CMD and ENTRYPOINT: JSON and shell forms', async (t) => {
@@ -62,12 +62,6 @@ t.test('the import config: Docker\'s shape, sorted keys, exact bytes', async (t)
   t.same(doc.history, [{ created: '2024-01-02T03:04:05.123456789Z', comment: 'Imported from -', created_by: '' }]);
   t.same(doc.config.Cmd, ['sh']);
   t.equal(doc.config.Hostname, '', 'the full container config shape');
-});
-
-t.test('RFC 3339 with nanoseconds, trailing zeros trimmed as Go does', async (t) => {
-  t.equal(rfc3339Nano(1_700_000_000_123_456_789n), '2023-11-14T22:13:20.123456789Z');
-  t.equal(rfc3339Nano(1_700_000_000_120_000_000n), '2023-11-14T22:13:20.12Z');
-  t.equal(rfc3339Nano(1_700_000_000_000_000_000n), '2023-11-14T22:13:20Z');
 });
 
 t.test('chain IDs: the base is its DiffID, the rest hash "parent diff"', async (t) => {

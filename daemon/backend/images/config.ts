@@ -348,19 +348,6 @@ function cleanPath(p: string): string {
 
 // ---- import ---------------------------------------------------------------------------
 
-/** Go's time.RFC3339Nano: nanoseconds with trailing zeros trimmed, `Z` for UTC. */
-export function rfc3339Nano(ns: bigint): string {
-  const ms = Number(ns / 1_000_000n);
-  const base = new Date(ms).toISOString().slice(0, 19);
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
-  return `${base}${frac ? '.' + frac : ''}Z`;
-}
-
-/** Now, with the sub-millisecond digits of the monotonic clock (like events.ts does). */
-export function nowNano(): bigint {
-  return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
-}
-
 /**
  * The config of an image made by `docker import`: one layer, the changes applied to an
  * empty container config, keys in the sorted order moby's image.MarshalJSON produces.

@@ -12,9 +12,9 @@ import type { Filters } from '../filters';
 import type { DeleteItem, ImageHistoryItem, ImageSummary, ImagesBackend, ImportOptions, ProgressSink } from '../types';
 import { LayerStore, chainIds, type LayerHandle, type LayerNativeOps, type Logger } from '../layers/store';
 import { defaultLayerOps } from '../layers/native';
+import { rfc3339Nano } from '../containers/status';
 import {
-  applyChanges, goArch, importConfig, normalizeContainerConfig, nowNano, rfc3339Nano,
-  type ContainerConfig, type ImageConfigJSON,
+  applyChanges, goArch, importConfig, normalizeContainerConfig, type ContainerConfig, type ImageConfigJSON,
 } from './config';
 import {
   canonicalString, familiarMatch, familiarName, familiarString, idPrefixOf, parseAnyReference, parseCanonical,
@@ -153,7 +153,7 @@ export class Images implements ImagesBackend {
     this.db.transaction(() => {
       if (named.digest !== undefined) this.digests.set(canonicalString(named), imageId);
       else this.tags.set(canonicalString(named), imageId);
-      this.repo.setLastTagTime(imageId, rfc3339Nano(nowNano()));
+      this.repo.setLastTagTime(imageId, rfc3339Nano());
     })();
     this.emit('tag', imageId, familiarString(named));
   }
@@ -284,7 +284,7 @@ export class Images implements ImagesBackend {
     const comment = opts.message || 'Imported from -';
     const layer = await this.layers.register(opts.source, null);
     const { os, architecture } = parsePlatform(opts.platform);
-    const created = rfc3339Nano(nowNano());
+    const created = rfc3339Nano();
     const config = importConfig({ diffId: layer.diffId, comment, message: comment, changes: opts.changes, created, os, architecture });
     const id = this.createImage(config, [layer]);
     if (ref) this.tagImage(id, ref);
