@@ -58,6 +58,11 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
 
   return {
     backend: { system, images, containers, events },
-    async close() { /* containers keep running (live restore); nothing to flush */ },
+    async close() {
+      // Containers keep running (live restore). Leave no empty cgroup parent behind.
+      if (containers.counts().running === 0) {
+        try { ops.cgroupDestroy(config.cgroupParent); } catch { /* in use or already gone */ }
+      }
+    },
   };
 }

@@ -37,7 +37,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: JSON_BODY_LIMIT,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
-    forceCloseConnections: false,
+    // at shutdown, streams (logs -f, events, wait) and idle keep-alives are cut, not awaited
+    forceCloseConnections: true,
     // the Docker CLI sends long-lived hijacked and streaming requests
     requestTimeout: 0,
     connectionTimeout: 0,

@@ -14,7 +14,15 @@ const kSocket = Symbol('berth.upgradedSocket');
 type Upgraded = IncomingMessage & { [kSocket]?: Duplex };
 
 export function registerUpgrade(app: FastifyInstance): void {
+  // Hijacked sockets are no longer the HTTP server's: close them ourselves at shutdown, or
+  // server.close() would wait for every attach to end.
+  const hijacked = new Set<Duplex>();
+  app.addHook('onClose', async () => {
+    for (const s of hijacked) s.destroy();
+  });
   app.server.on('upgrade', (req: Upgraded, socket: Duplex, head: Buffer) => {
+    hijacked.add(socket);
+    socket.on('close', () => hijacked.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.pause();
     readBody(req, socket, head, (err, body, rest) => {
