@@ -136,6 +136,8 @@ t.test('start-up removes unreferenced layer dirs and drops images whose layers a
   const broken = await imageOf(images, [await makeTar([{ name: 'broken', body: 'b' }])], 'broken');
   images.tagImage(broken, { name: 'docker.io/library/broken', tag: 'latest' });
   const brokenLayer = images.resolve(broken).chain[0]!;
+  // a registration whose image was never recorded (a crash in between)
+  const orphan = await images.layers.register(streamOf(await makeTar([{ name: 'orphan', body: 'o' }])), null);
   db.close();
   // a crash left a stray directory; someone deleted a recorded one
   mkdirSync(join(root, 'layers', 'f'.repeat(64), 'diff'), { recursive: true });
@@ -147,6 +149,8 @@ t.test('start-up removes unreferenced layer dirs and drops images whose layers a
   const warnings: string[] = [];
   images = await Images.open({ config: { dataRoot: root }, db, events: new EventBus(), log: { warn: (m) => warnings.push(m) } });
   t.notOk(existsSync(join(root, 'layers', 'f'.repeat(64))), 'the stray dir is gone');
+  t.notOk(images.layers.has(orphan.chainId), 'the unrecorded registration is gone');
+  t.notOk(existsSync(join(root, 'layers', orphan.chainId.slice(7))));
   t.notOk(existsSync(join(root, 'layers', 'l', 'STRAYLINK')));
   t.equal(images.count(), 1);
   t.equal(images.resolve(good).id, good);

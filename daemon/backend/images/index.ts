@@ -432,11 +432,20 @@ export class Images implements ImagesBackend {
     this.events.emit('image', action, id, { ...labels, name });
   }
 
-  /** Start-up: images on layers whose directories are gone cannot run; they are dropped. */
+  /**
+   * Start-up: images on layers whose directories are gone cannot run; they are dropped.
+   * Then layers no image or container holds (a crash between extraction and recording the
+   * image) go too.
+   */
   private async dropBroken(): Promise<void> {
     const { missing } = await this.layers.reconcile();
-    if (missing.length === 0) return;
-    const gone = new Set(missing);
+    await this.dropImagesOn(new Set(missing));
+    const pruned = await this.layers.prune();
+    if (pruned.length > 0) this.log.warn(`removed ${pruned.length} layer(s) no image referenced`);
+  }
+
+  private async dropImagesOn(gone: Set<string>): Promise<void> {
+    if (gone.size === 0) return;
     const rows = this.repo.all();
     for (const row of rows) {
       const chain = this.repo.layers(row.id);

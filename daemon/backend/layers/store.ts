@@ -173,6 +173,16 @@ export class LayerStore {
     return gone;
   }
 
+  /** Removes every layer nothing references (start-up: registrations a crash left unrecorded). */
+  async prune(): Promise<string[]> {
+    const removed: string[] = [];
+    for (;;) {
+      const round = await this.removeUnreferenced(this.repo.all().map((r) => r.chain_id));
+      if (round.length === 0) return removed;
+      removed.push(...round);
+    }
+  }
+
   /**
    * Start-up: layer dirs (and l/ links) no row references are debris; rows whose
    * directory is gone are dropped with a warning (images on top of them are broken).
