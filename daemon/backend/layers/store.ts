@@ -219,11 +219,6 @@ export class LayerStore {
     return { removedDirs, missing };
   }
 
-  /** Rows whose directories were found missing at start-up can be dropped by the image store. */
-  forget(chain: string): void {
-    this.repo.delete(chain);
-  }
-
   private handle(row: LayerRow): LayerHandle {
     this.pin(row.chain_id);
     let released = false;
