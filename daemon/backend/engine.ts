@@ -46,7 +46,7 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
   const images = await Images.open({ config, db, events });
   const cgroups = new NativeCgroups(ops, config.cgroupParent);
   const containers = new Containers({
-    repo: new ContainersRepo(db), events, images, cgroups, monitors: new MonitorProcesses(),
+    repo: new ContainersRepo(db), events, images, cgroups, monitors: new MonitorProcesses(ops),
     dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
@@ -59,7 +59,10 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
   return {
     backend: { system, images, containers, events },
     async close() {
-      // Containers keep running (live restore). Leave no empty cgroup parent behind.
+      // With live restore (the default) containers keep running; without it they are stopped
+      // as dockerd stops them at shutdown.
+      if (!config.liveRestore) await containers.stopAll();
+      // Leave no empty cgroup parent behind.
       if (containers.counts().running === 0) {
         try { ops.cgroupDestroy(config.cgroupParent); } catch { /* in use or already gone */ }
       }

@@ -95,6 +95,10 @@ export class FakeCgroups implements CgroupManager {
     this.created.add(id);
     return { procs: [`/fake/${id}/cgroup.procs`], oomFile: null };
   }
+  killed: string[] = [];
+  killAll(id: string) {
+    this.killed.push(id);
+  }
   destroy(id: string) {
     this.created.delete(id);
   }

@@ -3,6 +3,7 @@
 // monitor link, attach sessions, waiters) lives in a `Live` record per container. Every
 // state change goes through the container's mutex and its explicit transitions below.
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import { Conflict, InvalidParameter, NotFound, NotModified, SystemError, errorMessage } from '../../errors';
 import type { ContainerRow, ContainerState, ContainersRepo } from '../../store/containers';
@@ -643,14 +644,24 @@ export class Containers {
         continue;
       }
       link?.close();
+      // The monitor is gone: whatever it left in the cgroup goes too, then its files.
+      try { this.d.cgroups.killAll(c.id); } catch { /* no cgroup left */ }
       const info = readExit(p.exitFile) ?? { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
       this.d.repo.saveState(c.id, {
         ...c.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
         ExitCode: info.exitCode, OOMKilled: info.oomKilled, FinishedAt: info.finishedAt,
       }, c.restartCount);
       try { this.d.cgroups.destroy(c.id); } catch { /* already gone */ }
+      await rm(p.run, { recursive: true, force: true });
+      this.emit(c, 'die', { exitCode: String(info.exitCode) });
       if (c.hostConfig.AutoRemove) await this.remove(c.id, { force: true, volumes: false });
     }
+  }
+
+  /** Stops every running container as `docker stop` would (daemon shutdown without live restore). */
+  async stopAll(): Promise<void> {
+    const running = this.d.repo.all().filter((c) => c.state.Running);
+    await Promise.allSettled(running.map((c) => this.stop(c.id, {})));
   }
 
   private emit(c: ContainerRow, action: string, extra: Record<string, string> = {}): void {

@@ -1,7 +1,7 @@
 // The container engine's kernel-facing deps made real: cgroups through NativeOps, processes
 // through berth-monitor. (Tests use the fakes in test/helpers/fake-runtime.ts instead.)
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { cgroupName, type CgroupLimits, type NativeOps } from '../../native/ops';
 import { MonitorClient, spawnMonitor } from './monitor-client';
 import type { Json } from './config';
@@ -29,24 +29,54 @@ export class NativeCgroups implements CgroupManager {
     return { procs: paths.procs, oomFile: paths.oomFile };
   }
 
+  killAll(id: string): void {
+    this.ops.cgroupKillAll(cgroupName(this.parent, id), 'SIGKILL');
+  }
+
   destroy(id: string): void {
     this.ops.cgroupDestroy(cgroupName(this.parent, id));
   }
 }
 
+const pidFile = (socket: string) => join(dirname(socket), 'monitor.pid');
+
 export class MonitorProcesses implements MonitorLauncher {
   private readonly boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+
+  constructor(private readonly ops: NativeOps) {}
 
   async launch(spec: MonitorSpec): Promise<MonitorLink> {
     mkdirSync(dirname(spec.socket), { recursive: true, mode: 0o700 });
     mkdirSync(spec.rootfs, { recursive: true, mode: 0o755 });
-    await spawnMonitor(spec);
+    const { monitorPid } = await spawnMonitor(spec);
+    writeFileSync(pidFile(spec.socket), `${monitorPid}\n`);
     const client = await MonitorClient.connect(spec.socket);
     client.attach({ stdout: true, stderr: true });
     return client;
   }
 
+  /** A monitor is alive only if its pidfd says so and it answers HELLO (boot ID checked by the caller). */
+  private alive(socket: string): boolean {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(pidFile(socket), 'utf8').trim());
+    } catch {
+      return false;
+    }
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    let fd = -1;
+    try {
+      fd = this.ops.pidfdOpen(pid);
+      return this.ops.pidfdAlive(fd);
+    } catch {
+      return false;
+    } finally {
+      if (fd >= 0) this.ops.closeFd(fd);
+    }
+  }
+
   async reconnect(socket: string): Promise<MonitorLink | null> {
+    if (!this.alive(socket)) return null;
     try {
       const client = await MonitorClient.connect(socket);
       client.attach({ stdout: true, stderr: true });

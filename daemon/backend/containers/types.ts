@@ -26,6 +26,8 @@ export interface CgroupHandle {
 
 export interface CgroupManager {
   create(id: string, limits: Json): CgroupHandle;
+  /** SIGKILLs whatever is still in the container's cgroup (processes left by a dead monitor). */
+  killAll(id: string): void;
   destroy(id: string): void;
   version: '1' | '2';
 }

@@ -1,0 +1,107 @@
+// berthd restarts while containers run: live restore by default (monitors keep the containers,
+// their logs and exit codes), reconcile at start-up, and "live-restore": false.
+import t from 'tap';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { cgroupMounts, e2eSkipReason, mountsUnder, startDaemon, type Daemon } from '../helpers/daemon';
+import { docker, dockerOk } from '../helpers/docker';
+import { importTestImage } from '../helpers/test-image';
+
+const skip = e2eSkipReason();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function inspect(d: Daemon, ref: string): Promise<Record<string, any>> {
+  return (JSON.parse((await dockerOk(d, ['inspect', ref])).stdout) as Array<Record<string, any>>)[0]!;
+}
+
+/** Polls (boundedly) until `fn` is true. */
+async function until(fn: () => Promise<boolean>, tries = 100): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await fn()) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+/** Container cgroups left under the daemon's parent, in any hierarchy. */
+function containerCgroups(d: Daemon): string[] {
+  const out: string[] = [];
+  for (const m of cgroupMounts()) {
+    try {
+      for (const n of readdirSync(join(m, d.cgroupParent))) if (/^[0-9a-f]{64}$/.test(n)) out.push(join(m, d.cgroupParent, n));
+    } catch { /* no parent in this hierarchy */ }
+  }
+  return out;
+}
+
+t.test('kill -9 of berthd: running containers survive, exits meanwhile are recorded', { skip }, async (t) => {
+  const d = await startDaemon(t);
+  await importTestImage(d);
+  await dockerOk(d, ['run', '-d', '--name', 'tick', 'busybox', 'sh', '-c', 'i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done']);
+  await dockerOk(d, ['run', '-d', '--name', 'short', 'busybox', 'sh', '-c', 'sleep 1; exit 4']);
+  await dockerOk(d, ['run', '-d', '--rm', '--name', 'gone', 'busybox', 'sh', '-c', 'sleep 1']);
+  await dockerOk(d, ['run', '-d', '--name', 'oomer', '-m', '32m', 'busybox', 'sh', '-c', 'sleep 1; tail /dev/zero']);
+  const tickPid = (await inspect(d, 'tick')).State.Pid;
+
+  await d.stop('SIGKILL');
+  await sleep(2500); // short, gone and oomer exit while berthd is down
+  await d.restart();
+
+  const tick = await inspect(d, 'tick');
+  t.equal(tick.State.Status, 'running', 'a container whose monitor lives is still running');
+  t.equal(tick.State.Pid, tickPid);
+  const short = await inspect(d, 'short');
+  t.equal(short.State.Status, 'exited');
+  t.equal(short.State.ExitCode, 4, 'the exit code the monitor recorded');
+  t.not(short.State.FinishedAt, '0001-01-01T00:00:00Z');
+  const oomer = await inspect(d, 'oomer');
+  t.equal(oomer.State.ExitCode, 137);
+  t.equal(oomer.State.OOMKilled, true, 'and the OOM flag');
+  t.equal((await docker(d, ['inspect', 'gone'])).code, 1, '--rm applies to an exit while berthd was down');
+
+  const logs = (await dockerOk(d, ['logs', 'tick'])).stdout.split('\n').filter(Boolean);
+  t.ok(logs.length >= 10, 'the monitor kept logging while berthd was down');
+  t.same(logs.slice(0, 3), ['tick0', 'tick1', 'tick2']);
+
+  // attach and logs -f on the surviving container, then stop it
+  const attach = spawn('docker', ['attach', '--sig-proxy=false', 'tick'], { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let attached = '';
+  attach.stdout.on('data', (b: Buffer) => { attached += b.toString(); });
+  const attachDone = new Promise<number | null>((r) => attach.on('close', r));
+  t.teardown(() => { attach.kill('SIGKILL'); });
+  const follow = spawn('docker', ['logs', '-f', '--tail', '1', 'tick'], { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let followed = '';
+  follow.stdout.on('data', (b: Buffer) => { followed += b.toString(); });
+  const followDone = new Promise<number | null>((r) => follow.on('close', r));
+  t.teardown(() => { follow.kill('SIGKILL'); });
+  t.ok(await until(async () => attached.includes('tick') && followed.split('\n').length > 3), 'attach and logs -f see new output');
+  await dockerOk(d, ['stop', '-t', '1', 'tick']);
+  t.equal(await attachDone, 137, 'attach ends with the container');
+  t.equal(await followDone, 0, 'logs -f ends when the container stops');
+  t.equal((await inspect(d, 'tick')).State.ExitCode, 137);
+
+  // kill works on a container adopted after a graceful restart too
+  await dockerOk(d, ['run', '-d', '--name', 'adopt', 'busybox', 'sleep', '1000']);
+  await d.restart();
+  await dockerOk(d, ['kill', 'adopt']);
+  t.equal((await inspect(d, 'adopt')).State.ExitCode, 137);
+
+  await dockerOk(d, ['rm', '-f', 'tick', 'short', 'oomer', 'adopt']);
+  t.same(containerCgroups(d), [], 'no container cgroup left');
+  t.same(mountsUnder(d.dir), [], 'no mount left');
+  t.same(existsSync(join(d.execRoot, 'containers')) ? readdirSync(join(d.execRoot, 'containers')) : [], [], 'no runtime dir or socket left');
+});
+
+t.test('"live-restore": false stops containers at shutdown', { skip }, async (t) => {
+  const d = await startDaemon(t, { daemonJson: { 'live-restore': false } });
+  await importTestImage(d);
+  await dockerOk(d, ['run', '-d', '--name', 'polite', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']);
+  t.match((await dockerOk(d, ['info', '--format', '{{.LiveRestoreEnabled}}'])).stdout, 'false');
+  await d.stop('SIGTERM');
+  await d.restart();
+  const c = await inspect(d, 'polite');
+  t.equal(c.State.Status, 'exited');
+  t.equal(c.State.ExitCode, 0, 'stopped with its stop signal, not killed');
+  await dockerOk(d, ['rm', 'polite']);
+});
