@@ -1,7 +1,7 @@
 // The API conventions every route shares: version prefix, headers, errors, fallbacks.
 import t from 'tap';
 import { buildApp } from '../../daemon/server/app';
-import { fakeBackend } from '../helpers/fake-backend';
+import { fakeBackend, noContainers } from '../helpers/fake-backend';
 
 const app = buildApp({ backend: fakeBackend() });
 t.teardown(() => app.close());
@@ -62,4 +62,24 @@ t.test('swarm routes answer 503 as a dockerd outside a swarm; /plugins is empty'
   }
   const p = await app.inject({ method: 'GET', url: '/plugins' });
   t.same(p.json(), []);
+});
+
+t.test('JSON bodies: empty is "no options", malformed is a 400 in Docker\'s words, oversized a 413', async (t) => {
+  const calls: unknown[] = [];
+  const a = buildApp({
+    backend: fakeBackend({
+      containers: { ...noContainers, create: async (_name: string | undefined, body: Record<string, unknown>) => { calls.push(body); return { Id: 'x', Warnings: [] }; } },
+    }),
+  });
+  t.teardown(() => a.close());
+  const empty = await a.inject({ method: 'POST', url: '/containers/create', headers: { 'content-type': 'application/json' }, payload: '' });
+  t.equal(empty.statusCode, 201);
+  t.same(calls, [{}]);
+  const bad = await a.inject({ method: 'POST', url: '/containers/create', headers: { 'content-type': 'application/json' }, payload: '{"Image":' });
+  t.equal(bad.statusCode, 400);
+  t.match(bad.json().message, /^invalid JSON: /);
+  t.equal(bad.headers['content-type'], 'application/json');
+  const big = await a.inject({ method: 'POST', url: '/containers/create', headers: { 'content-type': 'application/json' }, payload: '{"x":"' + 'a'.repeat(9 * 1024 * 1024) + '"}' });
+  t.equal(big.statusCode, 413);
+  t.equal(big.json().message, 'request body is too large');
 });
