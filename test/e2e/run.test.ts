@@ -174,3 +174,57 @@ t.test('docker info counts containers', { skip }, async (t) => {
   t.ok(info.Containers >= 1);
   await dockerOk(d, ['rm', 'counted']);
 });
+
+t.test('user, workdir and env from flags and the image; cgroup limits written', { skip }, async (t) => {
+  const who = await dockerOk(d, ['run', '--rm', '-u', 'nobody', '-w', '/tmp', '-e', 'X=1', 'busybox', 'sh', '-c', 'id -u; id -g; pwd; echo $X; echo $HOME']);
+  t.match(who.stdout, /^65534\n65534\n\/tmp\n1\n/);
+  const ids = await dockerOk(d, ['run', '--rm', '-u', '1000:1000', 'busybox', 'sh', '-c', 'id -u; id -g']);
+  t.equal(ids.stdout, '1000\n1000\n');
+  const unknown = await docker(d, ['run', '--rm', '-u', 'nosuchuser', 'busybox', 'true']);
+  t.not(unknown.code, 0);
+  t.match(unknown.stderr, 'nosuchuser');
+
+  const id = (await dockerOk(d, ['run', '-d', '--cpus', '0.5', '--cpu-shares', '512', '-m', '64m', '--memory-swap', '128m', '--pids-limit', '50', 'busybox', 'sleep', '1000'])).stdout.trim();
+  const cg = (controller: string, file: string) => readFileSync(join('/sys/fs/cgroup', controller, d.cgroupParent, id, file), 'utf8').trim();
+  t.equal(cg('cpu', 'cpu.cfs_quota_us'), '50000');
+  t.equal(cg('cpu', 'cpu.cfs_period_us'), '100000');
+  t.equal(cg('cpu', 'cpu.shares'), '512');
+  t.equal(cg('memory', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+  t.equal(cg('pids', 'pids.max'), '50');
+  const pid = (await inspect(id)).State.Pid;
+  t.match(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), `${d.cgroupParent}/${id}`, 'the process is in the container\'s cgroup');
+  await dockerOk(d, ['rm', '-f', id]);
+});
+
+t.test('start of a running container succeeds (304); events for the lifecycle', { skip }, async (t) => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await dockerOk(d, ['run', '-d', '--name', 'ev', '--label', 'ev=1', 'busybox', 'sleep', '1000']);
+  t.equal((await docker(d, ['start', 'ev'])).code, 0);
+  await dockerOk(d, ['kill', '-s', 'USR2', 'ev']);
+  await dockerOk(d, ['stop', '-t', '1', 'ev']);
+  await dockerOk(d, ['rm', 'ev']);
+  const until = Math.ceil(Date.now() / 1000) + 1;
+  const ev = await dockerOk(d, ['events', '--since', String(since), '--until', String(until), '--filter', 'label=ev=1', '--format', '{{.Type}} {{.Action}} {{index .Actor.Attributes "name"}} {{index .Actor.Attributes "signal"}}{{index .Actor.Attributes "exitCode"}}']);
+  t.same(ev.stdout.trim().split('\n').map((l) => l.trim()), [
+    'container create ev', 'container start ev', 'container kill ev 12', 'container kill ev 15', 'container kill ev 9',
+    'container die ev 137', 'container stop ev', 'container destroy ev',
+  ]);
+});
+
+t.test('clients that go away mid-stream leave the daemon healthy', { skip }, async (t) => {
+  await dockerOk(d, ['run', '-d', '--name', 'chatty', 'busybox', 'sh', '-c', 'while true; do echo x; sleep 0.05; done']);
+  const { spawn } = await import('node:child_process');
+  for (const args of [['logs', '-f', 'chatty'], ['attach', 'chatty'], ['events']]) {
+    const child = spawn('docker', args, { env: d.env, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+  }
+  t.equal((await dockerOk(d, ['inspect', '-f', '{{.State.Running}}', 'chatty'])).stdout, 'true\n');
+  const wait = d.request('POST', `/containers/chatty/wait`);
+  await dockerOk(d, ['rm', '-f', 'chatty']);
+  const w = await wait;
+  t.equal(w.status, 200);
+  t.same(JSON.parse(w.body), { StatusCode: 137, Error: null });
+  t.equal((await d.request('GET', '/_ping')).body, 'OK');
+});
