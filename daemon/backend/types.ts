@@ -77,6 +77,11 @@ export interface ImportOptions {
   platform?: string;
 }
 
+export interface LoadOptions {
+  /** No progress records (quiet=1: the CLI's output is not a terminal). */
+  quiet: boolean;
+}
+
 export interface ImagesBackend {
   list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]>;
   /** Docker's image inspect object; throws NotFound (`No such image: X`). */
@@ -84,6 +89,11 @@ export interface ImagesBackend {
   history(ref: string): Promise<ImageHistoryItem[]>;
   /** Creates an image from a rootfs tar; returns the image ID (`sha256:...`). */
   importImage(opts: ImportOptions, progress: ProgressSink): Promise<string>;
+  /**
+   * docker load: the images of a `docker save` archive (either layout). Returns their IDs and
+   * the lines to print (`Loaded image: name:tag\n`, `Loaded image ID: sha256:...\n`).
+   */
+  load(source: Readable, opts: LoadOptions, progress: ProgressSink): Promise<{ ids: string[]; lines: string[] }>;
   tag(ref: string, repo: string, tag: string | undefined): Promise<void>;
   remove(ref: string, opts: { force: boolean; noprune: boolean }): Promise<DeleteItem[]>;
 }

@@ -18,6 +18,7 @@ export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; contai
     inspect: record('images.inspect', async (ref: string) => { throw new NotFound(`No such image: ${ref}`); }),
     history: record('images.history', async (ref: string) => { throw new NotFound(`No such image: ${ref}`); }),
     importImage: record('images.importImage', async () => 'sha256:' + '0'.repeat(64)),
+    load: record('images.load', async () => ({ ids: ['sha256:' + '0'.repeat(64)], lines: ['Loaded image: fake:latest\n'] })),
     tag: record('images.tag', async () => undefined),
     remove: record('images.remove', async (ref: string) => { throw new NotFound(`No such image: ${ref}`); }),
     ...overrides.images,

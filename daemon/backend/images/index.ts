@@ -2,6 +2,7 @@
 // semantics of list, inspect, history, import, tag and delete (moby's daemon/images).
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { DaemonConfig } from '../../config';
 import { Conflict, InvalidParameter, NotFound } from '../../errors';
 import type { DB } from '../../store/db';
@@ -9,13 +10,14 @@ import { ImagesRepo, type ImageRow } from '../../store/images';
 import { DigestsRepo, TagsRepo } from '../../store/tags';
 import type { EventBus } from '../events';
 import type { Filters } from '../filters';
-import type { DeleteItem, ImageHistoryItem, ImageSummary, ImagesBackend, ImportOptions, ProgressSink } from '../types';
+import type { DeleteItem, ImageHistoryItem, ImageSummary, ImagesBackend, ImportOptions, LoadOptions, ProgressSink } from '../types';
 import { LayerStore, chainIds, type LayerHandle, type LayerNativeOps, type Logger } from '../layers/store';
 import { defaultLayerOps } from '../layers/native';
 import { rfc3339Nano } from '../containers/status';
 import {
   applyChanges, goArch, importConfig, normalizeContainerConfig, type ContainerConfig, type ImageConfigJSON,
 } from './config';
+import { loadArchive, type LoadResult } from './load';
 import {
   canonicalString, familiarMatch, familiarName, familiarString, idPrefixOf, parseAnyReference, parseCanonical,
   parseNormalizedNamed, shortId, withDefaultTag, withTag, type Reference,
@@ -50,7 +52,8 @@ export class Images implements ImagesBackend {
   /** Parsed configs by image ID (configs are immutable). */
   private readonly configs = new Map<string, ImageConfigJSON>();
 
-  private constructor(private readonly db: DB, private readonly events: EventBus, readonly layers: LayerStore, private readonly log: Logger) {
+  private constructor(private readonly db: DB, private readonly events: EventBus, readonly layers: LayerStore, private readonly log: Logger,
+    private readonly tmpDir: string) {
     this.repo = new ImagesRepo(db);
     this.tags = new TagsRepo(db);
     this.digests = new DigestsRepo(db);
@@ -60,7 +63,7 @@ export class Images implements ImagesBackend {
   static async open(deps: ImagesDeps): Promise<Images> {
     const log = deps.log ?? { warn: (m: string) => process.stderr.write(`berthd: ${m}\n`) };
     const layers = await LayerStore.open({ dataRoot: deps.config.dataRoot, db: deps.db, ops: deps.ops ?? defaultLayerOps(), log });
-    const images = new Images(deps.db, deps.events, layers, log);
+    const images = new Images(deps.db, deps.events, layers, log, join(deps.config.dataRoot, 'tmp'));
     await images.dropBroken();
     return images;
   }
@@ -290,6 +293,29 @@ export class Images implements ImagesBackend {
     if (ref) this.tagImage(id, ref);
     this.emit('import', id, id);
     return id;
+  }
+
+  /**
+   * docker load (see load.ts): every image of a `docker save` archive, recorded with its tags
+   * in one transaction; tags that pointed at other images move. Emits `load` per image.
+   */
+  async load(source: Readable, opts: LoadOptions, progress: ProgressSink): Promise<LoadResult> {
+    return loadArchive(source, {
+      tmpDir: this.tmpDir,
+      layers: this.layers,
+      commit: (specs) => this.db.transaction(() => specs.map((s) => {
+        const id = this.createImage(s.config, s.layers, s.parent !== undefined ? { parent: s.parent } : {});
+        const moved = s.tags.map((ref) => {
+          const key = canonicalString(ref);
+          const prev = this.tags.get(key)?.image_id;
+          this.tags.set(key, id);
+          return prev;
+        });
+        if (s.tags.length > 0) this.repo.setLastTagTime(id, rfc3339Nano());
+        return { id, moved };
+      }))(),
+      emit: (action, id, name) => this.emit(action, id, name),
+    }, opts, progress);
   }
 
   async tag(source: string, repo: string, tag: string | undefined): Promise<void> {

@@ -1,4 +1,5 @@
-// Image routes: list, inspect, history, tag, delete, and /images/create (import; pull later).
+// Image routes: list, inspect, history, tag, delete, /images/create (import; pull later) and
+// /images/load.
 // Names with slashes (`localhost:5000/a/b`) reach `:name` because rewriteUrl (version.ts)
 // encodes the slashes of the name segment.
 import { Readable } from 'node:stream';
@@ -26,6 +27,7 @@ export function imageRoutes(app: FastifyInstance, backend: Backend): void {
     uploads.removeAllContentTypeParsers();
     uploads.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     uploads.post('/images/create', h.create);
+    uploads.post('/images/load', h.load);
   });
 }
 
@@ -94,6 +96,14 @@ function handlers(backend: Backend) {
           platform: str(q, 'platform') || undefined,
         }, (msg) => out.write(msg));
         out.write({ status: id });
+      });
+    },
+
+    async load(req: QueryRequest, reply: FastifyReply): Promise<FastifyReply> {
+      const source = (req.body as Readable | undefined) ?? Readable.from([]);
+      return jsonMessageStream(reply, async (out) => {
+        const { lines } = await images.load(source, { quiet: bool(req.query, 'quiet') }, (msg) => out.write(msg));
+        for (const line of lines) out.write({ stream: line });
       });
     },
   };
