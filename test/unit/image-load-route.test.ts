@@ -42,10 +42,12 @@ t.test('the route streams what the backend returns; quiet and the body reach it'
   t.same(lines(res.body), [{ stream: 'Loaded image: a:1\n' }, { stream: 'Loaded image: b:2\n' }]);
   t.same(seen[0], { quiet: true, body: 'TAR' });
 
-  const loud = await app.inject({ method: 'POST', url: '/images/load', payload: 'X' });
+  const loud = await app.inject({ method: 'POST', url: '/images/load?quiet=0', payload: 'X' });
   t.equal(loud.statusCode, 200, 'no Content-Type, no version prefix: still the tar');
   t.same(lines(loud.body)[0], { status: 'Loading layer', id: 'abc', progressDetail: { current: 1, total: 2 } });
   t.same(seen[1], { quiet: false, body: 'X' });
+  await app.inject({ method: 'POST', url: '/v1.45/images/load', payload: 'Y' });
+  t.same(seen[2], { quiet: true, body: 'Y' }, 'without quiet=: quiet, as dockerd');
 });
 
 t.test('an error before the first record is an HTTP error; after it, an in-band record', async (t) => {
@@ -65,7 +67,7 @@ t.test('an error before the first record is an HTTP error; after it, an in-band 
   t.equal(early.statusCode, 400);
   t.same(JSON.parse(early.body), { message: 'invalid diffID for layer 0: expected "sha256:a", got "sha256:b"' });
   late = true;
-  const res = await app.inject({ method: 'POST', url: '/v1.45/images/load', payload: 'TAR', headers: { 'content-type': 'application/x-tar' } });
+  const res = await app.inject({ method: 'POST', url: '/v1.45/images/load?quiet=0', payload: 'TAR', headers: { 'content-type': 'application/x-tar' } });
   t.equal(res.statusCode, 200);
   const recs = lines(res.body);
   t.same(recs[recs.length - 1], {
@@ -93,7 +95,7 @@ t.test('the real store behind the route', async (t) => {
   const inspect = await app.inject({ method: 'GET', url: '/v1.45/images/bt-load:1/json' });
   t.equal(JSON.parse(inspect.body).Id, saved.ids[0]);
 
-  const loud = await app.inject({ method: 'POST', url: '/v1.45/images/load', headers: { 'content-type': 'application/x-tar' }, payload: saved.tar });
+  const loud = await app.inject({ method: 'POST', url: '/v1.45/images/load?quiet=0', headers: { 'content-type': 'application/x-tar' }, payload: saved.tar });
   t.same(lines(loud.body).map((r) => r.stream).filter(Boolean), ['Loaded image: bt-load:1\n', `Loaded image ID: ${saved.ids[1]}\n`],
     'again: layers present, so no progress, the same lines');
 

@@ -234,6 +234,10 @@ t.test('a blob whose bytes do not match its name is refused', async (t) => {
   const tampered = await saveArchive([{ layers: [base], tags: ['ok:1'] }], { tamper: { [path]: await makeTar([{ name: 'evil', body: 'x' }]) } });
   await t.rejects(s.load(tampered.tar), { message: /^invalid archive: "blobs\/sha256\/[0-9a-f]{64}": digest mismatch: expected "sha256:[0-9a-f]{64}", got "sha256:[0-9a-f]{64}"$/ });
   assertUntouched(t, s);
+  // an unreferenced blob too (an OCI manifest, say)
+  const stray = await saveArchive([{ layers: [base], tags: ['ok:1'] }], { extra: [{ name: `blobs/sha256/${'a'.repeat(64)}`, body: '{}' }] });
+  await t.rejects(s.load(stray.tar), { message: `invalid archive: "blobs/sha256/${'a'.repeat(64)}": digest mismatch: expected "sha256:${'a'.repeat(64)}", got "sha256:${sha256hex('{}')}"` });
+  assertUntouched(t, s);
   // a config that is not what its name says (the image ID would lie)
   const cfg = saved.manifest[0]!.Config;
   const badConfig = await saveArchive([{ layers: [base], tags: ['ok:1'] }], {

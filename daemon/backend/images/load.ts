@@ -247,6 +247,8 @@ async function extractInto(archive: StagedArchive, body: Readable): Promise<void
       } else archive.entries.set(name, { kind: 'other' });
     }
     await done;
+    // every content-addressed blob, referenced or not, must be what its name says
+    for (const [name, e] of archive.entries) if (e.kind === 'file') verifyName(name, e);
   } catch (err) {
     stream.destroy();
     extract.destroy();

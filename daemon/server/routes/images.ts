@@ -102,7 +102,8 @@ function handlers(backend: Backend) {
     async load(req: QueryRequest, reply: FastifyReply): Promise<FastifyReply> {
       const source = (req.body as Readable | undefined) ?? Readable.from([]);
       return jsonMessageStream(reply, async (out) => {
-        const { lines } = await images.load(source, { quiet: bool(req.query, 'quiet') }, (msg) => out.write(msg));
+        // moby: quiet unless the client says quiet=0 (the CLI always says which)
+        const { lines } = await images.load(source, { quiet: bool(req.query, 'quiet', true) }, (msg) => out.write(msg));
         for (const line of lines) out.write({ stream: line });
       });
     },
