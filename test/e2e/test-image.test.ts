@@ -21,7 +21,7 @@ t.test('isStaticElf reads PT_INTERP from the program headers', async (t) => {
 for (const variant of ['busybox', 'coreutils'] as const) {
   const noBusybox = variant === 'busybox' && !isStaticElf(HOST_BUSYBOX) && `${HOST_BUSYBOX} is not a static binary here`;
   t.test(`the ${variant} rootfs runs its shell under chroot`, { skip: skip || noBusybox }, async (t) => {
-    const dir = shortTempDir('bt-img-');
+    const dir = shortTempDir('bt-rootfs-');
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const tar = join(dir, 'rootfs.tar');
     const got = await writeRootfsTar(tar, variant === 'busybox' ? { busybox: HOST_BUSYBOX } : { busybox: null });

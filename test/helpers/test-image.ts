@@ -2,7 +2,7 @@
 // busybox when there is one, otherwise coreutils, a shell and the libraries ldd names), written
 // as a tar and brought in through the real API with `docker import`.
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, closeSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack, type Header } from 'tar-stream';
@@ -153,10 +153,26 @@ export async function writeRootfsTar(out: string, opts: RootfsOptions = {}): Pro
 
 let cached: Promise<string> | undefined;
 
+const CACHE_PREFIX = 'bt-img-';
+
+/** Removes cache dirs of processes that died without their exit handler (killed by a signal). */
+function sweepStaleCaches(): void {
+  for (const name of readdirSync('/tmp')) {
+    const m = new RegExp(`^${CACHE_PREFIX}(\\d+)-`).exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join('/tmp', name), { recursive: true, force: true });
+    }
+  }
+}
+
 /** Path of the test rootfs tar, built once per process into a temp file removed at exit. */
 export function rootfsTar(): Promise<string> {
   cached ??= (async () => {
-    const tmp = mkdtempSync('/tmp/bt-img-');
+    sweepStaleCaches();
+    const tmp = mkdtempSync(`/tmp/${CACHE_PREFIX}${process.pid}-`);
     process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
     const out = join(tmp, 'rootfs.tar');
     await writeRootfsTar(out);
