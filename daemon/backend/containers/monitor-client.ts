@@ -39,6 +39,9 @@ export interface MonitorBind {
 
 /** Everything the monitor's CONFIG_FILE says; field names follow the engine's MonitorSpec. */
 export interface MonitorConfig {
+  /** `container` (default): clone a container's init; `exec`: start a process in a running container. */
+  mode?: 'container' | 'exec';
+  /** container ID, or the exec ID in exec mode */
   id: string;
   socket: string;
   /** json-file log; omitted: nothing is logged. */
@@ -46,11 +49,16 @@ export interface MonitorConfig {
   logMaxSize?: number;
   logMaxFiles?: number;
   exitFile: string;
-  /** overlay lower dirs, topmost first; empty: `rootfs` is used as it is (no overlay). */
-  lowers: string[];
+  /** overlay lower dirs, topmost first; empty: `rootfs` is used as it is (no overlay). Container mode only. */
+  lowers?: string[];
   upper?: string;
   work?: string;
-  rootfs: string;
+  /** container mode only */
+  rootfs?: string;
+  /** exec mode: the container's init pid (host pid namespace), whose namespaces are joined */
+  targetPid?: number;
+  /** all capabilities instead of Docker's default set */
+  privileged?: boolean;
   hostname?: string;
   cwd?: string;
   user?: string;
@@ -77,7 +85,7 @@ export interface SpawnMonitorOptions extends MonitorConfig {
 }
 
 export interface SpawnedMonitor {
-  /** The container init's pid in the host pid namespace. */
+  /** The container init's (or exec process's) pid in the host pid namespace. */
   pid: number;
   /** The monitor process itself. */
   monitorPid: number;
@@ -145,7 +153,7 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   put('log_max_size', cfg.logMaxSize);
   put('log_max_files', cfg.logMaxFiles);
   put('exit_file', cfg.exitFile);
-  for (const l of cfg.lowers) put('lower', l);
+  for (const l of cfg.lowers ?? []) put('lower', l);
   put('upper', cfg.upper);
   put('work', cfg.work);
   put('rootfs', cfg.rootfs);
@@ -154,6 +162,8 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   put('user', cfg.user);
   for (const a of cfg.args) put('arg', a);
   for (const e of cfg.env) put('env', e);
+  put('target_pid', cfg.targetPid);
+  put('privileged', cfg.privileged || undefined);
   put('tty', cfg.tty);
   put('open_stdin', cfg.openStdin);
   put('stdin_once', cfg.stdinOnce);
@@ -182,7 +192,7 @@ export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<SpawnedMo
   const logFd = openSync(opts.monitorLog, 'a', 0o640);
   let child;
   try {
-    child = spawn(opts.executable ?? monitorPath(), ['container', configFile], {
+    child = spawn(opts.executable ?? monitorPath(), [opts.mode ?? 'container', configFile], {
       detached: true,
       stdio: ['ignore', 'pipe', logFd],
     });

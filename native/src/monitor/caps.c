@@ -15,6 +15,16 @@ static int last_cap(void) {
   return last > 0 && last < 64 ? last : CAP_LAST_CAP;
 }
 
+uint64_t caps_all(void) {
+  int last = last_cap();
+  uint64_t all = last >= 63 ? ~0ULL : (1ULL << (last + 1)) - 1;
+  /* what the monitor itself may grant (a sandbox may hold back some even from root) */
+  struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2];
+  if (syscall(SYS_capget, &hdr, data) == 0) all &= (uint64_t)data[1].permitted << 32 | data[0].permitted;
+  return all;
+}
+
 int caps_drop_bounding(uint64_t keep, berth_error_t *err) {
   int last = last_cap();
   for (int cap = 0; cap <= last; cap++) {

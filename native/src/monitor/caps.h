@@ -9,6 +9,8 @@
  * SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP */
 #define DOCKER_DEFAULT_CAPS 0xa80425fbULL
 
+/* Every capability the running kernel knows and the monitor holds (--privileged). */
+uint64_t caps_all(void);
 int caps_drop_bounding(uint64_t keep, berth_error_t *err);
 int caps_apply(uint64_t caps, berth_error_t *err);
 #endif

@@ -85,6 +85,11 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
     else if (!strcmp(key, "tty")) rc = parse_bool(key, v, &cfg->tty, err);
     else if (!strcmp(key, "open_stdin")) rc = parse_bool(key, v, &cfg->open_stdin, err);
     else if (!strcmp(key, "stdin_once")) rc = parse_bool(key, v, &cfg->stdin_once, err);
+    else if (!strcmp(key, "privileged")) rc = parse_bool(key, v, &cfg->privileged, err);
+    else if (!strcmp(key, "target_pid")) {
+      if ((rc = parse_num(key, v, INT32_MAX, &n, err)) < 0) return rc;
+      cfg->target_pid = (pid_t)n;
+    }
     else if (!strcmp(key, "bind")) rc = parse_bind(cfg, v, err);
     else if (!strcmp(key, "cgroup_procs")) strlist_push(&cfg->cgroup_procs, v);
     else if (!strcmp(key, "oom_file")) cfg->oom_file = *v ? v : NULL;
@@ -101,7 +106,11 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
     if (rc < 0) return rc;
   }
   if (!seen_version) return berth_fail(err, EINVAL, "config: no version record");
-  const char *missing = !cfg->id ? "id" : !cfg->socket ? "socket" : !cfg->exit_file ? "exit_file" : !cfg->rootfs ? "rootfs" : !cfg->args.len ? "arg" : NULL;
+  const char *missing = !cfg->id ? "id" : !cfg->socket ? "socket" : !cfg->exit_file ? "exit_file" : !cfg->args.len ? "arg" : NULL;
+  if (!missing && cfg->exec_mode && cfg->target_pid <= 0) missing = "target_pid";
+  if (!missing && !cfg->exec_mode && !cfg->rootfs) missing = "rootfs";
+  if (cfg->exec_mode && (cfg->rootfs || cfg->lower.len || cfg->nbinds || cfg->hostname)) return berth_fail(err, EINVAL, "config: rootfs, lower, bind and hostname belong to container mode, not exec mode");
+  if (!cfg->exec_mode && cfg->target_pid) return berth_fail(err, EINVAL, "config: target_pid belongs to exec mode");
   if (!missing && cfg->lower.len && (!cfg->upper || !cfg->work)) missing = cfg->upper ? "work" : "upper";
   if (missing) return berth_fail(err, EINVAL, "config: no %s record", missing);
   if (!cfg->env.items) {

@@ -2,6 +2,7 @@
 #ifndef BERTH_MONITOR_CONFIG_H
 #define BERTH_MONITOR_CONFIG_H
 #include <stdbool.h>
+#include <sys/types.h>
 #include "util.h"
 
 struct bind_mount {
@@ -15,13 +16,16 @@ struct strlist {
 };
 
 struct monitor_config {
+  /* set by the caller before parsing: `berth-monitor exec` (see MONITOR-PROTOCOL.md) */
+  bool exec_mode;
   struct buf raw; /* owns every string below */
   char *id, *socket, *log, *exit_file;
   long long log_max_size;
   int log_max_files;
   struct strlist lower, args, env, cgroup_procs;
   char *upper, *work, *rootfs, *hostname, *cwd, *user, *oom_file;
-  bool tty, open_stdin, stdin_once, netns_host;
+  bool tty, open_stdin, stdin_once, netns_host, privileged;
+  pid_t target_pid; /* exec mode: a process of the container whose namespaces are joined */
   struct bind_mount *binds;
   size_t nbinds;
   unsigned console_rows, console_cols;

@@ -24,7 +24,7 @@ enum { SYNC_READY = 'R', SYNC_ERROR = 'E', SYNC_GO = 'G' };
 
 /* ---- in the child ---- */
 
-static void __attribute__((noreturn)) child_fail(int sync, int code, const char *msg) {
+void process_fail(int sync, int code, const char *msg) {
   size_t len = strlen(msg);
   char out[1024];
   if (len > sizeof out - 2) len = sizeof out - 2;
@@ -102,19 +102,22 @@ static int mkdir_all(const char *path) {
   return 0;
 }
 
-/* After GO: user, cwd, environment, capabilities, exec. */
+/* After GO: user, cwd, environment, capabilities, exec. An exec's working directory must
+ * exist (runc exec); a container's is created. moby reports other start failures of an exec
+ * as 126, of a container as 128. */
 static void __attribute__((noreturn)) child_exec(const struct monitor_config *cfg, int sync) {
   berth_error_t err = {0};
   char msg[1024];
   struct exec_user user;
-  if (user_resolve(cfg->user && *cfg->user ? cfg->user : NULL, "/etc/passwd", "/etc/group", &user, &err) < 0) child_fail(sync, EXIT_START_FAILED, err.msg);
+  const int start_failed = cfg->exec_mode ? EXIT_CANNOT_INVOKE : EXIT_START_FAILED;
+  if (user_resolve(cfg->user && *cfg->user ? cfg->user : NULL, "/etc/passwd", "/etc/group", &user, &err) < 0) process_fail(sync, start_failed, err.msg);
 
   const char *cwd = cfg->cwd && *cfg->cwd ? cfg->cwd : "/";
-  int rc = mkdir_all(cwd);
+  int rc = cfg->exec_mode ? 0 : mkdir_all(cwd);
   if (rc < 0 || chdir(cwd) < 0) {
     char estr[128];
     snprintf(msg, sizeof msg, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, go_strerror(rc < 0 ? -rc : errno, estr, sizeof estr));
-    child_fail(sync, EXIT_START_FAILED, msg);
+    process_fail(sync, start_failed, msg);
   }
 
   /* the environment, with HOME from the passwd file when the config has none (runc) */
@@ -128,27 +131,27 @@ static void __attribute__((noreturn)) child_exec(const struct monitor_config *cf
   }
   env[nenv] = NULL;
 
-  if (caps_drop_bounding(DOCKER_DEFAULT_CAPS, &err) < 0) child_fail(sync, EXIT_START_FAILED, err.msg);
-  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) child_fail(sync, EXIT_START_FAILED, "prctl PR_SET_KEEPCAPS");
-  if (setgroups(user.ngroups, user.groups) < 0) child_fail(sync, EXIT_START_FAILED, "setgroups failed");
-  if (setresgid(user.gid, user.gid, user.gid) < 0) child_fail(sync, EXIT_START_FAILED, "setresgid failed");
-  if (setresuid(user.uid, user.uid, user.uid) < 0) child_fail(sync, EXIT_START_FAILED, "setresuid failed");
-  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) child_fail(sync, EXIT_START_FAILED, "prctl PR_SET_KEEPCAPS");
-  if (caps_apply(DOCKER_DEFAULT_CAPS, &err) < 0) child_fail(sync, EXIT_START_FAILED, err.msg);
+  const uint64_t caps = cfg->privileged ? caps_all() : DOCKER_DEFAULT_CAPS;
+  if (caps_drop_bounding(caps, &err) < 0) process_fail(sync, start_failed, err.msg);
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) process_fail(sync, start_failed, "prctl PR_SET_KEEPCAPS");
+  if (setgroups(user.ngroups, user.groups) < 0) process_fail(sync, start_failed, "setgroups failed");
+  if (setresgid(user.gid, user.gid, user.gid) < 0) process_fail(sync, start_failed, "setresgid failed");
+  if (setresuid(user.uid, user.uid, user.uid) < 0) process_fail(sync, start_failed, "setresuid failed");
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) process_fail(sync, start_failed, "prctl PR_SET_KEEPCAPS");
+  if (caps_apply(caps, &err) < 0) process_fail(sync, start_failed, err.msg);
 
   char path[4096];
   int code = lookpath(cfg->args.items[0], env, path, sizeof path, msg, sizeof msg);
-  if (code) child_fail(sync, code, msg);
+  if (code) process_fail(sync, code, msg);
   umask(022);
   execve(path, cfg->args.items, env);
   int e = errno;
   char estr[128];
   snprintf(msg, sizeof msg, "exec %.900s: %s", path, go_strerror(e, estr, sizeof estr));
-  child_fail(sync, e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE, msg);
+  process_fail(sync, e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE, msg);
 }
 
-static void __attribute__((noreturn)) child_main(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes) {
-  berth_error_t err = {0};
+void process_reset(void) {
   /* the monitor's signal handling must not leak into the container */
   sigset_t all;
   sigfillset(&all);
@@ -163,20 +166,19 @@ static void __attribute__((noreturn)) child_main(const struct monitor_config *cf
     dup2(devnull, 1);
     close(devnull);
   }
+}
 
-  if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special(cfg, &err) < 0 || rootfs_pivot(cfg->rootfs, &err) < 0 || ns_set_hostname(cfg->hostname, &err) < 0 ||
-      (!cfg->netns_host && ns_loopback_up(&err) < 0))
-    child_fail(sync, 0, err.msg);
-
+void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes) {
+  berth_error_t err = {0};
   char ready = SYNC_READY;
   if (cfg->tty) {
     int master, slave;
-    if (pty_open(&master, &slave, &err) < 0 || rootfs_bind_console(slave, &err) < 0 || pty_install(slave, &err) < 0) child_fail(sync, 0, err.msg);
+    if (pty_open(&master, &slave, &err) < 0 || (!cfg->exec_mode && rootfs_bind_console(slave, &err) < 0) || pty_install(slave, &err) < 0) process_fail(sync, 0, err.msg);
     if (send_msg_fd(sync, &ready, 1, master) < 0) _exit(1);
     close(master);
     close(slave);
   } else {
-    if (stdio_pipes_install(pipes, &err) < 0) child_fail(sync, 0, err.msg);
+    if (stdio_pipes_install(pipes, &err) < 0) process_fail(sync, 0, err.msg);
     stdio_pipes_close_child_ends(pipes);
     if (send_msg_fd(sync, &ready, 1, -1) < 0) _exit(1);
   }
@@ -188,33 +190,52 @@ static void __attribute__((noreturn)) child_main(const struct monitor_config *cf
   child_exec(cfg, sync);
 }
 
+static void __attribute__((noreturn)) child_main(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes) {
+  berth_error_t err = {0};
+  process_reset();
+  if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special(cfg, &err) < 0 || rootfs_pivot(cfg->rootfs, &err) < 0 || ns_set_hostname(cfg->hostname, &err) < 0 ||
+      (!cfg->netns_host && ns_loopback_up(&err) < 0))
+    process_fail(sync, 0, err.msg);
+  process_ready_then_exec(cfg, sync, pipes);
+}
+
 /* ---- in the monitor ---- */
 
-int container_create(const struct monitor_config *cfg, struct container *c, berth_error_t *err) {
+int process_prepare(const struct monitor_config *cfg, struct container *c, int sv[2], berth_error_t *err) {
   c->pid = -1;
   c->sync_fd = -1;
   c->pty_master = -1;
   c->pipes.stdin_r = c->pipes.stdin_w = c->pipes.stdout_r = c->pipes.stdout_w = c->pipes.stderr_r = c->pipes.stderr_w = -1;
   int rc;
   if (!cfg->tty && (rc = stdio_pipes_create(&c->pipes, cfg->open_stdin, err)) < 0) return rc;
-  int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return berth_fail(err, errno, "socketpair");
-  pid_t pid = ns_clone(cfg->netns_host, err);
-  if (pid < 0) {
-    close(sv[0]);
-    close(sv[1]);
-    return pid;
-  }
+  return 0;
+}
+
+void process_forked(struct container *c, int sv[2], pid_t pid) {
   if (pid == 0) {
     close(sv[0]);
     stdio_pipes_close_monitor_ends(&c->pipes);
-    child_main(cfg, sv[1], &c->pipes);
+    return;
   }
   close(sv[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    return;
+  }
   stdio_pipes_close_child_ends(&c->pipes);
   c->pid = pid;
   c->sync_fd = sv[0];
-  return 0;
+}
+
+int container_create(const struct monitor_config *cfg, struct container *c, berth_error_t *err) {
+  int sv[2];
+  int rc = process_prepare(cfg, c, sv, err);
+  if (rc < 0) return rc;
+  pid_t pid = ns_clone(cfg->netns_host, err);
+  process_forked(c, sv, pid);
+  if (pid == 0) child_main(cfg, sv[1], &c->pipes);
+  return pid < 0 ? pid : 0;
 }
 
 int container_wait_ready(struct container *c, berth_error_t *err) {

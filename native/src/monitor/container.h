@@ -14,6 +14,20 @@ struct container {
   int pty_master;           /* with a tty, -1 otherwise */
 };
 
+/* Shared by container and exec mode. Before the fork: the stdio pipes (without a tty) and
+ * the sync socketpair. After it, in both processes: closes the other side's ends; in the
+ * monitor, records pid and sync_fd (a failed fork, pid < 0, just cleans up). */
+int process_prepare(const struct monitor_config *cfg, struct container *c, int sv[2], berth_error_t *err);
+void process_forked(struct container *c, int sv[2], pid_t pid);
+/* In the child: Docker's default signal state, umask 0, /dev/null over the monitor's stdio. */
+void process_reset(void);
+/* In the child, inside the container's namespaces and root: the pty (from the container's
+ * devpts) or the pipes on 0, 1, 2, READY to the monitor, then GO, user, cwd, capabilities and
+ * exec; failures go to the monitor as ERROR. */
+void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes) __attribute__((noreturn));
+/* In the child: reports a failure (exit code 0: a set-up failure before READY) and exits. */
+void process_fail(int sync, int code, const char *msg) __attribute__((noreturn));
+
 /* Clones the init (which builds its rootfs and waits for GO). */
 int container_create(const struct monitor_config *cfg, struct container *c, berth_error_t *err);
 /* Waits until the init is ready for GO (with a tty, receives the pty master), or fails with

@@ -1,4 +1,4 @@
-/* berth-monitor: one per container; see ../../MONITOR-PROTOCOL.md. */
+/* berth-monitor: one per container or exec; see ../../MONITOR-PROTOCOL.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "config.h"
 #include "container.h"
+#include "exec.h"
 #include "exitrec.h"
 #include "log.h"
 #include "server.h"
@@ -46,16 +47,18 @@ static int join_cgroups(const struct monitor_config *cfg, pid_t pid, berth_error
   return 0;
 }
 
-static int run_container(const char *config_path) {
+/* Container mode clones a container's init; exec mode starts a process inside a running
+ * container. Everything after that is the same. */
+static int run(const char *config_path, bool exec_mode) {
   berth_error_t err = {0};
-  struct monitor_config cfg = {0};
+  struct monitor_config cfg = {.exec_mode = exec_mode};
   struct listener l = {.fd = -1, .dirfd = -1};
   struct json_log log = {.fd = -1};
   struct container c = {.pid = -1, .sync_fd = -1, .pty_master = -1};
 
   if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, &err) < 0) goto fail;
   long long oom_before = oom_kill_count(cfg.oom_file);
-  if (container_create(&cfg, &c, &err) < 0) goto fail;
+  if ((exec_mode ? exec_create(&cfg, &c, &err) : container_create(&cfg, &c, &err)) < 0) goto fail;
   if (join_cgroups(&cfg, c.pid, &err) < 0 || container_wait_ready(&c, &err) < 0) {
     kill(c.pid, SIGKILL);
     waitpid(c.pid, NULL, 0);
@@ -90,11 +93,8 @@ int main(int argc, char **argv) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, NULL);
-  if (argc == 3 && !strcmp(argv[1], "container")) return run_container(argv[2]);
-  if (argc == 3 && !strcmp(argv[1], "exec")) {
-    report("error berth-monitor exec is not implemented yet");
-    return 1;
-  }
+  if (argc == 3 && !strcmp(argv[1], "container")) return run(argv[2], false);
+  if (argc == 3 && !strcmp(argv[1], "exec")) return run(argv[2], true);
   fprintf(stderr, "usage: berth-monitor container|exec CONFIG_FILE\n");
   report("error usage: berth-monitor container|exec CONFIG_FILE");
   return 2;
