@@ -164,3 +164,19 @@ t.test('a client that hangs up mid-upload leaves no staging and no image', { ski
   t.equal((await dockerOk(d, ['images', '-q'])).stdout, '', 'no image');
   t.same(layerDirs(d), []);
 });
+
+t.test('docker load on a terminal: quiet=0, "Loading layer" progress, then the loaded names', { skip }, async (t) => {
+  const pty = await import('node-pty');
+  const d = await startDaemon(t);
+  const saved = await saveArchive(await images());
+  const file = await write('tty.tar', saved.tar);
+  const term = pty.spawn('docker', ['load', '-i', file], { name: 'xterm', cols: 120, rows: 30, env: d.env as Record<string, string> });
+  t.teardown(() => { try { term.kill(); } catch { /* gone */ } });
+  let text = '';
+  term.onData((s) => { text += s; });
+  const code = await new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+  await new Promise((r) => setTimeout(r, 50)); // the last bytes may trail the exit
+  t.equal(code, 0, text);
+  t.match(text, /[0-9a-f]{12}: Loading layer \[=+>?\s*\]/, 'a progress bar per layer stored');
+  t.match(text, /Loaded image: bt-multi:latest\r\n/);
+});
