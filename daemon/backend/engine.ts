@@ -51,6 +51,7 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
   await containers.reconcile(readExitFile);
+  await containers.applyRestartPolicies();
   const system = new System(config, engineId(config.dataRoot), {
     containers: () => containers.counts(),
     images: () => images.count(),

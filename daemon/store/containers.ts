@@ -13,6 +13,8 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** berth's own: a stop was asked for, so restart policies leave the container alone. */
+  ManuallyStopped?: boolean;
 }
 
 export interface ContainerRow {
@@ -54,6 +56,7 @@ export class ContainersRepo {
   private readonly allStmt;
   private readonly stateStmt;
   private readonly renameStmt;
+  private readonly hostConfigStmt;
   private readonly deleteStmt;
   private readonly countStmt;
 
@@ -66,6 +69,7 @@ export class ContainersRepo {
     this.allStmt = db.prepare<[], RawRow>('SELECT * FROM containers ORDER BY created DESC');
     this.stateStmt = db.prepare('UPDATE containers SET state = ?, restart_count = ? WHERE id = ?');
     this.renameStmt = db.prepare('UPDATE containers SET name = ? WHERE id = ?');
+    this.hostConfigStmt = db.prepare('UPDATE containers SET host_config = ? WHERE id = ?');
     this.deleteStmt = db.prepare('DELETE FROM containers WHERE id = ?');
     this.countStmt = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM containers WHERE image_id = ?');
   }
@@ -105,6 +109,10 @@ export class ContainersRepo {
 
   saveState(id: string, state: ContainerState, restartCount: number): void {
     this.stateStmt.run(JSON.stringify(state), restartCount, id);
+  }
+
+  saveHostConfig(id: string, hostConfig: Record<string, any>): void {
+    this.hostConfigStmt.run(JSON.stringify(hostConfig), id);
   }
 
   rename(id: string, name: string): void {

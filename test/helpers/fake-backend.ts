@@ -51,4 +51,8 @@ export const noContainers: ContainersBackend = {
   waitFor: missing,
   attach: missing,
   logs: missing,
+  pause: async (ref) => missing(ref),
+  unpause: async (ref) => missing(ref),
+  update: async (ref) => missing(ref),
+  prune: async () => ({ ContainersDeleted: null, SpaceReclaimed: 0 }),
 };

@@ -96,6 +96,17 @@ export class FakeCgroups implements CgroupManager {
     return { procs: [`/fake/${id}/cgroup.procs`], oomFile: null };
   }
   killed: string[] = [];
+  frozen = new Set<string>();
+  updates: Array<[string, unknown]> = [];
+  freeze(id: string) {
+    this.frozen.add(id);
+  }
+  thaw(id: string) {
+    this.frozen.delete(id);
+  }
+  update(id: string, hc: unknown) {
+    this.updates.push([id, hc]);
+  }
   killAll(id: string) {
     this.killed.push(id);
   }

@@ -199,3 +199,103 @@ t.test('ps: all, filters and Docker status words', async (t) => {
   t.throws(() => names(true, { status: ['bogus'] }), { message: "invalid filter 'status=bogus'" });
   await r.containers.kill(a.Id, 'KILL');
 });
+
+t.test('restart policy on-failure:2 restarts twice with back-off, counting', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('rp', { Image: 'busybox', Cmd: ['exit', '1'], HostConfig: { RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } } });
+  await r.containers.start(Id);
+  const done = r.containers.waitFor(Id, 'not-running');
+  t.same(await done, { StatusCode: 1, Error: null }, 'not-running fires only when the policy gives up');
+  const c = r.containers.inspect(Id);
+  t.equal(c.RestartCount, 2);
+  t.equal(c.State.Status, 'exited');
+  t.equal(r.launcher.links.length, 3);
+  t.same(r.events.filter((e) => e.Action === 'start').length, 3);
+  t.notOk('ManuallyStopped' in c.State, 'berth\'s bookkeeping stays out of inspect');
+});
+
+t.test('restart policy always: an exit restarts; a stop sticks; kill does not restart', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('al', { Image: 'busybox', Cmd: ['sleep', 'term'], HostConfig: { RestartPolicy: { Name: 'always' } } });
+  await r.containers.start(Id);
+  // the process dies on its own (not asked for): restarted
+  const next = r.containers.waitFor(Id, 'next-exit');
+  r.launcher.links[0]!.signal(15);
+  await next;
+  for (let i = 0; i < 50 && r.launcher.links.length < 2; i++) await new Promise((res) => setTimeout(res, 20));
+  t.equal(r.launcher.links.length, 2, 'restarted');
+  for (let i = 0; i < 50 && !r.containers.inspect(Id).State.Running; i++) await new Promise((res) => setTimeout(res, 20));
+  t.equal(r.containers.inspect(Id).RestartCount, 1);
+  await r.containers.stop(Id, { timeout: 1 });
+  await new Promise((res) => setTimeout(res, 300));
+  t.equal(r.launcher.links.length, 2, 'a stop sticks');
+  t.equal(r.containers.inspect(Id).State.Status, 'exited');
+  await r.containers.start(Id);
+  t.equal(r.containers.inspect(Id).RestartCount, 0, 'a manual start resets the count');
+  await r.containers.kill(Id, 'KILL');
+  await new Promise((res) => setTimeout(res, 300));
+  t.equal(r.launcher.links.length, 3, 'kill does not restart');
+});
+
+t.test('restart policies are validated; --rm and a policy conflict', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  await t.rejects(r.containers.create('v1', { Image: 'busybox', HostConfig: { RestartPolicy: { Name: 'sometimes' } } }), { message: /invalid restart policy: unknown policy 'sometimes'/ });
+  await t.rejects(r.containers.create('v2', { Image: 'busybox', HostConfig: { RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } } }), { message: /can only be used with 'on-failure'/ });
+  await t.rejects(r.containers.create('v3', { Image: 'busybox', HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } }), { message: "can't create 'AutoRemove' container with restart policy" });
+});
+
+t.test('pause and unpause: freezer, state, 409s, events', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('pz', { Image: 'busybox', Cmd: ['sleep'] });
+  await t.rejects(r.containers.pause(Id), { message: `Container ${Id} is not running` });
+  await r.containers.start(Id);
+  await r.containers.pause(Id);
+  t.ok(r.cgroups.frozen.has(Id));
+  const c = r.containers.inspect(Id);
+  t.equal(c.State.Status, 'paused');
+  t.equal(c.State.Paused, true);
+  t.equal(c.State.Running, true);
+  t.match(r.containers.list({ all: true, limit: -1, filters: new (require('../../daemon/backend/filters').Filters)() })[0]!.Status, /^Up .* \(Paused\)$/);
+  await t.rejects(r.containers.pause(Id), { message: `Container ${Id} is already paused` });
+  await r.containers.unpause(Id);
+  t.notOk(r.cgroups.frozen.has(Id));
+  await t.rejects(r.containers.unpause(Id), { message: `Container ${Id} is not paused` });
+  await r.containers.pause(Id);
+  await r.containers.stop(Id, { timeout: 1 });
+  t.notOk(r.cgroups.frozen.has(Id), 'a stop thaws so the process can die');
+  t.same(r.events.map((e) => e.Action).filter((a) => a === 'pause' || a === 'unpause'), ['pause', 'unpause', 'pause', 'unpause']);
+});
+
+t.test('update applies limits to a running container and saves them', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('up', { Image: 'busybox', Cmd: ['sleep'] });
+  await r.containers.start(Id);
+  t.same(await r.containers.update(Id, { Memory: 64 * 1024 * 1024, PidsLimit: 20, RestartPolicy: { Name: 'unless-stopped' } }), { Warnings: [] });
+  t.equal(r.cgroups.updates.length, 1);
+  const hc = r.containers.inspect(Id).HostConfig;
+  t.equal(hc.Memory, 64 * 1024 * 1024);
+  t.equal(hc.PidsLimit, 20);
+  t.same(hc.RestartPolicy, { Name: 'unless-stopped', MaximumRetryCount: 0 });
+  await r.containers.kill(Id, 'KILL');
+});
+
+t.test('container prune removes stopped containers matching the filters', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Filters } = await import('../../daemon/backend/filters');
+  const keep = await r.containers.create('keep', { Image: 'busybox', Cmd: ['sleep'] });
+  await r.containers.start(keep.Id);
+  const a = await r.containers.create('p-a', { Image: 'busybox', Labels: { x: '1' } });
+  const b = await r.containers.create('p-b', { Image: 'busybox' });
+  const res = await r.containers.prune(Filters.parse('{"label":["x=1"]}'));
+  t.same(res.ContainersDeleted, [a.Id]);
+  t.same((await r.containers.prune(Filters.parse('{"until":["1h"]}'))).ContainersDeleted, null, 'nothing created over an hour ago');
+  t.same((await r.containers.prune(new Filters())).ContainersDeleted, [b.Id]);
+  t.equal(r.containers.inspect(keep.Id).State.Running, true, 'running containers stay');
+  await r.containers.kill(keep.Id, 'KILL');
+});

@@ -78,6 +78,7 @@ export function normalizeConfig(body: Json, hostname: string): Json {
 /** HostConfig as dockerd shows it after create: the fields the CLI sends, with defaults. */
 export function normalizeHostConfig(hc: Json | undefined): Json {
   const h: Json = { ...(hc ?? {}) };
+  h.AutoRemove = !!h.AutoRemove;
   const ints = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota',
     'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'BlkioWeight', 'OomScoreAdj', 'ShmSize', 'KernelMemory', 'KernelMemoryTCP', 'CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth'];
   for (const k of ints) {
@@ -96,11 +97,14 @@ export function normalizeHostConfig(hc: Json | undefined): Json {
   if (h.NanoCpus < 0) throw new InvalidParameter('Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available'.replace(/2/g, String(require('node:os').cpus().length)));
   if (h.PidsLimit === undefined) h.PidsLimit = null;
   h.NetworkMode = h.NetworkMode || 'default';
-  h.RestartPolicy = h.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
-  if (!h.RestartPolicy.Name) h.RestartPolicy = { ...h.RestartPolicy, Name: 'no' };
+  h.RestartPolicy = { Name: h.RestartPolicy?.Name || 'no', MaximumRetryCount: h.RestartPolicy?.MaximumRetryCount ?? 0 };
+  const rp = h.RestartPolicy;
+  if (!['no', 'always', 'unless-stopped', 'on-failure'].includes(rp.Name)) throw new InvalidParameter(`invalid restart policy: unknown policy '${rp.Name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  if (rp.MaximumRetryCount < 0) throw new InvalidParameter('invalid restart policy: maximum retry count cannot be negative');
+  if (rp.MaximumRetryCount > 0 && rp.Name !== 'on-failure') throw new InvalidParameter(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  if (h.AutoRemove && rp.Name !== 'no') throw new InvalidParameter("can't create 'AutoRemove' container with restart policy");
   h.LogConfig = h.LogConfig?.Type ? h.LogConfig : { Type: 'json-file', Config: h.LogConfig?.Config ?? {} };
   if (h.LogConfig.Type !== 'json-file') throw new InvalidParameter(`logging driver "${h.LogConfig.Type}" is not supported by berth (json-file only)`);
-  h.AutoRemove = !!h.AutoRemove;
   h.Privileged = !!h.Privileged;
   h.ReadonlyRootfs = !!h.ReadonlyRootfs;
   h.PublishAllPorts = !!h.PublishAllPorts;

@@ -3,7 +3,8 @@
 // monitor link, attach sessions, waiters) lives in a `Live` record per container. Every
 // state change goes through the container's mutex and its explicit transitions below.
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { Conflict, InvalidParameter, NotFound, NotModified, SystemError, errorMessage } from '../../errors';
 import type { ContainerRow, ContainerState, ContainersRepo } from '../../store/containers';
@@ -37,19 +38,40 @@ class Live {
   monitor: MonitorLink | undefined;
   /** Resolved at the next exit of the process (or the failure to start one). */
   private exitWaiters: Array<(code: number) => void> = [];
+  /** Resolved when the container is no longer running (not at an exit followed by a policy restart). */
+  private notRunningWaiters: Array<(code: number) => void> = [];
   private removedWaiters: Array<(code: number) => void> = [];
   exited: Promise<number> | undefined;
+  /** A restart policy's pending restart, and its back-off (Docker: 100 ms doubling to 1 min). */
+  restartTimer: NodeJS.Timeout | undefined;
+  restartDelay = 0;
+  /** The next exit was asked for (stop, kill with KILL or the stop signal): no policy restart. */
+  exitOnNext = false;
+  startedAtMs = 0;
 
   nextExit(): Promise<number> {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
   }
+  notRunning(): Promise<number> {
+    return new Promise((resolve) => this.notRunningWaiters.push(resolve));
+  }
   removed(): Promise<number> {
     return new Promise((resolve) => this.removedWaiters.push(resolve));
   }
-  fireExit(code: number): void {
+  fireExit(code: number, stillRunning: boolean): void {
     const ws = this.exitWaiters;
     this.exitWaiters = [];
     for (const w of ws) w(code);
+    if (stillRunning) return;
+    const nr = this.notRunningWaiters;
+    this.notRunningWaiters = [];
+    for (const w of nr) w(code);
+  }
+  cancelRestart(): boolean {
+    if (!this.restartTimer) return false;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    return true;
   }
   fireRemoved(code: number): void {
     const ws = this.removedWaiters;
@@ -68,6 +90,44 @@ export interface ContainersDeps {
   execRoot: string;
   logOpts: Record<string, string>;
   log?: (msg: string) => void;
+}
+
+const UPDATABLE = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota',
+  'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'CpuRealtimePeriod', 'CpuRealtimeRuntime'];
+
+/** Inspect's State: the stored one without berth's own bookkeeping. */
+function publicState(s: ContainerState): Omit<ContainerState, 'ManuallyStopped'> {
+  const { ManuallyStopped: _m, ...rest } = s;
+  return rest;
+}
+
+/** `until` of prune filters: Unix seconds, RFC 3339, or a Go duration before now. */
+function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const m = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
+  if (m) return Date.now() - Number(m[1]) * { ns: 1e-6, us: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 }[m[2] as 's'];
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidParameter(`invalid filter 'until=${v}'`);
+  return t;
+}
+
+/** Bytes used by the files under `dir` (the writable layer's size). */
+async function dirSize(dir: string): Promise<number> {
+  let total = 0;
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) total += await dirSize(p);
+    else {
+      try { total += (await lstat(p)).size; } catch { /* raced away */ }
+    }
+  }
+  return total;
 }
 
 const freshState = (): ContainerState => ({
@@ -176,6 +236,11 @@ export class Containers {
       if (!c) throw new NotFound(`No such container: ${ref}`);
       if (c.state.Status === 'running' || c.state.Status === 'paused') throw new NotModified();
       if (c.state.Status === 'removing') throw new Conflict(`container is marked for removal and cannot be started`);
+      live.cancelRestart();
+      live.restartDelay = 0;
+      live.exitOnNext = false;
+      c.restartCount = 0;
+      c.state = { ...c.state, ManuallyStopped: false };
       await this.launch(c, live);
     });
   }
@@ -246,6 +311,7 @@ export class Containers {
     link.go();
     const r = await outcome;
     if (r.ok) {
+      live.startedAtMs = Date.now();
       const s: ContainerState = {
         ...c.state, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false,
         Dead: false, Pid: r.pid, ExitCode: 0, Error: '', StartedAt: r.startedAt, FinishedAt: ZERO_TIME,
@@ -298,9 +364,11 @@ export class Containers {
     try { this.d.cgroups.destroy(id); } catch (err) { this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`); }
     if (!c) return;
     const failedStart = c.state.Status === 'created' && c.state.Error !== '';
+    const restart = !failedStart && this.shouldRestart(c, live, info.exitCode);
+    live.exitOnNext = false;
     if (!failedStart) {
       const s: ContainerState = {
-        ...c.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
+        ...c.state, Status: restart ? 'restarting' : 'exited', Running: restart, Paused: false, Restarting: restart, Pid: 0,
         ExitCode: info.exitCode, OOMKilled: info.oomKilled, FinishedAt: info.finishedAt,
       };
       this.d.repo.saveState(id, s, c.restartCount);
@@ -308,7 +376,11 @@ export class Containers {
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
     }
     const code = failedStart ? c.state.ExitCode : info.exitCode;
-    live.fireExit(code);
+    live.fireExit(code, restart);
+    if (restart) {
+      this.scheduleRestart(id, live);
+      return;
+    }
     if (c.hostConfig.AutoRemove) {
       try {
         await this.remove(id, { force: true, volumes: false });
@@ -325,7 +397,16 @@ export class Containers {
     const live = this.liveOf(c0.id);
     await live.lock.run(async () => {
       const c = this.d.repo.get(c0.id);
+      if (c && c.state.Status === 'restarting' && live.cancelRestart()) {
+        // stopped while waiting out a policy back-off: it stays stopped
+        this.d.repo.saveState(c.id, { ...c.state, Status: 'exited', Running: false, Restarting: false, ManuallyStopped: true }, c.restartCount);
+        live.fireExit(c.state.ExitCode, false);
+        this.emit(c, 'stop');
+        return;
+      }
       if (!c || !live.monitor || (c.state.Status !== 'running' && c.state.Status !== 'paused')) throw new NotModified();
+      this.d.repo.saveState(c.id, { ...c.state, ManuallyStopped: true }, c.restartCount);
+      live.exitOnNext = true;
       await this.stopLocked(c, live, opts);
       this.emit(c, 'stop');
     });
@@ -356,6 +437,17 @@ export class Containers {
   private signalLocked(c: ContainerRow, live: Live, sig: number): void {
     live.monitor?.signal(sig);
     this.emit(c, 'kill', { signal: String(sig) });
+    // a frozen process cannot act on the signal: let it run again (as dockerd does)
+    if (this.d.repo.get(c.id)?.state.Paused && (sig === 9 || sig === parseSignal(c.config.StopSignal || 'SIGTERM'))) this.thaw(c);
+  }
+
+  private thaw(c: ContainerRow): void {
+    try { this.d.cgroups.thaw(c.id); } catch (err) { this.d.log?.(`thaw ${c.id}: ${errorMessage(err)}`); }
+    const cur = this.d.repo.get(c.id);
+    if (cur?.state.Paused) {
+      this.d.repo.saveState(c.id, { ...cur.state, Status: 'running', Paused: false }, cur.restartCount);
+      this.emit(c, 'unpause');
+    }
   }
 
   async kill(ref: string, signal: string | undefined): Promise<void> {
@@ -367,6 +459,7 @@ export class Containers {
     if (!c || !live.monitor || (c.state.Status !== 'running' && c.state.Status !== 'paused')) {
       throw new Conflict(`Cannot kill container: ${ref}: Container ${c0.id} is not running`);
     }
+    if (sig === 9 || sig === parseSignal(c.config.StopSignal || 'SIGTERM')) live.exitOnNext = true;
     this.signalLocked(c, live, sig);
     if (sig === 9) await live.exited;
   }
@@ -393,6 +486,11 @@ export class Containers {
     await live.lock.run(async () => {
       const c = this.d.repo.get(c0.id);
       if (!c) throw new NotFound(`No such container: ${ref}`);
+      if (c.state.Status === 'restarting' && !opts.force) {
+        throw new Conflict(`You cannot remove a restarting container ${c.id}. Stop the container before attempting removal or force remove`);
+      }
+      live.cancelRestart();
+      live.exitOnNext = true;
       const running = live.monitor !== undefined && (c.state.Status === 'running' || c.state.Status === 'paused');
       if (running) {
         if (!opts.force) {
@@ -431,7 +529,7 @@ export class Containers {
         if (c.state.Status !== 'running' && c.state.Status !== 'paused' && c.state.Status !== 'restarting') {
           return Promise.resolve({ StatusCode: c.state.ExitCode, Error: null });
         }
-        return wrap(live.nextExit());
+        return wrap(live.notRunning());
     }
   }
 
@@ -533,7 +631,7 @@ export class Containers {
       Created: c.created,
       Path: cmd[0] ?? '',
       Args: cmd.slice(1),
-      State: { ...c.state, Status: c.state.Status === 'removing' ? 'removing' : c.state.Status },
+      State: publicState(c.state),
       Image: c.imageId,
       ResolvConfPath: p.resolvConf,
       HostnamePath: p.hostname,
@@ -623,6 +721,138 @@ export class Containers {
     if (clash) throw new Conflict(`Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`);
     this.d.repo.rename(c.id, name);
     this.emit({ ...c, name }, 'rename', { oldName: '/' + c.name });
+  }
+
+  // ---- restart policies -----------------------------------------------------------------
+
+  /** Docker's restart manager: no, always, unless-stopped, on-failure[:N]; never after a stop that was asked for. */
+  private shouldRestart(c: ContainerRow, live: Live, exitCode: number): boolean {
+    if (live.exitOnNext || c.state.ManuallyStopped || c.hostConfig.AutoRemove) return false;
+    const policy = c.hostConfig.RestartPolicy ?? { Name: 'no' };
+    switch (policy.Name) {
+      case 'always':
+      case 'unless-stopped':
+        return true;
+      case 'on-failure':
+        return exitCode !== 0 && (!policy.MaximumRetryCount || c.restartCount < policy.MaximumRetryCount);
+      default:
+        return false;
+    }
+  }
+
+  private scheduleRestart(id: string, live: Live): void {
+    // back-off: 100 ms, doubling up to a minute; back to 100 ms after a run of 10 s or more
+    const ranFor = Date.now() - live.startedAtMs;
+    live.restartDelay = ranFor >= 10_000 || live.restartDelay === 0 ? 100 : Math.min(live.restartDelay * 2, 60_000);
+    live.restartTimer = setTimeout(() => {
+      live.restartTimer = undefined;
+      void live.lock.run(async () => {
+        const c = this.d.repo.get(id);
+        if (!c || c.state.Status !== 'restarting') return;
+        c.restartCount += 1;
+        try {
+          await this.launch(c, live);
+        } catch (err) {
+          this.d.log?.(`restart of ${id.slice(0, 12)} failed: ${errorMessage(err)}`);
+          const cur = this.d.repo.get(id);
+          if (cur) this.d.repo.saveState(id, { ...cur.state, Status: 'exited', Running: false, Restarting: false }, cur.restartCount);
+          live.fireExit(cur?.state.ExitCode ?? 128, false);
+        }
+      });
+    }, live.restartDelay);
+  }
+
+  /** At daemon start: containers whose policy wants them running are started (as dockerd restores them). */
+  async applyRestartPolicies(): Promise<void> {
+    for (const c of this.d.repo.all()) {
+      if (c.state.Running || c.state.Status === 'created') continue;
+      const name = c.hostConfig.RestartPolicy?.Name;
+      const want = name === 'always' || (name === 'unless-stopped' && !c.state.ManuallyStopped) ||
+        (name === 'on-failure' && !c.state.ManuallyStopped && c.state.ExitCode !== 0 &&
+          (!c.hostConfig.RestartPolicy.MaximumRetryCount || c.restartCount < c.hostConfig.RestartPolicy.MaximumRetryCount));
+      if (!want) continue;
+      const live = this.liveOf(c.id);
+      await live.lock.run(async () => {
+        try {
+          await this.launch(c, live);
+        } catch (err) {
+          this.d.log?.(`restart of ${c.id.slice(0, 12)} at daemon start failed: ${errorMessage(err)}`);
+        }
+      });
+    }
+  }
+
+  // ---- pause, update, prune -------------------------------------------------------------
+
+  async pause(ref: string): Promise<void> {
+    const c0 = this.find(ref);
+    const live = this.liveOf(c0.id);
+    await live.lock.run(async () => {
+      const c = this.d.repo.get(c0.id)!;
+      if (!c.state.Running || !live.monitor) throw new Conflict(`Container ${c.id} is not running`);
+      if (c.state.Paused) throw new Conflict(`Container ${c.id} is already paused`);
+      if (c.state.Restarting) throw new Conflict(`Container ${c.id} is restarting, wait until the container is running`);
+      this.d.cgroups.freeze(c.id);
+      this.d.repo.saveState(c.id, { ...c.state, Status: 'paused', Paused: true }, c.restartCount);
+      this.emit(c, 'pause');
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const c0 = this.find(ref);
+    const live = this.liveOf(c0.id);
+    await live.lock.run(async () => {
+      const c = this.d.repo.get(c0.id)!;
+      if (!c.state.Paused) throw new Conflict(`Container ${c.id} is not paused`);
+      this.thaw(c);
+    });
+  }
+
+  /** POST /containers/{id}/update: resources (applied to a running container's cgroup) and the restart policy. */
+  async update(ref: string, body: Json): Promise<{ Warnings: string[] }> {
+    const c0 = this.find(ref);
+    const live = this.liveOf(c0.id);
+    return live.lock.run(async () => {
+      const c = this.d.repo.get(c0.id)!;
+      const changed: Json = {};
+      for (const k of UPDATABLE) if (body[k] !== undefined && body[k] !== null) changed[k] = body[k];
+      if (body.RestartPolicy?.Name !== undefined && body.RestartPolicy.Name !== '') {
+        if (c.hostConfig.AutoRemove && body.RestartPolicy.Name !== 'no') {
+          throw new InvalidParameter('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        }
+        changed.RestartPolicy = { Name: body.RestartPolicy.Name, MaximumRetryCount: body.RestartPolicy.MaximumRetryCount ?? 0 };
+      }
+      const hostConfig = normalizeHostConfig({ ...c.hostConfig, ...changed });
+      if (c.state.Running && live.monitor) this.d.cgroups.update(c.id, hostConfig);
+      this.d.repo.saveHostConfig(c.id, hostConfig);
+      this.emit(c, 'update');
+      return { Warnings: [] };
+    });
+  }
+
+  /** POST /containers/prune: every stopped container matching `until` and `label` filters. */
+  async prune(f: Filters): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+    f.allowOnly('until', 'label', 'label!');
+    const until = f.get('until')[0];
+    const untilMs = until === undefined ? Infinity : parseUntil(until);
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const c of this.d.repo.all()) {
+      if (c.state.Running || c.state.Status === 'removing') continue;
+      if (Date.parse(c.created) >= untilMs) continue;
+      if (!f.matchLabels(c.config.Labels)) continue;
+      if (f.get('label!').length && !f.get('label!').every((l) => !new Filters(new Map([['label', [l]]])).matchLabels(c.config.Labels))) continue;
+      const size = await dirSize(this.paths(c.id).upper);
+      try {
+        await this.remove(c.id, { force: false, volumes: false });
+        deleted.push(c.id);
+        reclaimed += size;
+      } catch (err) {
+        this.d.log?.(`prune ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
+      }
+    }
+    this.d.events.emit('container', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
   }
 
   // ---- daemon start-up ------------------------------------------------------------------

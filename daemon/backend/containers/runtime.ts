@@ -9,6 +9,12 @@ import type { CgroupHandle, CgroupManager, ExitInfo, MonitorLauncher, MonitorLin
 
 const limitKeys = ['Memory', 'MemorySwap', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares', 'PidsLimit', 'CpusetCpus', 'CpusetMems', 'BlkioWeight'] as const;
 
+function limitsOf(hostConfig: Json): CgroupLimits {
+  const limits: CgroupLimits = {};
+  for (const k of limitKeys) if (hostConfig[k] !== undefined) (limits as Record<string, unknown>)[k] = hostConfig[k];
+  return limits;
+}
+
 export class NativeCgroups implements CgroupManager {
   readonly version: '1' | '2';
 
@@ -19,14 +25,24 @@ export class NativeCgroups implements CgroupManager {
   create(id: string, hostConfig: Json): CgroupHandle {
     const paths = this.ops.cgroupCreate(this.parent, id, { privileged: !!hostConfig.Privileged });
     try {
-      const limits: CgroupLimits = {};
-      for (const k of limitKeys) if (hostConfig[k] !== undefined) (limits as Record<string, unknown>)[k] = hostConfig[k];
-      this.ops.cgroupSetLimits(paths.name, limits);
+      this.ops.cgroupSetLimits(paths.name, limitsOf(hostConfig));
     } catch (err) {
       this.ops.cgroupDestroy(paths.name);
       throw err;
     }
     return { procs: paths.procs, oomFile: paths.oomFile };
+  }
+
+  update(id: string, hostConfig: Json): void {
+    this.ops.cgroupSetLimits(cgroupName(this.parent, id), limitsOf(hostConfig));
+  }
+
+  freeze(id: string): void {
+    this.ops.cgroupFreeze(cgroupName(this.parent, id));
+  }
+
+  thaw(id: string): void {
+    this.ops.cgroupThaw(cgroupName(this.parent, id));
   }
 
   killAll(id: string): void {

@@ -28,6 +28,10 @@ export interface CgroupManager {
   create(id: string, limits: Json): CgroupHandle;
   /** SIGKILLs whatever is still in the container's cgroup (processes left by a dead monitor). */
   killAll(id: string): void;
+  freeze(id: string): void;
+  thaw(id: string): void;
+  /** Applies changed limits (HostConfig field names) to a running container's cgroup. */
+  update(id: string, hostConfig: Json): void;
   destroy(id: string): void;
   version: '1' | '2';
 }

@@ -47,6 +47,21 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
     return reply.code(204).send();
   });
 
+  app.post('/containers/:id/pause', async (req: Req, reply) => {
+    await c.pause(req.params.id);
+    return reply.code(204).send();
+  });
+
+  app.post('/containers/:id/unpause', async (req: Req, reply) => {
+    await c.unpause(req.params.id);
+    return reply.code(204).send();
+  });
+
+  app.post('/containers/:id/update', async (req: FastifyRequest<{ Params: { id: string }; Body: Record<string, unknown> | undefined }>) =>
+    c.update(req.params.id, (req.body ?? {}) as Record<string, unknown>));
+
+  app.post('/containers/prune', async (req: FastifyRequest<{ Querystring: Query }>) => c.prune(filters(req.query)));
+
   app.post('/containers/:id/rename', async (req: Req, reply) => {
     const name = str(req.query, 'name');
     if (!name) throw new InvalidParameter('Neither old nor new names may be empty');
