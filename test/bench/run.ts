@@ -1,0 +1,294 @@
+// `npm run bench`: berth's performance targets (../shared/DESIGN.md, "Performance targets"),
+// measured side by side with the kernel floor and, when Debian's docker.io is installed, a
+// dockerd the bench starts on a temporary root. Prints a table and writes every number to a
+// JSON file. Not a test: it asserts nothing and never runs in `npm test`.
+//
+//   npm run bench [-- --quick] [-- --no-dockerd] [-- --no-logs] [-- --out FILE]
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { berthdMain } from '../helpers/daemon';
+import { rootfsTar } from '../helpers/test-image';
+import { dockerdMissing, startBerth, startDockerd, type Engine } from './engines';
+import { measureFloor, type FloorResult } from './floor';
+import { apiLifecycle, listMany, logs, memoryRunning, runRm, type LifecycleResult, type ListResult, type LogsResult, type RunningResult } from './measure';
+import { summarize, type Summary } from './stats';
+
+interface Options {
+  quick: boolean;
+  dockerd: boolean;
+  logs: boolean;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const o: Options = { quick: false, dockerd: true, logs: true, out: `/tmp/berth-bench-${stamp}.json` };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') o.quick = true;
+    else if (a === '--no-dockerd') o.dockerd = false;
+    else if (a === '--no-logs') o.logs = false;
+    else if (a === '--out' && argv[i + 1]) o.out = argv[++i]!;
+    else {
+      process.stderr.write(`usage: npm run bench [-- --quick] [-- --no-dockerd] [-- --no-logs] [-- --out FILE]\nunknown argument: ${a}\n`);
+      process.exit(2);
+    }
+  }
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+/** Sizes of every loop; --quick is a smoke run of the harness, its numbers are not the figures. */
+const N = opts.quick
+  ? { warmups: 1, runRm: 5, api: 10, floor: 10, listContainers: 100, listGets: 5, running: 5, logBytes: 5 * 1024 * 1024 }
+  : { warmups: 3, runRm: 30, api: 50, floor: 50, listContainers: 1000, listGets: 30, running: 20, logBytes: 50 * 1024 * 1024 };
+
+const TARGETS = { runRmSpeedup: 5, apiOverFloor: 3, listMs: 50, memoryRatio: 1, logsMs: 2000 };
+
+interface EngineResults {
+  version: string;
+  runRm?: Summary & { samplesMs: number[] };
+  api?: { total: Summary; phases: Record<string, Summary>; samplesMs: number[] };
+  list?: Omit<ListResult, 'getMs'> & { get: Summary; getMs: number[] };
+  running?: RunningResult;
+  logs?: LogsResult;
+  errors: Record<string, string>;
+  cleanupNotes?: string[];
+}
+
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+let current: Engine | undefined;
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    log(`${sig}: stopping ${current?.name ?? 'nothing'} and cleaning up`);
+    void (current?.stop() ?? Promise.resolve({ problems: [], notes: [] })).then(({ problems, notes }) => {
+      for (const p of [...problems, ...notes]) log(`cleanup: ${p}`);
+      process.exit(130);
+    });
+  });
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n')[0]!.trim() : 'unavailable';
+}
+
+async function section<T>(res: EngineResults, name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  const t0 = Date.now();
+  try {
+    const v = await fn();
+    log(`  ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return v;
+  } catch (err) {
+    res.errors[name] = (err as Error).message;
+    log(`  ${name} FAILED: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+async function measureEngine(start: () => Promise<Engine>, label: string): Promise<EngineResults | { failed: string }> {
+  log(`starting ${label}`);
+  let engine: Engine;
+  try {
+    engine = await start();
+  } catch (err) {
+    return { failed: (err as Error).message };
+  }
+  current = engine;
+  const res: EngineResults = { version: engine.version, errors: {} };
+  try {
+    const rr = await section(res, 'docker run --rm', () => runRm(engine, N.runRm, N.warmups));
+    if (rr) res.runRm = { ...summarize(rr), samplesMs: rr };
+    const api: LifecycleResult | undefined = await section(res, 'API lifecycle', () => apiLifecycle(engine, N.api, N.warmups));
+    if (api) {
+      const phases: Record<string, Summary> = {};
+      for (const [k, v] of Object.entries(api.phasesMs)) phases[k] = summarize(v);
+      res.api = { total: summarize(api.totalMs), phases, samplesMs: api.totalMs };
+    }
+    const list = await section(res, `list over ${N.listContainers}`, () => listMany(engine, N.listContainers, N.listGets, N.warmups));
+    if (list) res.list = { ...list, get: summarize(list.getMs) };
+    const running = await section(res, `memory with ${N.running} running`, () => memoryRunning(engine, N.running));
+    if (running) res.running = running;
+    if (opts.logs) {
+      const lg = await section(res, `logs ${N.logBytes >> 20} MB`, () => logs(engine, N.logBytes));
+      if (lg) res.logs = lg;
+    }
+  } finally {
+    if (Object.keys(res.errors).length) process.stderr.write(`# ${label} output:\n${engine.output().slice(-8000).replace(/^/gm, '#   ')}\n`);
+    const { problems, notes } = await engine.stop();
+    current = undefined;
+    for (const p of [...problems, ...notes]) log(`cleanup of ${label}: ${p}`);
+    if (problems.length) res.errors.cleanup = problems.join('; ');
+    res.cleanupNotes = notes;
+  }
+  return res;
+}
+
+// ---- report -------------------------------------------------------------------------------------
+
+const ms = (x: number | undefined): string => {
+  if (x === undefined || !Number.isFinite(x)) return '—';
+  if (x >= 10_000) return `${(x / 1000).toFixed(1)} s`;
+  if (x >= 100) return `${x.toFixed(0)} ms`;
+  return `${x.toFixed(1)} ms`;
+};
+const mb = (kb: number | undefined): string => (kb === undefined ? '—' : `${(kb / 1024).toFixed(1)} MB`);
+const pad = (s: string, n: number) => s.padEnd(n);
+const lpad = (s: string, n: number) => s.padStart(n);
+
+function row(label: string, berth: string, dockerd: string): string {
+  return `${pad(label, 52)}${lpad(berth, 30)}${lpad(dockerd, 30)}`;
+}
+const medP90 = (s: Summary | undefined) => (s ? `${ms(s.median)} (${ms(s.p90)})` : '—');
+
+type Verdict = { name: string; how: string; value: string; target: string; verdict: string };
+
+function ratioLine(v: Verdict): string {
+  return `${pad(v.name, 22)}${pad(v.how, 38)}${lpad(v.value, 10)}   ${pad(v.target, 12)}${v.verdict}`;
+}
+
+function main(): Promise<void> {
+  return (async () => {
+    if (process.getuid?.() !== 0) throw new Error('the bench needs root: the engines and the floor mount, clone namespaces and make cgroups');
+    if (!existsSync(berthdMain)) throw new Error(`berthd is not built (${berthdMain} missing)`);
+    if (spawnSync('docker', ['--version']).status !== 0) throw new Error('the docker CLI is not installed (scripts/install-deps.sh installs it)');
+
+    const missing = dockerdMissing();
+    const meta = {
+      date: new Date().toISOString(),
+      quick: opts.quick,
+      sizes: N,
+      cores: cpus().length,
+      cpu: cpus()[0]?.model ?? '?',
+      memoryMB: Math.round(totalmem() / 2 ** 20),
+      kernel: release(),
+      node: process.version,
+      dockerCli: firstLine('docker', ['--version']),
+      dockerd: missing ? `not installed (${missing} missing)` : firstLine('dockerd', ['--version']),
+      containerd: missing ? undefined : firstLine('containerd', ['--version']),
+      runc: missing ? undefined : firstLine('runc', ['--version']),
+      loadavgStart: loadavg(),
+      loadavgEnd: [] as number[],
+    };
+    log(`rootfs tar and kernel floor (N=${N.floor})`);
+    const tar = await rootfsTar();
+    let floor: (FloorResult & { summary: Summary }) | { failed: string };
+    try {
+      const f = measureFloor(tar, N.floor, N.warmups);
+      floor = { ...f, summary: summarize(f.samplesMs) };
+    } catch (err) {
+      floor = { failed: (err as Error).message };
+      log(`floor FAILED: ${floor.failed}`);
+    }
+
+    const berth = await measureEngine(startBerth, 'berth');
+    let dockerd: EngineResults | { failed: string } | { skipped: string };
+    if (!opts.dockerd) dockerd = { skipped: '--no-dockerd' };
+    else if (missing) dockerd = { skipped: `dockerd not installed (${missing} missing): no comparison` };
+    else dockerd = await measureEngine(startDockerd, 'dockerd');
+    meta.loadavgEnd = loadavg();
+
+    const b = 'failed' in berth ? undefined : berth;
+    const d = 'failed' in dockerd || 'skipped' in dockerd ? undefined : dockerd;
+    const fl = 'failed' in floor ? undefined : floor.summary;
+    const noDockerd = 'skipped' in dockerd ? dockerd.skipped : 'failed' in dockerd ? `dockerd failed: ${dockerd.failed.split('\n')[0]}` : undefined;
+
+    // ---- the table
+    const L: string[] = [];
+    L.push(`berth bench ${meta.date}${opts.quick ? '  (--quick: smoke sizes, not the figures)' : ''}`);
+    L.push(`host: ${meta.cores} cores (${meta.cpu}), ${meta.memoryMB} MB, Linux ${meta.kernel}, node ${meta.node}, load ${meta.loadavgStart.map((x) => x.toFixed(2)).join(' ')}`);
+    L.push(`client: ${meta.dockerCli}`);
+    L.push(`engines: berth ${b?.version ?? '—'}; ${d ? `dockerd ${d.version} (${meta.containerd}; ${meta.runc})` : noDockerd}`);
+    L.push('');
+    L.push(row('median (p90)', 'berth', 'dockerd'));
+    L.push(row(`docker run --rm --network none busybox true (N=${N.runRm})`, medP90(b?.runRm), medP90(d?.runRm)));
+    L.push(row(`API create→start→wait→delete (N=${N.api})`, medP90(b?.api?.total), medP90(d?.api?.total)));
+    const phase = (r: EngineResults | undefined, k: string) => medP90(r?.api?.phases[k]);
+    L.push(row('  create', phase(b, 'create'), phase(d, 'create')));
+    L.push(row('  wait (headers in) + start', phase(b, 'waitAndStart'), phase(d, 'waitAndStart')));
+    L.push(row('  start returned → wait body (exit)', phase(b, 'runToExit'), phase(d, 'runToExit')));
+    L.push(row('  delete', phase(b, 'delete'), phase(d, 'delete')));
+    L.push(row(`kernel floor: clone+overlay+pivot_root+exec (N=${N.floor})`, fl ? medP90(fl) : `failed: ${(floor as { failed: string }).failed.slice(0, 60)}`, ''));
+    L.push(row(`GET /containers/json?all=1, ${N.listContainers} present (N=${N.listGets})`, medP90(b?.list?.get), medP90(d?.list?.get)));
+    L.push(row(`  create ${N.listContainers} / remove ${N.listContainers} (4 in flight)`,
+      b?.list ? `${ms(b.list.createAllMs)} / ${ms(b.list.removeAllMs)}` : '—', d?.list ? `${ms(d.list.createAllMs)} / ${ms(d.list.removeAllMs)}` : '—'));
+    L.push(row('  response body', b?.list ? `${(b.list.bodyBytes / 1024).toFixed(0)} kB` : '—', d?.list ? `${(d.list.bodyBytes / 1024).toFixed(0)} kB` : '—'));
+    L.push(row(`RSS idle, ${N.listContainers} created (daemons)`, mb(b?.list?.memoryIdle.daemons.rssKb), mb(d?.list?.memoryIdle.daemons.rssKb)));
+    const role = (r: EngineResults | undefined, k: string) => (r?.list?.memoryIdle.daemons.byRole[k] === undefined ? '' : mb(r.list.memoryIdle.daemons.byRole[k]));
+    L.push(row('  berthd / dockerd', role(b, 'berthd'), role(d, 'dockerd')));
+    if (d?.list) L.push(row('  containerd', '', role(d, 'containerd')));
+    const run = (r?: EngineResults, f: 'rssKb' | 'pssKb' = 'rssKb') => (r?.running ? mb(r.running.memory.engine[f]) : '—');
+    L.push(row(`RSS, ${N.running} sleep containers: daemons + helpers`, run(b), run(d)));
+    const split = (r?: EngineResults) => (r?.running ? `${mb(r.running.memory.daemons.rssKb)} + ${r.running.memory.helpers.count}×${mb(r.running.memory.helpers.rssKb / Math.max(1, r.running.memory.helpers.count))}` : '—');
+    L.push(row('  daemons + N × helper (berth-monitor / shim)', split(b), split(d)));
+    L.push(row('  same, PSS (shared pages split)', run(b, 'pssKb'), run(d, 'pssKb')));
+    const inits = (r?: EngineResults) => (r?.running ? `${r.running.memory.inits.count} procs, ${mb(r.running.memory.inits.rssKb)}` : '—');
+    L.push(row('  container inits, NOT counted above (RSS)', inits(b), inits(d)));
+    if (opts.logs) {
+      const lg = (r?: EngineResults) => (r?.logs ? `${ms(r.logs.serveMs)}` : '—');
+      const lw = (r?: EngineResults) => (r?.logs ? `${ms(r.logs.writeMs)}` : '—');
+      L.push(row(`docker logs, ${N.logBytes >> 20} MB to /dev/null (1 run)`, lg(b), lg(d)));
+      L.push(row(`  writing them (container start→exit)`, lw(b), lw(d)));
+      const served = (r?: EngineResults) => (r?.logs ? (r.logs.servedBytes === r.logs.bytes ? 'all bytes' : `${r.logs.servedBytes} of ${r.logs.bytes} bytes`) : '—');
+      L.push(row('  served', served(b), served(d)));
+    }
+
+    // ---- ratios
+    const verdicts: Verdict[] = [];
+    const fmtX = (x: number) => `${x.toFixed(2)}×`;
+    const runRatio = b?.runRm && d?.runRm ? d.runRm.median / b.runRm.median : undefined;
+    verdicts.push({ name: 'docker run --rm', how: 'dockerd / berth (medians)', value: runRatio ? fmtX(runRatio) : 'n/a', target: `≥ ${TARGETS.runRmSpeedup}×`,
+      verdict: runRatio ? (runRatio >= TARGETS.runRmSpeedup ? 'met' : 'MISSED') : noDockerd ?? 'berth failed' });
+    const apiRatio = b?.api && fl ? b.api.total.median / fl.median : undefined;
+    verdicts.push({ name: 'API lifecycle', how: 'berth / kernel floor (medians)', value: apiRatio ? fmtX(apiRatio) : 'n/a', target: `≤ ${TARGETS.apiOverFloor}×`,
+      verdict: apiRatio ? (apiRatio <= TARGETS.apiOverFloor ? 'met' : 'MISSED') : 'not measured' });
+    const apiVsDockerd = b?.api && d?.api ? d.api.total.median / b.api.total.median : undefined;
+    verdicts.push({ name: '', how: 'dockerd / berth (medians)', value: apiVsDockerd ? fmtX(apiVsDockerd) : 'n/a', target: '', verdict: apiVsDockerd ? '' : noDockerd ?? '' });
+    verdicts.push({ name: `list ${N.listContainers}`, how: 'berth median', value: b?.list ? ms(b.list.get.median) : 'n/a', target: `< ${TARGETS.listMs} ms`,
+      verdict: b?.list ? (b.list.get.median < TARGETS.listMs ? 'met' : 'MISSED') : 'not measured' });
+    const listVs = b?.list && d?.list ? d.list.get.median / b.list.get.median : undefined;
+    verdicts.push({ name: '', how: 'dockerd / berth (medians)', value: listVs ? fmtX(listVs) : 'n/a', target: '', verdict: listVs ? '' : noDockerd ?? '' });
+    const memRatio = b?.running && d?.running ? b.running.memory.engine.rssKb / d.running.memory.engine.rssKb : undefined;
+    verdicts.push({ name: `memory, ${N.running} running`, how: 'berth+monitors / dockerd+ctrd+shims', value: memRatio ? fmtX(memRatio) : 'n/a', target: `< ${TARGETS.memoryRatio}×`,
+      verdict: memRatio ? (memRatio < TARGETS.memoryRatio ? 'met' : 'MISSED') : noDockerd ?? 'not measured' });
+    const pssRatio = b?.running && d?.running ? b.running.memory.engine.pssKb / d.running.memory.engine.pssKb : undefined;
+    verdicts.push({ name: '', how: '  same, PSS', value: pssRatio ? fmtX(pssRatio) : 'n/a', target: '', verdict: '' });
+    const memIdle = b?.list && d?.list ? b.list.memoryIdle.daemons.rssKb / d.list.memoryIdle.daemons.rssKb : undefined;
+    verdicts.push({ name: '', how: `  idle, ${N.listContainers} created`, value: memIdle ? fmtX(memIdle) : 'n/a', target: '', verdict: '' });
+    if (opts.logs) {
+      verdicts.push({ name: `logs ${N.logBytes >> 20} MB`, how: 'berth docker logs', value: b?.logs ? ms(b.logs.serveMs) : 'n/a', target: `< ${TARGETS.logsMs / 1000} s`,
+        verdict: b?.logs ? (b.logs.serveMs < TARGETS.logsMs && b.logs.servedBytes === b.logs.bytes ? 'met' : 'MISSED') : 'not measured' });
+      const logVs = b?.logs && d?.logs ? d.logs.serveMs / b.logs.serveMs : undefined;
+      verdicts.push({ name: '', how: 'dockerd / berth', value: logVs ? fmtX(logVs) : 'n/a', target: '', verdict: logVs ? '' : noDockerd ?? '' });
+    }
+    L.push('');
+    L.push(ratioLine({ name: 'ratio', how: '', value: 'value', target: '  target', verdict: '' }));
+    for (const v of verdicts) L.push(ratioLine(v));
+    const errors = [
+      ...('failed' in floor ? [`floor: ${floor.failed}`] : []),
+      ...('failed' in berth ? [`berth: ${berth.failed}`] : Object.entries(berth.errors).map(([k, v]) => `berth ${k}: ${v}`)),
+      ...('failed' in dockerd ? [`dockerd: ${dockerd.failed}`] : 'skipped' in dockerd ? [] : Object.entries(dockerd.errors).map(([k, v]) => `dockerd ${k}: ${v}`)),
+    ];
+    if (errors.length) {
+      L.push('');
+      L.push('errors:');
+      for (const e of errors) L.push(`  ${e.split('\n').slice(0, 3).join(' | ')}`);
+    }
+    L.push('');
+    L.push(`load average at the end: ${meta.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} (other work on the machine skews every figure)`);
+
+    writeFileSync(opts.out, JSON.stringify({ meta, targets: TARGETS, floor, berth, dockerd, ratios: verdicts }, null, 2) + '\n');
+    L.push(`all numbers: ${opts.out}`);
+    process.stdout.write(L.join('\n') + '\n');
+    // berth's own failures make the run fail; dockerd's absence or failure never does
+    const berthFailed = 'failed' in berth || Object.keys(berth.errors).length > 0 || 'failed' in floor;
+    process.exitCode = berthFailed ? 1 : 0;
+  })();
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});
