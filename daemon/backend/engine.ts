@@ -10,7 +10,10 @@ import { System } from './system';
 import { Images } from './images';
 import { Containers } from './containers';
 import { MonitorProcesses, NativeCgroups, readExitFile } from './containers/runtime';
+import { Execs } from './exec';
+import { ExecMonitors } from './exec/runtime';
 import { ContainersRepo } from '../store/containers';
+import { EventsRepo } from '../store/events';
 import { realNativeOps } from '../native/ops';
 
 export interface Engine {
@@ -40,14 +43,22 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
   const tmp = join(config.dataRoot, 'tmp');
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
+  // Exec sessions live in memory (as dockerd's): a restart forgets them and their files.
+  rmSync(join(config.execRoot, 'execs'), { recursive: true, force: true });
 
-  const events = new EventBus();
+  const events = new EventBus(new EventsRepo(db));
   const ops = realNativeOps();
   const images = await Images.open({ config, db, events });
   const cgroups = new NativeCgroups(ops, config.cgroupParent);
+  let execs: Execs | undefined;
   const containers = new Containers({
     repo: new ContainersRepo(db), events, images, cgroups, monitors: new MonitorProcesses(ops),
     dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts,
+    log: (m) => process.stderr.write(`berthd: ${m}\n`),
+    execIds: (id) => execs?.idsOf(id) ?? [],
+  });
+  execs = new Execs({
+    containers, launcher: new ExecMonitors(() => ops.detectCgroups()), events, execRoot: config.execRoot,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
   await containers.reconcile(readExitFile);
@@ -58,7 +69,7 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
   }, { driver: 'cgroupfs', version: cgroups.version });
 
   return {
-    backend: { system, images, containers, events },
+    backend: { system, images, containers, execs, events },
     async close() {
       // With live restore (the default) containers keep running; without it they are stopped
       // as dockerd stops them at shutdown.

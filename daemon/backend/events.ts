@@ -17,18 +17,38 @@ export interface EngineEvent {
   from?: string;
 }
 
+/** Where past events are kept (the events table); without one, a bounded ring in memory. */
+export interface EventLog {
+  append(ev: EngineEvent): void;
+  since(timeNano: number): EngineEvent[];
+}
+
 const RING = 1024;
+
+class MemoryLog implements EventLog {
+  private readonly ring: EngineEvent[] = [];
+  append(ev: EngineEvent): void {
+    this.ring.push(ev);
+    if (this.ring.length > RING) this.ring.shift();
+  }
+  since(timeNano: number): EngineEvent[] {
+    return this.ring.filter((e) => e.timeNano >= timeNano);
+  }
+}
 
 export class EventBus {
   private readonly emitter = new EventEmitter();
-  private readonly ring: EngineEvent[] = [];
+  private lastNano = 0;
 
-  constructor() {
+  constructor(private readonly log: EventLog = new MemoryLog()) {
     this.emitter.setMaxListeners(0);
   }
 
   emit(type: EventType, action: string, id: string, attributes: Record<string, string> = {}): EngineEvent {
-    const nowNs = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+    // nanoseconds since the epoch, strictly increasing so `since` never splits a burst
+    let nowNs = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+    if (Number(nowNs) <= this.lastNano) nowNs = BigInt(this.lastNano + 1000); // a double keeps ~256 ns here
+    this.lastNano = Number(nowNs);
     const ev: EngineEvent = {
       Type: type,
       Action: action,
@@ -42,15 +62,14 @@ export class EventBus {
       ev.id = id;
       if (type === 'container' && attributes.image) ev.from = attributes.image;
     }
-    this.ring.push(ev);
-    if (this.ring.length > RING) this.ring.shift();
+    this.log.append(ev);
     this.emitter.emit('event', ev);
     return ev;
   }
 
   /** Events already emitted with timeNano >= sinceNano (for `docker events --since`). */
   past(sinceNano: number): EngineEvent[] {
-    return this.ring.filter((e) => e.timeNano >= sinceNano);
+    return this.log.since(sinceNano);
   }
 
   subscribe(listener: (ev: EngineEvent) => void): () => void {

@@ -50,4 +50,13 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX containers_image ON containers(image_id);
   `,
+  // 2: events, kept (bounded) so `docker events --since` works across daemon restarts
+  `
+  CREATE TABLE events (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_nano INTEGER NOT NULL,
+    event     TEXT NOT NULL              -- the event JSON as sent to clients
+  );
+  CREATE INDEX events_time ON events(time_nano);
+  `,
 ];
