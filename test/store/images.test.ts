@@ -19,13 +19,13 @@ function tempRoot(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
-t.test('migrations create the schema at user_version 1, and refuse a newer db', async (t) => {
+t.test('migrations create the schema at the latest user_version, and refuse a newer db', async (t) => {
   const root = tempRoot(t);
   const db = openDatabase(join(root, 'berth.db'));
   t.teardown(() => db.close());
   t.equal(db.pragma('user_version', { simple: true }), migrations.length);
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r: any) => r.name);
-  t.same(tables, ['containers', 'digests', 'image_layers', 'images', 'layers', 'tags']);
+  t.same(tables, ['containers', 'digests', 'events', 'image_layers', 'images', 'layers', 'sqlite_sequence', 'tags']);
   db.pragma(`user_version = ${migrations.length + 1}`);
   t.throws(() => openDatabase(join(root, 'berth.db')), { message: /newer than this berthd knows/ });
   db.pragma(`user_version = ${migrations.length}`);
