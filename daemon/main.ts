@@ -43,11 +43,11 @@ async function main(argv: string[]): Promise<void> {
   for (const path of sockets) {
     mkdirSync(dirname(path), { recursive: true });
     rmSync(path, { force: true }); // stale from a crash; the data-root lock says it is ours
-    await app.listen({ path });
+    // fastify's own "listening" line, worded as berthd's one line per socket
+    await app.listen({ path, listenTextResolver: () => `berthd ${BERTH_VERSION} listening on unix://${path} (data root ${config.dataRoot})` });
     chmodSync(path, 0o660);
   }
   writeFileSync(config.pidfile, `${process.pid}\n`);
-  app.log.info(`berthd ${BERTH_VERSION} listening on ${config.hosts.join(', ')} (data root ${config.dataRoot})`);
 
   let closing = false;
   const shutdown = async (signal: string) => {

@@ -8,6 +8,7 @@ import type { Backend } from './types';
 import { EventBus } from './events';
 import { System } from './system';
 import { Images } from './images';
+import { Usage } from './usage';
 import { Containers } from './containers';
 import { MonitorProcesses, NativeCgroups, readExitFile } from './containers/runtime';
 import { Execs } from './exec';
@@ -52,7 +53,8 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
   const cgroups = new NativeCgroups(ops, config.cgroupParent);
   let execs: Execs | undefined;
   const containers = new Containers({
-    repo: new ContainersRepo(db), events, images, cgroups, monitors: new MonitorProcesses(ops),
+    repo: new ContainersRepo(db), events, cgroups, monitors: new MonitorProcesses(ops),
+    images: { forContainer: (ref) => images.forContainer(ref), sizeOf: (id) => images.resolve(id).row.size },
     dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
     execIds: (id) => execs?.idsOf(id) ?? [],
@@ -66,7 +68,7 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
   const system = new System(config, engineId(config.dataRoot), {
     containers: () => containers.counts(),
     images: () => images.count(),
-  }, { driver: 'cgroupfs', version: cgroups.version });
+  }, { driver: 'cgroupfs', version: cgroups.version }, new Usage(images, containers));
 
   return {
     backend: { system, images, containers, execs, events },

@@ -36,7 +36,12 @@ export class System implements SystemBackend {
     private readonly daemonId: string,
     private readonly counts: SystemCounts,
     private readonly cgroup: CgroupFacts,
+    private readonly usage: Pick<SystemBackend, 'df'>,
   ) {}
+
+  df(types: Parameters<SystemBackend['df']>[0]): Promise<Record<string, unknown>> {
+    return this.usage.df(types);
+  }
 
   async version(): Promise<Record<string, unknown>> {
     const details = {

@@ -3,8 +3,9 @@
 // monitor link, attach sessions, waiters) lives in a `Live` record per container. Every
 // state change goes through the container's mutex and its explicit transitions below.
 import { randomBytes } from 'node:crypto';
-import { lstat, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirSize } from '../disk';
 import { PassThrough, Writable } from 'node:stream';
 import { Conflict, InvalidParameter, NotFound, NotModified, SystemError, errorMessage } from '../../errors';
 import type { ContainerRow, ContainerState, ContainersRepo } from '../../store/containers';
@@ -17,6 +18,14 @@ import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { generateName, validName } from './names';
 import { rfc3339Nano, statusText, ZERO_TIME } from './status';
 import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink } from './types';
+import { realNativeOps, type NativeOps } from '../../native/ops';
+import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
+  type PathStat, type RootfsMode, type RootView } from './archive';
+import { overlayChanges, type Change } from './changes';
+import { exportTar } from './export';
+import { cgroupOfPid, cgroupPids, sample, statsJson, type Sample } from './stats';
+import { top as psTop, validatePsArgs, type TopResult } from './top';
+import type { ExecTarget } from '../exec/types';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 export interface WaitResult { StatusCode: number; Error: { Message: string } | null }
@@ -89,7 +98,11 @@ export interface ContainersDeps {
   dataRoot: string;
   execRoot: string;
   logOpts: Record<string, string>;
+  /** fsroot, overlay and cgroup calls of top/stats/diff/export/cp (the addon's when absent) */
+  native?: NativeOps;
   log?: (msg: string) => void;
+  /** The container's current exec sessions (the exec engine's), for inspect's ExecIDs. */
+  execIds?: (containerId: string) => string[];
 }
 
 const UPDATABLE = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota',
@@ -109,25 +122,6 @@ function parseUntil(v: string): number {
   const t = Date.parse(v);
   if (Number.isNaN(t)) throw new InvalidParameter(`invalid filter 'until=${v}'`);
   return t;
-}
-
-/** Bytes used by the files under `dir` (the writable layer's size). */
-async function dirSize(dir: string): Promise<number> {
-  let total = 0;
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) total += await dirSize(p);
-    else {
-      try { total += (await lstat(p)).size; } catch { /* raced away */ }
-    }
-  }
-  return total;
 }
 
 const freshState = (): ContainerState => ({
@@ -644,7 +638,7 @@ export class Containers {
       MountLabel: '',
       ProcessLabel: '',
       AppArmorProfile: '',
-      ExecIDs: null,
+      ExecIDs: this.execIds(c.id),
       HostConfig: c.hostConfig,
       GraphDriver: {
         Name: 'overlay2',
@@ -710,6 +704,14 @@ export class Containers {
       NetworkSettings: { Networks: {} },
       Mounts: [],
     }));
+  }
+
+  /** Docker's size fields (ps -s, inspect ?size, system df): the writable layer, and it plus the image. */
+  async sizes(id: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
+    const c = this.d.repo.get(id);
+    if (!c) throw new NotFound(`No such container: ${id}`);
+    const rw = await dirSize(this.paths(id).upper);
+    return { SizeRw: rw, SizeRootFs: rw + (this.d.images.sizeOf?.(c.imageId) ?? 0) };
   }
 
   async rename(ref: string, newName: string): Promise<void> {
@@ -855,6 +857,189 @@ export class Containers {
     return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
   }
 
+  // ---- exec -----------------------------------------------------------------------------
+
+  /** What `docker exec` needs of a container (daemon/backend/exec): its init while it runs, and the end of that run. */
+  execTarget(ref: string): ExecTarget {
+    const c = this.find(ref);
+    const live = this.live.get(c.id);
+    const running = live?.monitor !== undefined && (c.state.Status === 'running' || c.state.Status === 'paused');
+    return {
+      id: c.id, name: c.name, image: c.imageRef, config: c.config, running,
+      paused: running && (c.state.Paused || c.state.Status === 'paused'), restarting: c.state.Status === 'restarting',
+      pid: running ? c.state.Pid : 0, exited: running ? live!.exited : undefined,
+    };
+  }
+
+  private execIds(id: string): string[] | null {
+    const ids = this.d.execIds?.(id) ?? [];
+    return ids.length ? ids : null;
+  }
+
+  // ---- inside the container: top, stats, diff, export, cp (top.ts, stats.ts, changes.ts, ...) --
+
+  private nativeOps: NativeOps | undefined;
+  private native(): NativeOps {
+    return (this.nativeOps ??= this.d.native ?? realNativeOps());
+  }
+
+  /** The pid of the container's init while it runs, else 0. */
+  private runningPid(c: ContainerRow): number {
+    const live = this.live.get(c.id);
+    return live?.monitor !== undefined && (c.state.Status === 'running' || c.state.Status === 'paused') ? c.state.Pid : 0;
+  }
+
+  /**
+   * Runs fn on the container's root filesystem (archive.ts openRootfs) with its lock held, so
+   * a stopped container cannot start, nor any container go away, meanwhile. fn's promise may
+   * outlive its return value (a tar still streaming): the lock is held until it settles.
+   */
+  async withRootfs<T>(ref: string, mode: RootfsMode, fn: (v: RootView, c: ContainerRow) => Promise<T>): Promise<T> {
+    const c0 = this.find(ref);
+    const live = this.liveOf(c0.id);
+    return live.lock.run(async () => {
+      const c = this.d.repo.get(c0.id);
+      if (!c) throw new NotFound(`No such container: ${ref}`);
+      const p = this.paths(c.id);
+      const pid = this.runningPid(c);
+      const lowers = pid > 0 && mode !== 'snapshot' ? [] : [p.init, ...(await this.d.images.forContainer(c.imageId)).lowerDirs];
+      const root = openRootfs(this.native(), { mode, pid, lowers, upper: p.upper, work: p.work, mountDir: p.run });
+      try {
+        return await fn(root.view, c);
+      } finally {
+        root.close();
+      }
+    });
+  }
+
+  /** A long-lived result (a tar) made under withRootfs: resolves with it, keeps the rootfs until `done`. */
+  private streamWithRootfs<T>(ref: string, mode: RootfsMode, make: (v: RootView, c: ContainerRow, done: () => void) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.withRootfs(ref, mode, (v, c) => new Promise<void>((done, fail) => {
+        try {
+          resolve(make(v, c, done));
+        } catch (err) {
+          fail(err);
+        }
+      })).catch(reject);
+    });
+  }
+
+  /** HEAD /containers/{id}/archive */
+  async archiveStat(ref: string, path: string): Promise<PathStat> {
+    return this.withRootfs(ref, 'read', async (v) => {
+      const s = statPath(v, containerAbsPath(path));
+      if (!s) throw fileNotFound(path, ref);
+      return s.stat;
+    });
+  }
+
+  /** GET /containers/{id}/archive: the stat header and the tar (the container stays locked until it is read). */
+  archiveGet(ref: string, path: string): Promise<{ stat: PathStat; tar: NodeJS.ReadableStream }> {
+    return this.streamWithRootfs(ref, 'read', (v, c, done) => {
+      const abs = containerAbsPath(path);
+      const s = statPath(v, abs);
+      if (!s) throw fileNotFound(path, ref);
+      const tar = tarStream(v, archiveSource(abs, s.st), done);
+      this.emit(c, 'archive-path');
+      return { stat: s.stat, tar };
+    });
+  }
+
+  /** PUT /containers/{id}/archive: extracts a tar into the directory at path. */
+  async archivePut(ref: string, path: string, body: NodeJS.ReadableStream, opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean }): Promise<void> {
+    await this.withRootfs(ref, 'write', async (v, c) => {
+      if (c.hostConfig.ReadonlyRootfs) throw new InvalidParameter('container rootfs is marked read-only');
+      const chown = opts.copyUIDGID ? await containerUser(v, String(c.config.User ?? '')) : null;
+      try {
+        await extractInto(v, path, body as import('node:stream').Readable, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, chown: chown ?? undefined },
+          () => fileNotFound(path, ref));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw fileNotFound(path, ref);
+        throw err;
+      }
+      this.emit(c, 'extract-to-dir');
+    });
+  }
+
+  /** GET /containers/{id}/export */
+  exportContainer(ref: string): Promise<NodeJS.ReadableStream> {
+    return this.streamWithRootfs(ref, 'snapshot', (v, c, done) => {
+      const tar = exportTar(v, done);
+      this.emit(c, 'export');
+      return tar;
+    });
+  }
+
+  /** GET /containers/{id}/changes: null when nothing changed, as dockerd answers. */
+  async changes(ref: string): Promise<Change[] | null> {
+    const c = this.find(ref);
+    const p = this.paths(c.id);
+    const image = await this.d.images.forContainer(c.imageId);
+    const list = overlayChanges(this.native(), p.upper, [p.init, ...image.lowerDirs]);
+    return list.length ? list : null;
+  }
+
+  /** GET /containers/{id}/top */
+  async top(ref: string, psArgs: string): Promise<TopResult> {
+    const c = this.find(ref);
+    validatePsArgs(psArgs || '-ef');
+    const pid = this.runningPid(c);
+    if (!pid) throw new Conflict(`container ${c.id} is not running`);
+    const paths = cgroupOfPid(pid);
+    const layout = this.native().detectCgroups();
+    const pids = paths ? cgroupPids(layout, paths) : [pid];
+    const result = await psTop(pids.length ? pids : [pid], psArgs);
+    this.emit(c, 'top');
+    return result;
+  }
+
+  /**
+   * GET /containers/{id}/stats: one record (stream=false: after a second, so precpu is filled;
+   * one-shot: at once), or one a second until the client goes or the container is removed.
+   * A container that is not running gets dockerd's zero records.
+   */
+  stats(ref: string, opts: { stream: boolean; oneShot: boolean }, aborted: () => boolean): AsyncIterable<Json> {
+    const c = this.find(ref);
+    if (opts.stream && opts.oneShot) throw new InvalidParameter('cannot have stream=true and one-shot=true');
+    const ops = this.native();
+    const layout = ops.detectCgroups();
+    const v2 = layout.mode === 'v2';
+    const name = '/' + c.name;
+    const take = (): Sample | null => {
+      const cur = this.d.repo.get(c.id);
+      const pid = cur ? this.runningPid(cur) : 0;
+      const paths = pid ? cgroupOfPid(pid) : null;
+      if (!paths) return null;
+      try {
+        return sample(ops, layout, paths);
+      } catch {
+        return null; // exited meanwhile
+      }
+    };
+    const self = this;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    return (async function* () {
+      if (!opts.stream) {
+        const first = take();
+        if (!first || opts.oneShot) {
+          yield statsJson(name, c.id, first, null, v2);
+          return;
+        }
+        await sleep(1000);
+        yield statsJson(name, c.id, take(), first, v2);
+        return;
+      }
+      let pre: Sample | null = null;
+      while (!aborted() && self.d.repo.get(c.id)) {
+        const cur = take();
+        yield statsJson(name, c.id, cur, cur ? pre : null, v2);
+        pre = cur;
+        await sleep(1000);
+      }
+    })();
+  }
+
   // ---- daemon start-up ------------------------------------------------------------------
 
   /**
@@ -898,4 +1083,3 @@ export class Containers {
     this.d.events.emit('container', action, c.id, { ...(c.config.Labels ?? {}), image: c.imageRef, name: c.name, ...extra });
   }
 }
-

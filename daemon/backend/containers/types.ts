@@ -15,6 +15,8 @@ export interface ImageForContainer {
 export interface ImageSource {
   /** Throws NotFound(`No such image: <ref>`). */
   forContainer(ref: string): Promise<ImageForContainer>;
+  /** Bytes of the image's layers (for SizeRootFs); absent in fakes. */
+  sizeOf?(imageId: string): number;
 }
 
 export interface CgroupHandle {

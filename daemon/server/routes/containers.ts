@@ -1,26 +1,34 @@
 // Container routes: lifecycle, wait, attach (hijacked), logs, inspect, list.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Backend } from '../../backend/types';
 import { InvalidParameter } from '../../errors';
 import { bool, filters, int, str, type Query } from '../query';
 import { atLeast } from '../version';
-import { frame, hijack } from '../upgrade';
+import { frame, pipeHijacked, streamType } from '../upgrade';
 import { beginStream } from '../streams-raw';
+import { standardHeaders } from '../version';
+import type { FastifyReply } from 'fastify';
 
 type Req = FastifyRequest<{ Params: { id: string }; Querystring: Query }>;
 
 export function containerRoutes(app: FastifyInstance, backend: Backend): void {
   const c = backend.containers;
 
-  app.get('/containers/json', async (req: FastifyRequest<{ Querystring: Query }>) =>
-    c.list({ all: bool(req.query, 'all'), limit: int(req.query, 'limit', -1), filters: filters(req.query) }));
+  app.get('/containers/json', async (req: FastifyRequest<{ Querystring: Query }>) => {
+    const items = c.list({ all: bool(req.query, 'all'), limit: int(req.query, 'limit', -1), filters: filters(req.query) });
+    if (bool(req.query, 'size')) for (const it of items) Object.assign(it, await c.sizes(it.Id));
+    return items;
+  });
 
   app.post('/containers/create', async (req: FastifyRequest<{ Querystring: Query; Body: Record<string, unknown> | undefined }>, reply) => {
     const created = await c.create(str(req.query, 'name'), (req.body ?? {}) as Record<string, unknown>);
     return reply.code(201).send(created);
   });
 
-  app.get('/containers/:id/json', async (req: Req) => c.inspect(req.params.id));
+  app.get('/containers/:id/json', async (req: Req) => {
+    const info = c.inspect(req.params.id);
+    return bool(req.query, 'size') ? { ...info, ...(await c.sizes(info.Id)) } : info;
+  });
 
   app.post('/containers/:id/start', async (req: Req, reply) => {
     await c.start(req.params.id);
@@ -94,7 +102,7 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
       stdin: bool(q, 'stdin'), stdout: bool(q, 'stdout'), stderr: bool(q, 'stderr'),
       logs: bool(q, 'logs'), stream: bool(q, 'stream'),
     });
-    pipeAttach(req, reply, handle);
+    pipeHijacked(req, reply, handle);
   });
 
   app.get('/containers/:id/logs', async (req: Req, reply) => {
@@ -119,10 +127,8 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
     }
     if (!res.destroyed) res.end();
   });
-}
 
-function streamType(tty: boolean): string {
-  return tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
+  insideRoutes(app, c);
 }
 
 /** Docker's `since`/`until`: Unix seconds with an optional fraction; 0 when absent. */
@@ -134,25 +140,73 @@ function parseTime(v: string | undefined): number {
   return t / 1000;
 }
 
-function pipeAttach(req: FastifyRequest, reply: FastifyReply, handle: ReturnType<Backend['containers']['attach']>): void {
-  const { socket } = hijack(req, reply, atLeast(req, '1.42') ? streamType(handle.tty) : 'application/vnd.docker.raw-stream');
-  let open = true;
-  handle.output.on('data', (r: { stream: 1 | 2; data: Buffer }) => {
-    if (open) socket.write(handle.tty ? r.data : frame(r.stream, r.data));
+// ---- inside the container: top, stats, changes, export, archive (docker cp) -------------------
+
+function insideRoutes(app: FastifyInstance, c: Backend['containers']): void {
+  app.get('/containers/:id/top', async (req: Req) => c.top(req.params.id, str(req.query, 'ps_args') ?? ''));
+
+  app.get('/containers/:id/stats', async (req: Req, reply) => {
+    const stream = bool(req.query, 'stream', true);
+    let aborted = false;
+    const records = c.stats(req.params.id, { stream, oneShot: bool(req.query, 'one-shot') }, () => aborted);
+    if (!stream) {
+      for await (const r of records) return r;
+      return {};
+    }
+    const res = beginStream(reply, 'application/json');
+    res.on('close', () => { aborted = true; });
+    for await (const r of records) {
+      if (aborted || res.destroyed) break;
+      res.write(JSON.stringify(r) + '\n');
+    }
+    if (!res.destroyed) res.end();
   });
-  handle.output.on('end', () => {
-    if (open) socket.end();
+
+  app.get('/containers/:id/changes', async (req: Req) => c.changes(req.params.id));
+
+  app.get('/containers/:id/export', async (req: Req, reply) => {
+    const tar = await c.exportContainer(req.params.id);
+    pipeTar(reply, tar, 'application/octet-stream', {});
   });
-  if (handle.input) {
-    const input = handle.input;
-    socket.on('data', (chunk: Buffer) => input.write(chunk));
-    socket.on('end', () => input.end());
-  } else {
-    socket.on('data', () => {});
-  }
-  socket.resume();
-  socket.on('close', () => {
-    open = false;
-    handle.detach();
+
+  app.head('/containers/:id/archive', async (req: Req, reply) => {
+    const stat = await c.archiveStat(req.params.id, archivePath(req.query));
+    return reply.code(200).header('X-Docker-Container-Path-Stat', encodePathStat(stat)).send();
   });
+
+  app.get('/containers/:id/archive', async (req: Req, reply) => {
+    const { stat, tar } = await c.archiveGet(req.params.id, archivePath(req.query));
+    pipeTar(reply, tar, 'application/x-tar', { 'X-Docker-Container-Path-Stat': encodePathStat(stat) });
+  });
+
+  app.put('/containers/:id/archive', async (req: FastifyRequest<{ Params: { id: string }; Querystring: Query; Body: unknown }>, reply) => {
+    const body = req.body && typeof (req.body as NodeJS.ReadableStream).pipe === 'function'
+      ? req.body as NodeJS.ReadableStream : req.raw;
+    await c.archivePut(req.params.id, archivePath(req.query), body, {
+      noOverwriteDirNonDir: bool(req.query, 'noOverwriteDirNonDir'), copyUIDGID: bool(req.query, 'copyUIDGID'),
+    });
+    return reply.code(200).header('content-length', '0').send();
+  });
+}
+
+/** X-Docker-Container-Path-Stat: base64 (standard alphabet) of the stat's JSON. */
+function encodePathStat(stat: unknown): string {
+  return Buffer.from(JSON.stringify(stat)).toString('base64');
+}
+
+function archivePath(q: Query): string {
+  const path = str(q, 'path');
+  if (!path) throw new InvalidParameter('path cannot be empty');
+  return path;
+}
+
+/** Streams a tar as the body (headers first); a client that goes away ends the tar's walk. */
+function pipeTar(reply: FastifyReply, tar: NodeJS.ReadableStream, contentType: string, headers: Record<string, string>): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { ...standardHeaders, ...headers, 'Content-Type': contentType });
+  const stop = () => (tar as unknown as { destroy(): void }).destroy();
+  res.on('close', stop);
+  tar.on('error', () => res.destroy());
+  tar.pipe(res);
 }

@@ -1,5 +1,7 @@
 // /_ping, /version, /info.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { InvalidParameter } from '../../errors';
+import { strs, type Query } from '../query';
 import type { Backend } from '../../backend/types';
 
 const pingHeaders = {
@@ -15,4 +17,14 @@ export function systemRoutes(app: FastifyInstance, backend: Backend): void {
   app.head('/_ping', async (_req, reply) => reply.headers({ ...pingHeaders, 'Content-Length': '0' }).send());
   app.get('/version', async () => backend.system.version());
   app.get('/info', async () => backend.system.info());
+  app.get('/system/df', async (req: FastifyRequest<{ Querystring: Query }>) => {
+    const types = strs(req.query, 'type');
+    for (const t of types) {
+      if (!['image', 'container', 'volume', 'build-cache'].includes(t)) throw new InvalidParameter(`unknown object type: ${t}`);
+    }
+    return backend.system.df(types as Parameters<Backend['system']['df']>[0]);
+  });
+  // berth's classic builder keeps no build cache yet: there is never anything to prune
+  // (`docker system prune` calls this last and fails on anything but a 200).
+  app.post('/build/prune', async () => ({ CachesDeleted: null, SpaceReclaimed: 0 }));
 }
