@@ -4,11 +4,13 @@ import type { Readable } from 'node:stream';
 import type { Filters } from './filters';
 import type { EventBus } from './events';
 import type { Containers } from './containers';
+import type { Execs } from './exec';
 
 export interface Backend {
   system: SystemBackend;
   images: ImagesBackend;
   containers: ContainersBackend;
+  execs: ExecsBackend;
   events: EventBus;
 }
 
@@ -18,6 +20,11 @@ export interface Backend {
 export type ContainersBackend = Pick<Containers,
   'list' | 'create' | 'inspect' | 'start' | 'stop' | 'restart' | 'kill' | 'remove' | 'rename' |
   'resize' | 'waitFor' | 'attach' | 'logs' | 'pause' | 'unpause' | 'update' | 'prune'>;
+
+// ---- exec ------------------------------------------------------------------------------
+
+/** What the exec routes call (the engine's Execs; fakes in tests). */
+export type ExecsBackend = Pick<Execs, 'create' | 'start' | 'resize' | 'inspect'>;
 
 // ---- system ----------------------------------------------------------------------------
 

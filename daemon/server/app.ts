@@ -11,6 +11,7 @@ import { imageRoutes } from './routes/images';
 import { pluginRoutes } from './routes/plugins';
 import { containerRoutes } from './routes/containers';
 import { eventRoutes } from './routes/events';
+import { execRoutes } from './routes/exec';
 import { registerUpgrade } from './upgrade';
 
 export interface AppDeps {
@@ -70,6 +71,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   imageRoutes(app, deps.backend);
   containerRoutes(app, deps.backend);
   eventRoutes(app, deps.backend);
+  execRoutes(app, deps.backend);
   pluginRoutes(app);
   return app;
 }

@@ -3,10 +3,11 @@
 // socket that is free of the HTTP parser, which is what a raw stdin/stdout stream needs. We
 // read the (small) request body ourselves, then route the request through fastify as usual;
 // the route calls `hijack()` to take the socket.
-import { ServerResponse, type IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { standardHeaders } from './version';
+import { atLeast, standardHeaders } from './version';
 
 const MAX_UPGRADE_BODY = 1024 * 1024;
 const kSocket = Symbol('berth.upgradedSocket');
@@ -31,15 +32,23 @@ export function registerUpgrade(app: FastifyInstance): void {
         return;
       }
       if (rest.length > 0) socket.unshift(rest);
-      req[kSocket] = socket;
-      // The body was read from the socket already: serve it to fastify's parser from memory,
-      // and keep IncomingMessage from resuming the socket (that would lose stdin bytes).
-      (req as unknown as { _read: () => void })._read = () => {};
-      if (body.length > 0) req.push(body);
-      req.push(null);
-      const res = new ServerResponse(req);
+      // Node has already ended an upgrade request's stream (its body is the socket's), so a
+      // fresh message serves the body we read to fastify's parser from memory; its _read is
+      // a no-op so that it never resumes the socket (that would lose stdin bytes).
+      const msg = new IncomingMessage(socket as Socket) as Upgraded;
+      Object.assign(msg, {
+        method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders,
+        httpVersion: req.httpVersion, httpVersionMajor: req.httpVersionMajor, httpVersionMinor: req.httpVersionMinor,
+      });
+      msg[kSocket] = socket;
+      // complete: its end must not count as an aborted request (that destroys the socket)
+      msg.complete = true;
+      (msg as unknown as { _read: () => void })._read = () => {};
+      if (body.length > 0) msg.push(body);
+      msg.push(null);
+      const res = new ServerResponse(msg);
       res.assignSocket(socket as never);
-      app.routing(req, res);
+      app.routing(msg, res);
     });
   });
 }
@@ -92,4 +101,48 @@ export function frame(stream: 1 | 2, data: Buffer): Buffer {
   header[0] = stream;
   header.writeUInt32BE(data.length, 4);
   return Buffer.concat([header, data]);
+}
+
+/** The content type of an attach or exec stream: API 1.42+ tells raw (tty) from multiplexed. */
+export function streamType(tty: boolean): string {
+  return tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
+}
+
+/** A process's stdio as a hijacked stream carries it (container attach, exec start). */
+export interface HijackStream {
+  tty: boolean;
+  /** objectMode: { stream: 1 | 2, data: Buffer }; its end closes the connection */
+  output: Readable;
+  /** where the client's bytes go, or null when it sends no stdin */
+  input: Writable | null;
+  /** the client went away */
+  detach(): void;
+}
+
+/**
+ * Hijacks the connection and pipes a process's output to it (stdcopy frames without a tty,
+ * raw bytes with one) and the client's bytes to its stdin; the client's half-close ends
+ * stdin only, and the output's end closes the connection.
+ */
+export function pipeHijacked(req: FastifyRequest, reply: FastifyReply, handle: HijackStream): void {
+  const { socket } = hijack(req, reply, atLeast(req, '1.42') ? streamType(handle.tty) : 'application/vnd.docker.raw-stream');
+  let open = true;
+  handle.output.on('data', (r: { stream: 1 | 2; data: Buffer }) => {
+    if (open) socket.write(handle.tty ? r.data : frame(r.stream, r.data));
+  });
+  handle.output.on('end', () => {
+    if (open) socket.end();
+  });
+  if (handle.input) {
+    const input = handle.input;
+    socket.on('data', (chunk: Buffer) => input.write(chunk));
+    socket.on('end', () => input.end());
+  } else {
+    socket.on('data', () => {});
+  }
+  socket.resume();
+  socket.on('close', () => {
+    open = false;
+    handle.detach();
+  });
 }

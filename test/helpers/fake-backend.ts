@@ -1,5 +1,5 @@
 // A Backend made of recording fakes, for inject tests of the HTTP layer.
-import type { Backend, ContainersBackend, ImagesBackend } from '../../daemon/backend/types';
+import type { Backend, ContainersBackend, ExecsBackend, ImagesBackend } from '../../daemon/backend/types';
 import { EventBus } from '../../daemon/backend/events';
 import { NotFound } from '../../daemon/errors';
 
@@ -7,7 +7,7 @@ export interface FakeBackend extends Backend {
   calls: Array<{ method: string; args: unknown[] }>;
 }
 
-export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; containers?: ContainersBackend } = {}): FakeBackend {
+export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; containers?: ContainersBackend; execs?: ExecsBackend } = {}): FakeBackend {
   const calls: FakeBackend['calls'] = [];
   const record = <T>(method: string, result: (...args: any[]) => T) => (...args: unknown[]) => {
     calls.push({ method, args });
@@ -32,6 +32,7 @@ export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; contai
     },
     images,
     containers: overrides.containers ?? noContainers,
+    execs: overrides.execs ?? noExecs,
   };
 }
 
@@ -55,4 +56,13 @@ export const noContainers: ContainersBackend = {
   unpause: async (ref) => missing(ref),
   update: async (ref) => missing(ref),
   prune: async () => ({ ContainersDeleted: null, SpaceReclaimed: 0 }),
+};
+
+const noExec = (id: string): never => { throw new NotFound(`No such exec instance: ${id}`); };
+/** An exec backend with no exec sessions (and no containers to make one in). */
+export const noExecs: ExecsBackend = {
+  create: missing,
+  start: async (id) => noExec(id),
+  resize: noExec,
+  inspect: noExec,
 };
