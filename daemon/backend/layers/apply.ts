@@ -6,13 +6,14 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { InvalidParameter } from '../../errors';
 import type { NativeOps } from '../../native/ops';
+import { TAR_SPLIT_FILE, TarSplitRecorder } from './tarsplit';
 
 /** The privileged calls extraction needs beyond node:fs (RecordingNativeOps in tests). */
 export type LayerNativeOps = Pick<NativeOps, 'mknod' | 'setxattr'>;
@@ -39,12 +40,22 @@ const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 type Header = Omit<tar.Header, 'pax'> & { pax?: Record<string, string> | null };
 
+export interface ApplyOptions {
+  /**
+   * Keep what it takes to give the tar back byte for byte (tarsplit.ts) in this directory,
+   * the parent of `root`: tar-split.gz, and under payloads/ the contents of file entries
+   * that did not stay in the tree (replaced by a later entry, or never extracted).
+   */
+  tarSplitDir?: string;
+}
+
 /**
  * Streams `input` (plain, gzip, bzip2 or xz tar) into `root`, which must exist and is
  * normally an empty staging directory. Resolves once every byte has been read and hashed.
  */
-export async function applyLayerTar(input: Readable, root: string, ops: LayerNativeOps): Promise<ApplyResult> {
+export async function applyLayerTar(input: Readable, root: string, ops: LayerNativeOps, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const { stream, done: decompressed } = await decompress(input);
+  const recorder = opts.tarSplitDir !== undefined ? new TarSplitRecorder(join(opts.tarSplitDir, TAR_SPLIT_FILE)) : undefined;
   const hash = createHash('sha256');
   const extract = tar.extract();
   let extractError: unknown;
@@ -58,13 +69,18 @@ export async function applyLayerTar(input: Readable, root: string, ops: LayerNat
   const feeding = (async () => {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       hash.update(chunk);
+      const recording = recorder?.push(chunk);
+      if (recording) await recording;
       if (!extract.write(chunk)) await drained(extract, () => extractError);
     }
     (extract as unknown as { end(): void }).end();
   })();
   feeding.catch(() => { /* awaited below */ });
 
-  const state: ApplyState = { root, ops, dirTimes: [], size: 0, entries: 0, asRoot: process.getuid?.() === 0 };
+  const state: ApplyState = {
+    root, ops, dirTimes: [], size: 0, entries: 0, asRoot: process.getuid?.() === 0,
+    ...(opts.tarSplitDir !== undefined && { split: { dir: opts.tarSplitDir, paths: [], where: new Map(), moved: 0 } }),
+  };
   try {
     for await (const entry of extract) {
       current = entry as unknown as { destroy(err?: unknown): void };
@@ -74,7 +90,9 @@ export async function applyLayerTar(input: Readable, root: string, ops: LayerNat
     }
     await feeding;
     await decompressed;
+    await recorder?.finish(state.split!.paths);
   } catch (err) {
+    recorder?.abort();
     stream.destroy();
     extract.destroy();
     if (extractError !== undefined && !(err instanceof InvalidParameter)) {
@@ -115,9 +133,77 @@ interface ApplyState {
   size: number;
   entries: number;
   asRoot: boolean;
+  split?: SplitState;
 }
 
+/** Where each file payload of the stream is kept, relative to the layer dir. */
+interface SplitState {
+  dir: string;
+  /** One per file entry with contents, in stream order. */
+  paths: string[];
+  /** Current location of each kept payload → its index in `paths`. */
+  where: Map<string, number>;
+  moved: number;
+}
+
+/** What apply writes as a regular file (unknown types included, as `hdr.type ?? 'file'`). */
+const isFileType = (type: string | null | undefined) => type == null || type === 'file' || type === 'contiguous-file';
+
 async function applyEntry(s: ApplyState, hdr: Header, body: AsyncIterable<Buffer>): Promise<void> {
+  const hasPayload = s.split !== undefined && isFileType(hdr.type) && (hdr.size ?? 0) > 0;
+  const kept = await applyEntryTo(s, hdr, body);
+  if (!hasPayload) return;
+  const split = s.split!;
+  if (kept !== undefined) {
+    const rel = relative(split.dir, kept);
+    split.where.set(rel, split.paths.length);
+    split.paths.push(rel);
+    return;
+  }
+  // contents that do not land in the tree (a whiteout or the root with a body): kept aside
+  await fsp.mkdir(join(split.dir, 'payloads'), { recursive: true, mode: 0o700 });
+  const rel = join('payloads', `p${split.paths.length}`);
+  const fh = await fsp.open(join(split.dir, rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  try {
+    await writeAll(fh, body);
+  } finally {
+    await fh.close();
+  }
+  split.paths.push(rel);
+}
+
+/**
+ * Before an entry replaces `path` (created earlier in this same layer: the tree started
+ * empty), moves it aside when payloads the tar-split needs live at or under it.
+ */
+async function keepPayloadsUnder(s: ApplyState, path: string): Promise<boolean> {
+  const split = s.split;
+  if (!split || split.where.size === 0) return false;
+  const rel = relative(split.dir, path);
+  const under = [...split.where.keys()].filter((k) => k === rel || k.startsWith(rel + '/'));
+  if (under.length === 0) return false;
+  await fsp.mkdir(join(split.dir, 'payloads'), { recursive: true, mode: 0o700 });
+  const aside = join('payloads', `m${split.moved++}`);
+  await fsp.rename(path, join(split.dir, aside));
+  for (const k of under) {
+    const slot = split.where.get(k)!;
+    split.where.delete(k);
+    const moved = aside + k.slice(rel.length);
+    split.paths[slot] = moved;
+    split.where.set(moved, slot);
+  }
+  return true;
+}
+
+async function writeAll(fh: fsp.FileHandle, body: AsyncIterable<Buffer>): Promise<void> {
+  // the entry is a streamx stream: iterate it (node's pipeline misreads its end)
+  for await (const chunk of body) {
+    for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
+  }
+}
+
+/** Applies one entry; returns the path its contents were written to, if any. */
+async function applyEntryTo(s: ApplyState, hdr: Header, body: AsyncIterable<Buffer>): Promise<string | undefined> {
   s.entries++;
   const parts = entryComponents(hdr.name);
   const base = parts[parts.length - 1];
@@ -126,23 +212,23 @@ async function applyEntry(s: ApplyState, hdr: Header, body: AsyncIterable<Buffer
     const dir = await resolveDir(s.root, parts.slice(0, -1), true);
     if (base === WHITEOUT_OPAQUE) {
       await s.ops.setxattr(dir, OPAQUE_XATTR, Buffer.from('y'));
-      return;
+      return undefined;
     }
-    if (base.startsWith(WHITEOUT_META_PREFIX)) return; // aufs hardlink bookkeeping: no meaning here
+    if (base.startsWith(WHITEOUT_META_PREFIX)) return undefined; // aufs hardlink bookkeeping: no meaning here
     const name = base.slice(WHITEOUT_PREFIX.length);
     if (name === '' || name === '.' || name === '..') throw new InvalidParameter(`invalid tar header: invalid whiteout "${hdr.name}"`);
     const target = join(dir, name);
     // a whiteout hides lower layers only: an entry of this same layer stays
-    if (await lstatOrNull(target)) return;
+    if (await lstatOrNull(target)) return undefined;
     await s.ops.mknod(target, S_IFCHR, 0, 0);
     if (s.asRoot) await fsp.lchown(target, owner(hdr, 'uid'), owner(hdr, 'gid'));
-    return;
+    return undefined;
   }
 
   const type = hdr.type ?? 'file';
   let path: string;
   if (base === undefined) {
-    if (type !== 'directory') return; // a non-directory named "/" or "." cannot replace the root
+    if (type !== 'directory') return undefined; // a non-directory named "/" or "." cannot replace the root
     path = s.root;
   } else {
     path = join(await resolveDir(s.root, parts.slice(0, -1), true), base);
@@ -150,7 +236,7 @@ async function applyEntry(s: ApplyState, hdr: Header, body: AsyncIterable<Buffer
 
   const existing = path === s.root ? null : await lstatOrNull(path);
   if (existing && !(existing.isDirectory() && type === 'directory')) {
-    await fsp.rm(path, { recursive: existing.isDirectory(), force: true });
+    if (!(await keepPayloadsUnder(s, path))) await fsp.rm(path, { recursive: existing.isDirectory(), force: true });
   }
 
   const mode = (hdr.mode ?? 0o644) & 0o7777;
@@ -162,10 +248,7 @@ async function applyEntry(s: ApplyState, hdr: Header, body: AsyncIterable<Buffer
     case 'contiguous-file': {
       const fh = await fsp.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
       try {
-        // the entry is a streamx stream: iterate it (node's pipeline misreads its end)
-        for await (const chunk of body) {
-          for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off)).bytesWritten;
-        }
+        await writeAll(fh, body);
       } finally {
         await fh.close();
       }
@@ -194,7 +277,7 @@ async function applyEntry(s: ApplyState, hdr: Header, body: AsyncIterable<Buffer
         }
         throw err;
       }
-      return; // the target already carries owner, mode, xattrs and times
+      return undefined; // the target already carries owner, mode, xattrs and times
     }
     case 'character-device':
     case 'block-device':
@@ -204,7 +287,7 @@ async function applyEntry(s: ApplyState, hdr: Header, body: AsyncIterable<Buffer
       break;
     }
     default:
-      return; // moby skips unknown entry types too
+      return undefined; // moby skips unknown entry types too
   }
 
   if (s.asRoot) await fsp.lchown(path, owner(hdr, 'uid'), owner(hdr, 'gid'));
@@ -215,6 +298,7 @@ async function applyEntry(s: ApplyState, hdr: Header, body: AsyncIterable<Buffer
   const mtime = mtimeOf(hdr);
   if (type === 'directory') s.dirTimes.push([path, mtime]);
   else await fsp.lutimes(path, mtime, mtime);
+  return type === 'file' || type === 'contiguous-file' ? path : undefined;
 }
 
 /**

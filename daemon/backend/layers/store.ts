@@ -10,6 +10,7 @@ import { InvalidParameter } from '../../errors';
 import type { DB } from '../../store/db';
 import { LayersRepo, type LayerRow } from '../../store/layers';
 import { applyLayerTar, type LayerNativeOps } from './apply';
+import { regenerateTar } from './tarsplit';
 
 export type { LayerNativeOps } from './apply';
 
@@ -109,7 +110,7 @@ export class LayerStore {
     try {
       const diff = join(staging, 'diff');
       await fsp.mkdir(diff, 0o755);
-      const applied = await applyLayerTar(tar, diff, this.ops);
+      const applied = await applyLayerTar(tar, diff, this.ops, { tarSplitDir: staging });
       if (opts.expectDiffId !== undefined && applied.diffId !== opts.expectDiffId) {
         throw new InvalidParameter(`layer digest mismatch: expected ${opts.expectDiffId}, got ${applied.diffId}`);
       }
@@ -142,6 +143,16 @@ export class LayerStore {
       if (parent !== null) this.unpin(parent);
       await fsp.rm(staging, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * The layer's tar exactly as it was registered (its sha256 is the DiffID), regenerated
+   * from the diff dir and the tar-split kept beside it. The caller holds a handle meanwhile.
+   */
+  tarStream(chain: string): Readable {
+    const row = this.repo.get(chain);
+    if (!row) throw new InvalidParameter(`layer ${chain} is not in the store`);
+    return regenerateTar(join(this.root, hex(chain)), row.diff_id);
   }
 
   /** Pins an already stored layer (e.g. one a load skipped because it was present). */
