@@ -24,6 +24,8 @@ export interface RawCgroupStats {
  */
 export interface RawAddon {
   lockFile(path: string): number;
+  /** sd_notify(3): one datagram `state` to $NOTIFY_SOCKET (a path or an @abstract name). */
+  sdNotify(socketPath: string, state: string): void;
   overlayMount(target: string, lowers: string[], upper: string | null, work: string | null,
     opts?: { readonly?: boolean; legacy?: boolean }): void;
   unmount(target: string, opts?: { detach?: boolean }): void;

@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "lock.h"
 #include "mount.h"
+#include "notify.h"
 #include "pidfd.h"
 
 #define MAX_PATH_ARG 4096
@@ -529,11 +530,24 @@ static napi_value js_cgroup_oom_kill_count(napi_env env, napi_callback_info info
   return out;
 }
 
+/* ---- service manager ---- */
+
+static napi_value js_sd_notify(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  NEED(2);
+  char path[MAX_PATH_ARG], state[MAX_PATH_ARG];
+  if (get_string(env, argv[0], path, sizeof path) < 0 || get_string(env, argv[1], state, sizeof state) < 0) return NULL;
+  berth_error_t err = {0};
+  if (berth_sd_notify(path, state, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
 #define FN(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       FN("lockFile", js_lock_file),
+      FN("sdNotify", js_sd_notify),
       FN("overlayMount", js_overlay_mount),
       FN("unmount", js_unmount),
       FN("mknod", js_mknod),
