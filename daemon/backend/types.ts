@@ -19,7 +19,8 @@ export interface Backend {
 /** What the container routes call (the engine's Containers; fakes in tests). */
 export type ContainersBackend = Pick<Containers,
   'list' | 'create' | 'inspect' | 'start' | 'stop' | 'restart' | 'kill' | 'remove' | 'rename' |
-  'resize' | 'waitFor' | 'attach' | 'logs' | 'pause' | 'unpause' | 'update' | 'prune'>;
+  'resize' | 'waitFor' | 'attach' | 'logs' | 'pause' | 'unpause' | 'update' | 'prune' |
+  'top' | 'stats' | 'changes' | 'exportContainer' | 'archiveStat' | 'archiveGet' | 'archivePut'>;
 
 // ---- exec ------------------------------------------------------------------------------
 

@@ -17,6 +17,21 @@ export interface RawCgroupStats {
   pids: { current: number; limit: number };
 }
 
+/** lstat-like result of the fsroot calls (native/src/fsroot.h). */
+export interface RawFsStat {
+  mode: number;
+  size: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  ino: number;
+  dev: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+}
+
 /**
  * The raw addon surface: one entry per function exported by native/src/addon.c. Every call is
  * synchronous and short; failures throw an Error with `code` (errno name) and `errno`.
@@ -47,6 +62,21 @@ export interface RawAddon {
   cgroupKillAll(layout: RawCgroupLayout, name: string, signal: number): number;
   cgroupDestroy(layout: RawCgroupLayout, name: string): void;
   cgroupOomKillCount(file: string): number;
+  // confined to a root fd (fsroot.h); flags: 1 follow the last component, 2 no mount crossing
+  fsrootOpen(dir: string): number;
+  fsrootStat(root: number, path: string, flags?: number): RawFsStat | null;
+  fsrootReadlink(root: number, path: string, flags?: number): string;
+  fsrootOpenRead(root: number, path: string, flags?: number): number;
+  fsrootCreate(root: number, path: string, mode: number, flags?: number): number;
+  fsrootList(root: number, path: string, flags?: number): Array<RawFsStat & { name: string }>;
+  fsrootMkdir(root: number, path: string, mode: number, flags?: number): void;
+  fsrootSymlink(root: number, path: string, target: string, flags?: number): void;
+  fsrootMknod(root: number, path: string, mode: number, major: number, minor: number, flags?: number): void;
+  fsrootLink(root: number, oldPath: string, newPath: string, flags?: number): void;
+  fsrootRemoveAll(root: number, path: string, flags?: number): void;
+  fsrootLchown(root: number, path: string, uid: number, gid: number, flags?: number): void;
+  fsrootChmod(root: number, path: string, mode: number, flags?: number): void;
+  fsrootUtimes(root: number, path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number, flags?: number): void;
 }
 
 /** native/ of the checkout, whether this file runs from daemon/ or from dist/daemon/. */

@@ -1,7 +1,9 @@
 // NativeOps: every privileged call the backend makes, behind one interface, so backend logic
 // is tested with RecordingNativeOps (no root) and only test/native and test/e2e need the kernel.
+import * as fs from 'node:fs';
 import { constants as osc } from 'node:os';
-import { loadAddon, type RawAddon, type RawCgroupLayout } from './binding';
+import { join as joinPath } from 'node:path';
+import { loadAddon, type RawAddon, type RawCgroupLayout, type RawFsStat } from './binding';
 
 export type CgroupMode = 'v1' | 'v2';
 
@@ -61,6 +63,20 @@ export interface OverlayOptions {
 
 export type Signal = number | NodeJS.Signals;
 
+/** lstat of a file inside a root (st_mode with its type bits; mtime split as the kernel keeps it). */
+export type FsStat = RawFsStat;
+export type FsEntry = FsStat & { name: string };
+
+/**
+ * How an in-root path is resolved. follow: a symlink at the last component is followed (in the
+ * root), else acted on itself. noXdev: no mount point may be crossed (writes into a running
+ * container stay on its root overlay, never in its /proc, /sys or /dev).
+ */
+export interface FsRootOptions {
+  follow?: boolean;
+  noXdev?: boolean;
+}
+
 export interface NativeOps {
   /**
    * Mounts an overlay (index, redirect_dir and metacopy off). lowers are topmost first; upper
@@ -105,7 +121,38 @@ export interface NativeOps {
   cgroupDestroy(name: string): void;
   /** The "oom_kill N" counter in CgroupPaths.oomFile. */
   oomKillCount(file: string): number;
+
+  // ---- file operations confined to a root (native/src/fsroot.h) ----
+  // A root is an O_PATH fd (fsrootOpen; closeFd when done). Paths are resolved inside it with
+  // openat2(RESOLVE_IN_ROOT): symlinks, "..", and symlinks swapped in meanwhile never leave it.
+  /** An O_PATH fd on dir (e.g. /proc/<pid>/root) to use as a root. */
+  fsrootOpen(dir: string): number;
+  /** lstat (stat with follow); null when the path does not exist. */
+  fsrootStat(root: number, path: string, opts?: FsRootOptions): FsStat | null;
+  fsrootReadlink(root: number, path: string, opts?: FsRootOptions): string;
+  /** An fd open for reading on a regular file; anything else (device, fifo, symlink) is refused unopened. */
+  fsrootOpenRead(root: number, path: string, opts?: FsRootOptions): number;
+  /** A new regular file (exclusive create, never through a symlink), open for writing. */
+  fsrootCreate(root: number, path: string, mode: number, opts?: FsRootOptions): number;
+  /** The entries of a directory with their lstat. */
+  fsrootList(root: number, path: string, opts?: FsRootOptions): FsEntry[];
+  fsrootMkdir(root: number, path: string, mode: number, opts?: FsRootOptions): void;
+  fsrootSymlink(root: number, path: string, target: string, opts?: FsRootOptions): void;
+  /** mode holds the file type (S_IFCHR, S_IFBLK, S_IFIFO). */
+  fsrootMknod(root: number, path: string, mode: number, major: number, minor: number, opts?: FsRootOptions): void;
+  fsrootLink(root: number, oldPath: string, newPath: string, opts?: FsRootOptions): void;
+  /** rm -rf inside the root; a missing path is fine. */
+  fsrootRemoveAll(root: number, path: string, opts?: FsRootOptions): void;
+  fsrootLchown(root: number, path: string, uid: number, gid: number, opts?: FsRootOptions): void;
+  /** A no-op on a symlink. */
+  fsrootChmod(root: number, path: string, mode: number, opts?: FsRootOptions): void;
+  /** Times of the last component itself; [seconds, nanoseconds] each. */
+  fsrootUtimes(root: number, path: string, atime: [number, number], mtime: [number, number], opts?: FsRootOptions): void;
 }
+
+const FSROOT_FOLLOW = 1;
+const FSROOT_NO_XDEV = 2;
+const fsFlags = (o?: FsRootOptions): number => (o?.follow ? FSROOT_FOLLOW : 0) | (o?.noXdev ? FSROOT_NO_XDEV : 0);
 
 export function signalNumber(signal: Signal): number {
   if (typeof signal === 'number') return signal;
@@ -166,6 +213,33 @@ class AddonNativeOps implements NativeOps {
   }
   cgroupDestroy(name: string): void { this.addon.cgroupDestroy(this.raw(), name); }
   oomKillCount(file: string): number { return this.addon.cgroupOomKillCount(file); }
+
+  fsrootOpen(dir: string): number { return this.addon.fsrootOpen(dir); }
+  fsrootStat(root: number, path: string, o?: FsRootOptions): FsStat | null { return this.addon.fsrootStat(root, path, fsFlags(o)); }
+  fsrootReadlink(root: number, path: string, o?: FsRootOptions): string { return this.addon.fsrootReadlink(root, path, fsFlags(o)); }
+  fsrootOpenRead(root: number, path: string, o?: FsRootOptions): number { return this.addon.fsrootOpenRead(root, path, fsFlags(o)); }
+  fsrootCreate(root: number, path: string, mode: number, o?: FsRootOptions): number {
+    return this.addon.fsrootCreate(root, path, mode, fsFlags(o));
+  }
+  fsrootList(root: number, path: string, o?: FsRootOptions): FsEntry[] { return this.addon.fsrootList(root, path, fsFlags(o)); }
+  fsrootMkdir(root: number, path: string, mode: number, o?: FsRootOptions): void { this.addon.fsrootMkdir(root, path, mode, fsFlags(o)); }
+  fsrootSymlink(root: number, path: string, target: string, o?: FsRootOptions): void {
+    this.addon.fsrootSymlink(root, path, target, fsFlags(o));
+  }
+  fsrootMknod(root: number, path: string, mode: number, major: number, minor: number, o?: FsRootOptions): void {
+    this.addon.fsrootMknod(root, path, mode, major, minor, fsFlags(o));
+  }
+  fsrootLink(root: number, oldPath: string, newPath: string, o?: FsRootOptions): void {
+    this.addon.fsrootLink(root, oldPath, newPath, fsFlags(o));
+  }
+  fsrootRemoveAll(root: number, path: string, o?: FsRootOptions): void { this.addon.fsrootRemoveAll(root, path, fsFlags(o)); }
+  fsrootLchown(root: number, path: string, uid: number, gid: number, o?: FsRootOptions): void {
+    this.addon.fsrootLchown(root, path, uid, gid, fsFlags(o));
+  }
+  fsrootChmod(root: number, path: string, mode: number, o?: FsRootOptions): void { this.addon.fsrootChmod(root, path, mode, fsFlags(o)); }
+  fsrootUtimes(root: number, path: string, atime: [number, number], mtime: [number, number], o?: FsRootOptions): void {
+    this.addon.fsrootUtimes(root, path, atime[0], atime[1], mtime[0], mtime[1], fsFlags(o));
+  }
 }
 
 /** "<parent>/<id>" without leading or doubled slashes (Docker accepts --cgroup-parent=/x). */
@@ -410,6 +484,121 @@ export class RecordingNativeOps implements NativeOps {
     const n = this.oomCounts.get(file);
     if (n === undefined) throw nativeError('ENOENT', `open ${file}`);
     return n;
+  }
+
+  // ---- fsroot: node:fs on the directory behind a fake root fd, resolved lexically in it (a
+  // fake for backend tests; the confinement itself is the addon's and tested in test/native)
+
+  private readonly roots = new Map<number, string>();
+
+  private inRoot(root: number, path: string, follow: boolean): string {
+    const dir = this.roots.get(root);
+    if (dir === undefined) throw nativeError('EBADF', `root fd ${root}`);
+    const todo = path.split('/').filter((c) => c !== '' && c !== '.');
+    let cur: string[] = [];
+    for (let hops = 0; todo.length > 0;) {
+      const c = todo.shift()!;
+      if (c === '..') { cur.pop(); continue; }
+      const p = joinPath(dir, ...cur, c);
+      let st: fs.Stats | undefined;
+      try { st = fs.lstatSync(p); } catch { /* resolved below */ }
+      if (st?.isSymbolicLink() && (todo.length > 0 || follow)) {
+        if (++hops > 40) throw nativeError('ELOOP', `resolve ${path} in root`);
+        const target = fs.readlinkSync(p);
+        if (target.startsWith('/')) cur = [];
+        todo.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
+        continue;
+      }
+      cur.push(c);
+    }
+    return joinPath(dir, ...cur);
+  }
+
+  private fsCall<T>(op: keyof NativeOps, args: unknown[], fn: () => T): T {
+    this.record(op, args);
+    try {
+      return fn();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code && !(e.message ?? '').startsWith(String(op))) throw nativeError(e.code, `${op} ${String(args[1])} in root`);
+      throw err;
+    }
+  }
+
+  private static toStat(st: fs.BigIntStats): FsStat {
+    return {
+      mode: Number(st.mode), size: Number(st.size), uid: Number(st.uid), gid: Number(st.gid), nlink: Number(st.nlink),
+      ino: Number(st.ino), dev: Number(st.dev), rdevMajor: Number(st.rdev >> 8n) & 0xfff, rdevMinor: Number(st.rdev & 0xffn),
+      mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
+    };
+  }
+
+  fsrootOpen(dir: string): number {
+    this.record('fsrootOpen', [dir]);
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw nativeError('ENOTDIR', `open root ${dir}`);
+    const fd = this.nextFd++;
+    this.roots.set(fd, dir);
+    this.pidfds.set(fd, { pid: -1, alive: false, signals: [] }); // so closeFd accepts it
+    return fd;
+  }
+  fsrootStat(root: number, path: string, o?: FsRootOptions): FsStat | null {
+    return this.fsCall('fsrootStat', [root, path, o], () => {
+      const st = fs.lstatSync(this.inRoot(root, path, o?.follow ?? false), { bigint: true, throwIfNoEntry: false });
+      return st ? RecordingNativeOps.toStat(st) : null;
+    });
+  }
+  fsrootReadlink(root: number, path: string, o?: FsRootOptions): string {
+    return this.fsCall('fsrootReadlink', [root, path, o], () => fs.readlinkSync(this.inRoot(root, path, false)));
+  }
+  fsrootOpenRead(root: number, path: string, o?: FsRootOptions): number {
+    return this.fsCall('fsrootOpenRead', [root, path, o], () => {
+      const p = this.inRoot(root, path, o?.follow ?? false);
+      const st = fs.lstatSync(p);
+      if (st.isSymbolicLink()) throw nativeError('ELOOP', `open ${path} in root`);
+      if (!st.isFile()) throw nativeError('EINVAL', `open ${path} in root: not a regular file`);
+      return fs.openSync(p, 'r');
+    });
+  }
+  fsrootCreate(root: number, path: string, mode: number, o?: FsRootOptions): number {
+    return this.fsCall('fsrootCreate', [root, path, mode, o], () =>
+      fs.openSync(this.inRoot(root, path, false), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode));
+  }
+  fsrootList(root: number, path: string, o?: FsRootOptions): FsEntry[] {
+    return this.fsCall('fsrootList', [root, path, o], () => {
+      const dir = this.inRoot(root, path, o?.follow ?? false);
+      if (fs.lstatSync(dir).isSymbolicLink()) throw nativeError('ELOOP', `open directory ${path} in root`);
+      return fs.readdirSync(dir).map((name) => ({ name, ...RecordingNativeOps.toStat(fs.lstatSync(joinPath(dir, name), { bigint: true })) }));
+    });
+  }
+  fsrootMkdir(root: number, path: string, mode: number, o?: FsRootOptions): void {
+    this.fsCall('fsrootMkdir', [root, path, mode, o], () => fs.mkdirSync(this.inRoot(root, path, false), { mode }));
+  }
+  fsrootSymlink(root: number, path: string, target: string, o?: FsRootOptions): void {
+    this.fsCall('fsrootSymlink', [root, path, target, o], () => fs.symlinkSync(target, this.inRoot(root, path, false)));
+  }
+  fsrootMknod(root: number, path: string, mode: number, major: number, minor: number, o?: FsRootOptions): void {
+    this.fsCall('fsrootMknod', [root, path, mode, major, minor, o], () => this.mknod(this.inRoot(root, path, false), mode, major, minor));
+  }
+  fsrootLink(root: number, oldPath: string, newPath: string, o?: FsRootOptions): void {
+    this.fsCall('fsrootLink', [root, oldPath, newPath, o], () => fs.linkSync(this.inRoot(root, oldPath, false), this.inRoot(root, newPath, false)));
+  }
+  fsrootRemoveAll(root: number, path: string, o?: FsRootOptions): void {
+    this.fsCall('fsrootRemoveAll', [root, path, o], () => fs.rmSync(this.inRoot(root, path, false), { recursive: true, force: true }));
+  }
+  fsrootLchown(root: number, path: string, uid: number, gid: number, o?: FsRootOptions): void {
+    this.fsCall('fsrootLchown', [root, path, uid, gid, o], () => {
+      if (process.getuid?.() === 0) fs.lchownSync(this.inRoot(root, path, false), uid, gid);
+    });
+  }
+  fsrootChmod(root: number, path: string, mode: number, o?: FsRootOptions): void {
+    this.fsCall('fsrootChmod', [root, path, mode, o], () => {
+      const p = this.inRoot(root, path, false);
+      if (!fs.lstatSync(p).isSymbolicLink()) fs.chmodSync(p, mode);
+    });
+  }
+  fsrootUtimes(root: number, path: string, atime: [number, number], mtime: [number, number], o?: FsRootOptions): void {
+    this.fsCall('fsrootUtimes', [root, path, atime, mtime, o], () =>
+      fs.lutimesSync(this.inRoot(root, path, false), atime[0] + atime[1] / 1e9, mtime[0] + mtime[1] / 1e9));
   }
 
   /** Puts a (fake) process into a cgroup, as the monitor would. */

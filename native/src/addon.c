@@ -5,10 +5,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <node_api.h>
 #include "cgroup.h"
 #include "cleanup.h"
 #include "error.h"
+#include "fsroot.h"
 #include "fsutil.h"
 #include "lock.h"
 #include "mount.h"
@@ -530,6 +533,176 @@ static napi_value js_cgroup_oom_kill_count(napi_env env, napi_callback_info info
   return out;
 }
 
+/* ---- confined file operations (fsroot.h) ---- */
+
+/* Every fsroot call takes (root fd, in-root path, ...rest, flags) with flags last and optional. */
+#define FSROOT_ARGS(n, name)                                                               \
+  ARGS(n);                                                                                 \
+  NEED((n) - 1);                                                                           \
+  int64_t root_, flags_ = 0;                                                               \
+  char path[MAX_PATH_ARG];                                                                 \
+  if (get_int(env, argv[0], &root_, name ": root must be an fd") < 0) return NULL;         \
+  if (get_string(env, argv[1], path, sizeof path) < 0) return NULL;                        \
+  if (!is_nullish(env, argv[(n) - 1]) && get_int(env, argv[(n) - 1], &flags_, name ": flags must be a number") < 0) \
+    return NULL;                                                                           \
+  int root = (int)root_;                                                                   \
+  unsigned flags = (unsigned)flags_;                                                       \
+  berth_error_t err = {0};
+
+static napi_value stat_to_js(napi_env env, const struct stat *st) {
+  napi_value o;
+  napi_create_object(env, &o);
+  set_i64(env, o, "mode", st->st_mode);
+  set_i64(env, o, "size", st->st_size);
+  set_i64(env, o, "uid", st->st_uid);
+  set_i64(env, o, "gid", st->st_gid);
+  set_i64(env, o, "nlink", (int64_t)st->st_nlink);
+  set_i64(env, o, "ino", (int64_t)st->st_ino);
+  set_i64(env, o, "dev", (int64_t)st->st_dev);
+  set_i64(env, o, "rdevMajor", major(st->st_rdev));
+  set_i64(env, o, "rdevMinor", minor(st->st_rdev));
+  set_i64(env, o, "mtimeSec", st->st_mtim.tv_sec);
+  set_i64(env, o, "mtimeNsec", st->st_mtim.tv_nsec);
+  return o;
+}
+
+static napi_value js_fsroot_open(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  char dir[MAX_PATH_ARG];
+  if (get_string(env, argv[0], dir, sizeof dir) < 0) return NULL;
+  berth_error_t err = {0};
+  return int_result(env, berth_fsroot_open_root(dir, &err), &err);
+}
+
+static napi_value js_fsroot_stat(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(3, "fsrootStat");
+  struct stat st;
+  int r = berth_fsroot_stat(root, path, flags, &st, &err);
+  if (r < 0) return throw_berth(env, &err);
+  if (r == 1) {
+    napi_value n;
+    napi_get_null(env, &n);
+    return n;
+  }
+  return stat_to_js(env, &st);
+}
+
+static napi_value js_fsroot_readlink(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(3, "fsrootReadlink");
+  char target[MAX_PATH_ARG];
+  if (berth_fsroot_readlink(root, path, flags, target, sizeof target, &err) < 0) return throw_berth(env, &err);
+  napi_value out;
+  napi_create_string_utf8(env, target, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+static napi_value js_fsroot_open_read(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(3, "fsrootOpenRead");
+  return int_result(env, berth_fsroot_open_read(root, path, flags, &err), &err);
+}
+
+static napi_value js_fsroot_create(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(4, "fsrootCreate");
+  int64_t mode;
+  if (get_int(env, argv[2], &mode, "fsrootCreate: mode must be a number") < 0) return NULL;
+  return int_result(env, berth_fsroot_create(root, path, (mode_t)mode, flags, &err), &err);
+}
+
+typedef struct {
+  napi_env env;
+  napi_value array;
+  uint32_t n;
+} list_ctx_t;
+
+static int list_entry(void *p, const char *name, const struct stat *st) {
+  list_ctx_t *c = p;
+  napi_value o = stat_to_js(c->env, st);
+  set_str(c->env, o, "name", name);
+  napi_set_element(c->env, c->array, c->n++, o);
+  return 0;
+}
+
+static napi_value js_fsroot_list(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(3, "fsrootList");
+  list_ctx_t c = {.env = env, .n = 0};
+  napi_create_array(env, &c.array);
+  if (berth_fsroot_list(root, path, flags, list_entry, &c, &err) < 0) return throw_berth(env, &err);
+  return c.array;
+}
+
+static napi_value js_fsroot_mkdir(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(4, "fsrootMkdir");
+  int64_t mode;
+  if (get_int(env, argv[2], &mode, "fsrootMkdir: mode must be a number") < 0) return NULL;
+  if (berth_fsroot_mkdir(root, path, (mode_t)mode, flags, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_fsroot_symlink(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(4, "fsrootSymlink");
+  char target[MAX_PATH_ARG];
+  if (get_string(env, argv[2], target, sizeof target) < 0) return NULL;
+  if (berth_fsroot_symlink(root, target, path, flags, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_fsroot_mknod(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(6, "fsrootMknod");
+  int64_t mode, maj, min;
+  if (get_int(env, argv[2], &mode, "fsrootMknod: mode must be a number") < 0 ||
+      get_int(env, argv[3], &maj, "fsrootMknod: major must be a number") < 0 ||
+      get_int(env, argv[4], &min, "fsrootMknod: minor must be a number") < 0)
+    return NULL;
+  if (berth_fsroot_mknod(root, path, (mode_t)mode, (unsigned)maj, (unsigned)min, flags, &err) < 0)
+    return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_fsroot_link(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(4, "fsrootLink");
+  char newpath[MAX_PATH_ARG];
+  if (get_string(env, argv[2], newpath, sizeof newpath) < 0) return NULL;
+  if (berth_fsroot_link(root, path, newpath, flags, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_fsroot_remove_all(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(3, "fsrootRemoveAll");
+  if (berth_fsroot_remove_all(root, path, flags, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_fsroot_lchown(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(5, "fsrootLchown");
+  int64_t uid, gid;
+  if (get_int(env, argv[2], &uid, "fsrootLchown: uid must be a number") < 0 ||
+      get_int(env, argv[3], &gid, "fsrootLchown: gid must be a number") < 0)
+    return NULL;
+  if (berth_fsroot_lchown(root, path, (uid_t)uid, (gid_t)gid, flags, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_fsroot_chmod(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(4, "fsrootChmod");
+  int64_t mode;
+  if (get_int(env, argv[2], &mode, "fsrootChmod: mode must be a number") < 0) return NULL;
+  if (berth_fsroot_chmod(root, path, (mode_t)mode, flags, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+static napi_value js_fsroot_utimes(napi_env env, napi_callback_info info) {
+  FSROOT_ARGS(7, "fsrootUtimes");
+  int64_t as, an, ms, mn;
+  if (get_int(env, argv[2], &as, "fsrootUtimes: times must be numbers") < 0 ||
+      get_int(env, argv[3], &an, "fsrootUtimes: times must be numbers") < 0 ||
+      get_int(env, argv[4], &ms, "fsrootUtimes: times must be numbers") < 0 ||
+      get_int(env, argv[5], &mn, "fsrootUtimes: times must be numbers") < 0)
+    return NULL;
+  if (berth_fsroot_utimes(root, path, as, (long)an, ms, (long)mn, flags, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
 /* ---- service manager ---- */
 
 static napi_value js_sd_notify(napi_env env, napi_callback_info info) {
@@ -566,6 +739,20 @@ NAPI_MODULE_INIT() {
       FN("cgroupKillAll", js_cgroup_kill_all),
       FN("cgroupDestroy", js_cgroup_destroy),
       FN("cgroupOomKillCount", js_cgroup_oom_kill_count),
+      FN("fsrootOpen", js_fsroot_open),
+      FN("fsrootStat", js_fsroot_stat),
+      FN("fsrootReadlink", js_fsroot_readlink),
+      FN("fsrootOpenRead", js_fsroot_open_read),
+      FN("fsrootCreate", js_fsroot_create),
+      FN("fsrootList", js_fsroot_list),
+      FN("fsrootMkdir", js_fsroot_mkdir),
+      FN("fsrootSymlink", js_fsroot_symlink),
+      FN("fsrootMknod", js_fsroot_mknod),
+      FN("fsrootLink", js_fsroot_link),
+      FN("fsrootRemoveAll", js_fsroot_remove_all),
+      FN("fsrootLchown", js_fsroot_lchown),
+      FN("fsrootChmod", js_fsroot_chmod),
+      FN("fsrootUtimes", js_fsroot_utimes),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
