@@ -45,6 +45,30 @@ export async function runRm(engine: Engine, n: number, warmups: number): Promise
   return samples;
 }
 
+/** `docker exec CTR true` through the CLI against one running `sleep` container. */
+export async function execTrue(engine: Engine, n: number, warmups: number): Promise<number[]> {
+  const run = await timedDocker(engine, ['run', '-d', '--network', 'none', IMAGE, 'sleep', '100000'], 120_000);
+  if (run.code !== 0) throw new Error(`docker run -d on ${engine.name} exited ${run.code}: ${run.stderr.trim()}`);
+  const ids = await new Promise<string>((resolve, reject) => {
+    const child = spawn('docker', ['ps', '-lq', '--no-trunc'], { env: engine.env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    child.on('error', reject);
+    child.on('close', () => resolve(out.trim()));
+  });
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < warmups + n; i++) {
+      const r = await timedDocker(engine, ['exec', ids, 'true'], 120_000);
+      if (r.code !== 0) throw new Error(`docker exec on ${engine.name} exited ${r.code}: ${r.stderr.trim()}`);
+      if (i >= warmups) samples.push(r.ms);
+    }
+  } finally {
+    await timedDocker(engine, ['rm', '-f', ids], 120_000);
+  }
+  return samples;
+}
+
 async function createContainer(api: ApiClient, cmd: string[]): Promise<string> {
   const body = await api.expect(201, 'POST', '/containers/create', { Image: IMAGE, Cmd: cmd, HostConfig: { NetworkMode: 'none' } });
   return (JSON.parse(body) as { Id: string }).Id;

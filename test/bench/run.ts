@@ -11,7 +11,7 @@ import { berthdMain } from '../helpers/daemon';
 import { rootfsTar } from '../helpers/test-image';
 import { dockerdMissing, startBerth, startDockerd, type Engine } from './engines';
 import { measureFloor, type FloorResult } from './floor';
-import { apiLifecycle, listMany, logs, memoryRunning, runRm, type LifecycleResult, type ListResult, type LogsResult, type RunningResult } from './measure';
+import { apiLifecycle, execTrue, listMany, logs, memoryRunning, runRm, type LifecycleResult, type ListResult, type LogsResult, type RunningResult } from './measure';
 import { summarize, type Summary } from './stats';
 
 interface Options {
@@ -41,14 +41,15 @@ function parseArgs(argv: string[]): Options {
 const opts = parseArgs(process.argv.slice(2));
 /** Sizes of every loop; --quick is a smoke run of the harness, its numbers are not the figures. */
 const N = opts.quick
-  ? { warmups: 1, runRm: 5, api: 10, floor: 10, listContainers: 100, listGets: 5, running: 5, logBytes: 5 * 1024 * 1024 }
-  : { warmups: 3, runRm: 30, api: 50, floor: 50, listContainers: 1000, listGets: 30, running: 20, logBytes: 50 * 1024 * 1024 };
+  ? { warmups: 1, runRm: 5, exec: 5, api: 10, floor: 10, listContainers: 100, listGets: 5, running: 5, logBytes: 5 * 1024 * 1024 }
+  : { warmups: 3, runRm: 30, exec: 30, api: 50, floor: 50, listContainers: 1000, listGets: 30, running: 20, logBytes: 50 * 1024 * 1024 };
 
 const TARGETS = { runRmSpeedup: 5, apiOverFloor: 3, listMs: 50, memoryRatio: 1, logsMs: 2000 };
 
 interface EngineResults {
   version: string;
   runRm?: Summary & { samplesMs: number[] };
+  exec?: Summary & { samplesMs: number[] };
   api?: { total: Summary; phases: Record<string, Summary>; samplesMs: number[] };
   list?: Omit<ListResult, 'getMs'> & { get: Summary; getMs: number[] };
   running?: RunningResult;
@@ -101,6 +102,8 @@ async function measureEngine(start: () => Promise<Engine>, label: string): Promi
   try {
     const rr = await section(res, 'docker run --rm', () => runRm(engine, N.runRm, N.warmups));
     if (rr) res.runRm = { ...summarize(rr), samplesMs: rr };
+    const ex = await section(res, 'docker exec', () => execTrue(engine, N.exec, N.warmups));
+    if (ex) res.exec = { ...summarize(ex), samplesMs: ex };
     const api: LifecycleResult | undefined = await section(res, 'API lifecycle', () => apiLifecycle(engine, N.api, N.warmups));
     if (api) {
       const phases: Record<string, Summary> = {};
@@ -204,6 +207,7 @@ function main(): Promise<void> {
     L.push('');
     L.push(row('median (p90)', 'berth', 'dockerd'));
     L.push(row(`docker run --rm --network none busybox true (N=${N.runRm})`, medP90(b?.runRm), medP90(d?.runRm)));
+    L.push(row(`docker exec CTR true (N=${N.exec})`, medP90(b?.exec), medP90(d?.exec)));
     L.push(row(`API create→start→wait→delete (N=${N.api})`, medP90(b?.api?.total), medP90(d?.api?.total)));
     const phase = (r: EngineResults | undefined, k: string) => medP90(r?.api?.phases[k]);
     L.push(row('  create', phase(b, 'create'), phase(d, 'create')));
@@ -241,6 +245,9 @@ function main(): Promise<void> {
     const runRatio = b?.runRm && d?.runRm ? d.runRm.median / b.runRm.median : undefined;
     verdicts.push({ name: 'docker run --rm', how: 'dockerd / berth (medians)', value: runRatio ? fmtX(runRatio) : 'n/a', target: `≥ ${TARGETS.runRmSpeedup}×`,
       verdict: runRatio ? (runRatio >= TARGETS.runRmSpeedup ? 'met' : 'MISSED') : noDockerd ?? 'berth failed' });
+    const execRatio = b?.exec && d?.exec ? d.exec.median / b.exec.median : undefined;
+    verdicts.push({ name: 'docker exec CTR true', how: 'dockerd / berth (medians)', value: execRatio ? fmtX(execRatio) : 'n/a', target: '',
+      verdict: execRatio ? '' : noDockerd ?? 'berth failed' });
     const apiRatio = b?.api && fl ? b.api.total.median / fl.median : undefined;
     verdicts.push({ name: 'API lifecycle', how: 'berth / kernel floor (medians)', value: apiRatio ? fmtX(apiRatio) : 'n/a', target: `≤ ${TARGETS.apiOverFloor}×`,
       verdict: apiRatio ? (apiRatio <= TARGETS.apiOverFloor ? 'met' : 'MISSED') : 'not measured' });
