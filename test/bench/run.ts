@@ -218,6 +218,8 @@ function main(): Promise<void> {
     L.push(row(`GET /containers/json?all=1, ${N.listContainers} present (N=${N.listGets})`, medP90(b?.list?.get), medP90(d?.list?.get)));
     L.push(row(`  create ${N.listContainers} / remove ${N.listContainers} (4 in flight)`,
       b?.list ? `${ms(b.list.createAllMs)} / ${ms(b.list.removeAllMs)}` : '—', d?.list ? `${ms(d.list.createAllMs)} / ${ms(d.list.removeAllMs)}` : '—'));
+    const clashes = (r?: EngineResults) => (r?.list ? String(r.list.generatedNameConflicts) : '—');
+    L.push(row('  409s for a generated name (retried)', clashes(b), clashes(d)));
     L.push(row('  response body', b?.list ? `${(b.list.bodyBytes / 1024).toFixed(0)} kB` : '—', d?.list ? `${(d.list.bodyBytes / 1024).toFixed(0)} kB` : '—'));
     L.push(row(`RSS idle, ${N.listContainers} created (daemons)`, mb(b?.list?.memoryIdle.daemons.rssKb), mb(d?.list?.memoryIdle.daemons.rssKb)));
     const role = (r: EngineResults | undefined, k: string) => (r?.list?.memoryIdle.daemons.byRole[k] === undefined ? '' : mb(r.list.memoryIdle.daemons.byRole[k]));
