@@ -193,29 +193,25 @@ export class Containers {
     const config = mergeConfig(normalizeConfig(body, id.slice(0, 12)), image.config);
     if (commandOf(config).length === 0) throw new InvalidParameter('No command specified');
 
-    let cname = name ? name.replace(/^\//, '') : '';
-    if (!cname) cname = generateName((n) => this.d.repo.byName(n) !== undefined);
-    const clash = this.d.repo.byName(cname);
-    if (clash) {
-      throw new Conflict(`Conflict. The container name "/${cname}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`);
-    }
+    const nameConflict = (n: string, other: string) => new Conflict(`Conflict. The container name "/${n}" is already in use by container "${other}". You have to remove (or rename) that container to be able to reuse that name.`);
+    const given = name ? name.replace(/^\//, '') : '';
+    const early = given ? this.d.repo.byName(given) : undefined;
+    if (early) throw nameConflict(given, early.id);
 
     const p = this.paths(id);
     await createContainerFiles(p, config.Hostname, config.Domainname);
+    // Name and row in one synchronous step, so concurrent creates cannot take the same name.
+    const cname = given || generateName((n) => this.d.repo.byName(n) !== undefined);
+    const clash = this.d.repo.byName(cname);
+    if (clash) {
+      await removeContainerFiles(p);
+      throw nameConflict(cname, clash.id);
+    }
     const row: ContainerRow = {
       id, name: cname, imageId: image.id, imageRef: body.Image, created: rfc3339Nano(),
       config, hostConfig, state: freshState(), restartCount: 0,
     };
-    try {
-      this.d.repo.insert(row);
-    } catch (err) {
-      await removeContainerFiles(p);
-      if (/UNIQUE constraint failed: containers.name/.test(errorMessage(err))) {
-        const other = this.d.repo.byName(cname);
-        throw new Conflict(`Conflict. The container name "/${cname}" is already in use by container "${other?.id ?? ''}". You have to remove (or rename) that container to be able to reuse that name.`);
-      }
-      throw err;
-    }
+    this.d.repo.insert(row);
     this.emit(row, 'create');
     return { Id: id, Warnings: [] };
   }
