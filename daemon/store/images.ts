@@ -30,6 +30,7 @@ export class ImagesRepo {
   private readonly tagTimeStmt;
   private readonly childrenStmt;
   private readonly containersStmt;
+  private readonly usedStmt;
 
   constructor(readonly db: DB) {
     this.getStmt = db.prepare<[string], ImageRow>('SELECT * FROM images WHERE id = ?');
@@ -47,6 +48,7 @@ export class ImagesRepo {
     this.tagTimeStmt = db.prepare<[string, string]>('UPDATE images SET last_tag_time = ? WHERE id = ?');
     this.childrenStmt = db.prepare<[string], { id: string }>('SELECT id FROM images WHERE parent = ?');
     this.containersStmt = db.prepare<[string], { id: string; state: string }>('SELECT id, state FROM containers WHERE image_id = ? ORDER BY created');
+    this.usedStmt = db.prepare<[], { image_id: string }>('SELECT DISTINCT image_id FROM containers');
   }
 
   get(id: string): ImageRow | undefined { return this.getStmt.get(id); }
@@ -75,6 +77,9 @@ export class ImagesRepo {
 
   setLastTagTime(id: string, time: string): void { this.tagTimeStmt.run(time, id); }
   children(id: string): string[] { return this.childrenStmt.all(id).map((r) => r.id); }
+
+  /** IDs of the images any container was created from. */
+  usedImageIds(): string[] { return this.usedStmt.all().map((r) => r.image_id); }
 
   /** Containers created from this image, oldest first, with whether they are running. */
   containersUsing(id: string): ContainerUse[] {

@@ -280,7 +280,15 @@ export function tarStream(v: RootView, src: TarSource, done: () => void): Readab
       await Promise.race([closed, new Promise<void>((resolve, reject) => pack.entry(header, Buffer.alloc(0), (err) => (err ? reject(err) : resolve())))]);
       return;
     }
-    const fd = v.ops.fsrootOpenRead(v.fd, fsPath(path).path);
+    let fd: number;
+    try {
+      fd = v.ops.fsrootOpenRead(v.fd, fsPath(path).path);
+    } catch (err) {
+      // gone or no longer a regular file since it was listed (a running container): left out
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EINVAL') return;
+      throw err;
+    }
     try {
       const entry = pack.entry(header);
       const ended = new Promise<void>((resolve, reject) => {

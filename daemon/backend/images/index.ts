@@ -10,14 +10,17 @@ import { ImagesRepo, type ImageRow } from '../../store/images';
 import { DigestsRepo, TagsRepo } from '../../store/tags';
 import type { EventBus } from '../events';
 import type { Filters } from '../filters';
-import type { DeleteItem, ImageHistoryItem, ImageSummary, ImagesBackend, ImportOptions, LoadOptions, ProgressSink } from '../types';
+import type { CommitOptions, DeleteItem, ImageHistoryItem, ImageSummary, ImagesBackend, ImportOptions, LoadOptions, ProgressSink } from '../types';
 import { LayerStore, chainIds, type LayerHandle, type LayerNativeOps, type Logger } from '../layers/store';
-import { defaultLayerOps } from '../layers/native';
+import { defaultDiffOps, defaultLayerOps } from '../layers/native';
+import type { DiffNativeOps } from '../layers/diff';
 import { rfc3339Nano } from '../containers/status';
 import {
   applyChanges, goArch, importConfig, normalizeContainerConfig, type ContainerConfig, type ImageConfigJSON,
 } from './config';
 import { loadArchive, type LoadResult } from './load';
+import { saveImages, type ImageToSave } from './save';
+import { childConfig, commitLayer, type CommitSources } from './commit';
 import {
   canonicalString, familiarMatch, familiarName, familiarString, idPrefixOf, parseAnyReference, parseCanonical,
   parseNormalizedNamed, shortId, withDefaultTag, withTag, type Reference,
@@ -42,6 +45,8 @@ export interface ImagesDeps {
   events: EventBus;
   /** mknod/setxattr for extraction; the native addon by default. */
   ops?: LayerNativeOps;
+  /** xattr reads for commit; the native addon by default. */
+  diffOps?: DiffNativeOps;
   log?: Logger;
 }
 
@@ -51,9 +56,12 @@ export class Images implements ImagesBackend {
   private readonly digests: DigestsRepo;
   /** Parsed configs by image ID (configs are immutable). */
   private readonly configs = new Map<string, ImageConfigJSON>();
+  private pruning = false;
+  /** The container engine's side of commit (Containers.withCommitSource), attached once both exist. */
+  private commitSources: CommitSources | undefined;
 
   private constructor(private readonly db: DB, private readonly events: EventBus, readonly layers: LayerStore, private readonly log: Logger,
-    private readonly tmpDir: string) {
+    private readonly tmpDir: string, private readonly diffOps: DiffNativeOps) {
     this.repo = new ImagesRepo(db);
     this.tags = new TagsRepo(db);
     this.digests = new DigestsRepo(db);
@@ -63,7 +71,7 @@ export class Images implements ImagesBackend {
   static async open(deps: ImagesDeps): Promise<Images> {
     const log = deps.log ?? { warn: (m: string) => process.stderr.write(`berthd: ${m}\n`) };
     const layers = await LayerStore.open({ dataRoot: deps.config.dataRoot, db: deps.db, ops: deps.ops ?? defaultLayerOps(), log });
-    const images = new Images(deps.db, deps.events, layers, log, join(deps.config.dataRoot, 'tmp'));
+    const images = new Images(deps.db, deps.events, layers, log, join(deps.config.dataRoot, 'tmp'), deps.diffOps ?? defaultDiffOps());
     await images.dropBroken();
     return images;
   }
@@ -318,6 +326,78 @@ export class Images implements ImagesBackend {
     }, opts, progress);
   }
 
+  /** Attaches the container engine, which commit reads containers from. */
+  useContainers(sources: CommitSources): void {
+    this.commitSources = sources;
+  }
+
+  /**
+   * docker commit (commit.ts): the container's changes as a new layer on its image's chain,
+   * recorded with the image as Parent, tagged when `repo` is given. Emits `tag` (image) and
+   * `commit` (container), in dockerd's order.
+   */
+  async commit(opts: CommitOptions): Promise<string> {
+    if (!this.commitSources) throw new Error('commit: no container engine attached');
+    const ref = opts.repo ? repoTagReference(opts.repo, opts.tag) : undefined;
+    if (ref && familiarName(ref.name) === 'sha256') throw new InvalidParameter('refusing to create an ambiguous tag using digest algorithm as name');
+    applyChanges({}, opts.changes); // a bad change fails before the container is paused
+    return this.commitSources(opts.container, opts.pause, async (src) => {
+      const parent = this.resolve(src.imageId);
+      const top = parent.chain.length ? parent.chain[parent.chain.length - 1]! : null;
+      const layer = await commitLayer(src.upper, top, this.diffOps, (tar, p) => this.layers.register(tar as Readable, p));
+      let handles: LayerHandle[] = [];
+      try {
+        handles = parent.chain.map((c) => this.layers.acquire(c));
+        if (layer) handles.push(layer);
+      } catch (err) {
+        layer?.release();
+        for (const h of handles) h.release();
+        throw err;
+      }
+      const config = childConfig(parent.config, src, opts, layer?.diffId ?? null);
+      const id = this.createImage(config, handles, { parent: parent.id });
+      if (layer) await this.layers.removeUnreferenced([layer.chainId]); // only if the image was not recorded
+      let imageRef = '';
+      if (ref) {
+        this.tagImage(id, ref);
+        imageRef = familiarString(withDefaultTag(ref));
+      }
+      src.emit('commit', { comment: opts.comment, imageID: id, imageRef });
+      return id;
+    });
+  }
+
+  /**
+   * docker save (save.ts): each name is an ID (prefix), a `name:tag`, a `name@digest`, or a
+   * bare repository name, which stands for every tag of that repository (as moby's
+   * parseNames). Every name is resolved before the first byte; the tar then streams.
+   */
+  async save(names: readonly string[]): Promise<Readable> {
+    const byId = new Map<string, ImageToSave>();
+    const add = (img: ImageRecord, ref: Reference | undefined) => {
+      let entry = byId.get(img.id);
+      if (!entry) {
+        entry = { id: img.id, config: img.row.config, diffIds: img.config.rootfs?.diff_ids ?? [], chain: img.chain, refs: [] };
+        byId.set(img.id, entry);
+      }
+      if (ref && !entry.refs.some((r) => canonicalString(r) === canonicalString(ref))) entry.refs.push(ref);
+    };
+    for (const name of names) {
+      const any = parseAnyReference(name);
+      if (any.kind === 'named' && any.ref.tag === undefined && any.ref.digest === undefined) {
+        const prefix = `${any.ref.name}:`;
+        const tagged = this.tags.all().filter((r) => r.ref.startsWith(prefix)).sort((a, b) => (a.ref < b.ref ? -1 : 1));
+        if (tagged.length > 0) {
+          for (const r of tagged) add(this.record(this.repo.get(r.image_id)!), parseCanonical(r.ref));
+          continue;
+        }
+      }
+      const img = this.resolve(name);
+      add(img, any.kind === 'named' && isIdPrefix(img.id, name) === false ? withDefaultTag(any.ref) : undefined);
+    }
+    return saveImages([...byId.values()], { layers: this.layers, emit: (action, id, name) => this.emit(action, id, name) });
+  }
+
   async tag(source: string, repo: string, tag: string | undefined): Promise<void> {
     const ref = repoTagReference(repo, tag);
     if (familiarName(ref.name) === 'sha256') throw new InvalidParameter('refusing to create an ambiguous tag using digest algorithm as name');
@@ -362,6 +442,61 @@ export class Images implements ImagesBackend {
     }
     await this.deleteImage(img.id, records, opts.force, !opts.noprune, false);
     return records;
+  }
+
+  /**
+   * docker image prune (moby's ImagesPrune): dangling images by default (untagged heads),
+   * every unused image with dangling=false (-a); `until` and `label`/`label!` narrow it.
+   * Images containers use stay. SpaceReclaimed adds up the layers that went.
+   */
+  async prune(filters: Filters): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
+    if (this.pruning) throw new Conflict('a prune operation is already running');
+    this.pruning = true;
+    try {
+      const f = filters.allowOnly('dangling', 'label', 'label!', 'until');
+      let danglingOnly = true;
+      if (f.has('dangling')) {
+        const v = f.get('dangling');
+        if (v.every((x) => ['true', '1'].includes(x.toLowerCase()))) danglingOnly = true;
+        else if (v.every((x) => ['false', '0'].includes(x.toLowerCase()))) danglingOnly = false;
+        else throw new InvalidParameter(`invalid filter 'dangling=${v.join(',')}'`);
+      }
+      const until = f.has('until') ? Math.min(...f.get('until').map(parseTimestamp)) : undefined;
+      const sizes = new Map(this.layers.all().map((l) => [l.chain_id, l.size]));
+      const used = new Set(this.repo.usedImageIds());
+      const deleted: DeleteItem[] = [];
+      for (const row of this.repo.all()) {
+        const img = this.record(row);
+        const refs = this.refList(img.id);
+        const children = this.repo.children(img.id);
+        if (danglingOnly && children.length > 0) continue; // not a head
+        if (refs.length === 0 && children.length > 0) continue; // an intermediate image
+        if (until !== undefined && (!img.config.created || this.createdOf(img) > until)) continue;
+        const labels = img.config.config?.Labels ?? null;
+        if (!f.matchLabels(labels)) continue;
+        if (f.has('label!') && f.matchLabels(labels, 'label!')) continue;
+        if (used.has(img.id)) continue;
+        try {
+          if (refs.length > 0) {
+            if (danglingOnly && refs.some((r) => r.digest === undefined)) continue;
+            for (const r of refs) {
+              if (!this.repo.get(img.id)) break;
+              deleted.push(...await this.remove(familiarString(r), { force: false, noprune: false }));
+            }
+          } else {
+            deleted.push(...await this.remove(img.id, { force: false, noprune: false }));
+          }
+        } catch (err) {
+          if (!(err instanceof Conflict) && !(err instanceof NotFound)) throw err;
+        }
+      }
+      let reclaimed = 0;
+      for (const d of deleted) if (d.Deleted !== undefined) reclaimed += sizes.get(d.Deleted) ?? 0;
+      this.events.emit('image', 'prune', '', { reclaimed: String(reclaimed) });
+      return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+    } finally {
+      this.pruning = false;
+    }
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -539,9 +674,14 @@ function unixSeconds(created: string | undefined): number {
   return Number.isNaN(ms) ? 0 : Math.floor(ms / 1000);
 }
 
-/** The `until` filter: Unix seconds (with fraction) or an RFC 3339 time. */
+/** The `until` filter (moby's timetypes.GetTimestamp): Unix seconds, a Go duration before now, or an RFC 3339 time. */
 function parseTimestamp(v: string): number {
   if (/^\d+(\.\d+)?$/.test(v)) return Math.floor(Number(v));
+  const d = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(v);
+  if (d) {
+    const unit = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 }[d[2] as 's'];
+    return Math.floor(Date.now() / 1000 - Number(d[1]) * unit);
+  }
   const ms = Date.parse(v);
   if (Number.isNaN(ms)) throw new InvalidParameter(`invalid filter 'until=${v}'`);
   return Math.floor(ms / 1000);

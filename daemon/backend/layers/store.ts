@@ -10,7 +10,7 @@ import { InvalidParameter } from '../../errors';
 import type { DB } from '../../store/db';
 import { LayersRepo, type LayerRow } from '../../store/layers';
 import { applyLayerTar, type LayerNativeOps } from './apply';
-import { regenerateTar } from './tarsplit';
+import { openLayerTar } from './tarsplit';
 
 export type { LayerNativeOps } from './apply';
 
@@ -82,6 +82,10 @@ export class LayerStore {
     return this.repo.get(chain);
   }
 
+  all(): LayerRow[] {
+    return this.repo.all();
+  }
+
   has(chain: string): boolean {
     return this.repo.get(chain) !== undefined;
   }
@@ -149,10 +153,10 @@ export class LayerStore {
    * The layer's tar exactly as it was registered (its sha256 is the DiffID), regenerated
    * from the diff dir and the tar-split kept beside it. The caller holds a handle meanwhile.
    */
-  tarStream(chain: string): Readable {
+  async tarStream(chain: string): Promise<{ size: number; stream: Readable }> {
     const row = this.repo.get(chain);
     if (!row) throw new InvalidParameter(`layer ${chain} is not in the store`);
-    return regenerateTar(join(this.root, hex(chain)), row.diff_id);
+    return openLayerTar(join(this.root, hex(chain)), row.diff_id);
   }
 
   /** Pins an already stored layer (e.g. one a load skipped because it was present). */

@@ -304,9 +304,20 @@ async function readIndex(layerDir: string): Promise<{ segments: Segment[]; paths
  * and tar-split.gz). The bytes are hashed on the way: a result that would not be `diffId`
  * fails the stream instead of ending it.
  */
+export async function openLayerTar(layerDir: string, diffId: string): Promise<{ size: number; stream: Readable }> {
+  const index = await readIndex(layerDir);
+  const size = index.segments.reduce((n, seg) => n + ('raw' in seg ? seg.raw.length : seg.size), 0);
+  return { size, stream: tarFromIndex(layerDir, diffId, index) };
+}
+
+/** openLayerTar's stream alone, the index read on first use. */
 export function regenerateTar(layerDir: string, diffId: string): Readable {
+  return tarFromIndex(layerDir, diffId, undefined);
+}
+
+function tarFromIndex(layerDir: string, diffId: string, index: { segments: Segment[]; paths: string[] } | undefined): Readable {
   return Readable.from((async function* () {
-    const { segments, paths } = await readIndex(layerDir);
+    const { segments, paths } = index ?? await readIndex(layerDir);
     const hash = createHash('sha256');
     let slot = 0;
     const buf = Buffer.allocUnsafe(1 << 20);

@@ -1,5 +1,5 @@
-// Image routes: list, inspect, history, tag, delete, /images/create (import; pull later) and
-// /images/load.
+// Image routes: list, inspect, history, tag, delete, prune, /images/create (import; pull
+// later), /images/load and save (/images/get, /images/{name}/get).
 // Names with slashes (`localhost:5000/a/b`) reach `:name` because rewriteUrl (version.ts)
 // encodes the slashes of the name segment.
 import { Readable } from 'node:stream';
@@ -21,6 +21,9 @@ export function imageRoutes(app: FastifyInstance, backend: Backend): void {
   app.get('/images/:name/history', h.history);
   app.post('/images/:name/tag', h.tag);
   app.delete('/images/:name', h.remove);
+  app.post('/images/prune', h.prune);
+  app.get('/images/get', h.saveMany);
+  app.get('/images/:name/get', h.save);
 
   // uploads: the body is a tar whatever its Content-Type (the CLI says text/plain)
   void app.register(async (uploads) => {
@@ -77,6 +80,21 @@ function handlers(backend: Backend) {
 
     async remove(req: NameRequest) {
       return images.remove(req.params.name, { force: bool(req.query, 'force'), noprune: bool(req.query, 'noprune') });
+    },
+
+    async prune(req: QueryRequest) {
+      return images.prune(filters(req.query));
+    },
+
+    /** docker save: names are resolved (404) before the tar starts. */
+    async saveMany(req: QueryRequest, reply: FastifyReply) {
+      const tar = await images.save(strs(req.query, 'names'));
+      return reply.type('application/x-tar').send(tar);
+    },
+
+    async save(req: NameRequest, reply: FastifyReply) {
+      const tar = await images.save([req.params.name]);
+      return reply.type('application/x-tar').send(tar);
     },
 
     async create(req: QueryRequest, reply: FastifyReply): Promise<FastifyReply> {
