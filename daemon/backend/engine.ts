@@ -63,6 +63,7 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
     containers, launcher: new ExecMonitors(() => ops.detectCgroups()), events, execRoot: config.execRoot,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
+  images.useContainers((ref, pause, fn) => containers.withCommitSource(ref, pause, fn));
   await containers.reconcile(readExitFile);
   await containers.applyRestartPolicies();
   const system = new System(config, engineId(config.dataRoot), {

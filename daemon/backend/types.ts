@@ -85,6 +85,22 @@ export interface ImportOptions {
   platform?: string;
 }
 
+export interface CommitOptions {
+  /** The container's ID, name or ID prefix. */
+  container: string;
+  /** Repository as the CLI sends it (normalized), maybe with `:tag`; empty: an untagged image. */
+  repo?: string;
+  tag?: string;
+  comment: string;
+  author: string;
+  /** Dockerfile-style lines, as for import. */
+  changes: string[];
+  /** Freeze a running container while its layer is taken (the default). */
+  pause: boolean;
+  /** A container Config from the request body, used instead of the container's. */
+  config?: Record<string, unknown>;
+}
+
 export interface LoadOptions {
   /** No progress records (quiet=1: the CLI's output is not a terminal). */
   quiet: boolean;
@@ -104,4 +120,10 @@ export interface ImagesBackend {
   load(source: Readable, opts: LoadOptions, progress: ProgressSink): Promise<{ ids: string[]; lines: string[] }>;
   tag(ref: string, repo: string, tag: string | undefined): Promise<void>;
   remove(ref: string, opts: { force: boolean; noprune: boolean }): Promise<DeleteItem[]>;
+  /** docker save: the archive of the named images (Docker >= 25 layout), streamed; NotFound before the first byte. */
+  save(names: readonly string[]): Promise<Readable>;
+  /** docker commit: the new image's ID. */
+  commit(opts: CommitOptions): Promise<string>;
+  /** docker image prune. */
+  prune(filters: Filters): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }>;
 }

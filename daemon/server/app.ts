@@ -8,6 +8,7 @@ import { registerVersioning, rewriteUrl } from './version';
 import { dockerRoutes } from './docker-routes';
 import { systemRoutes } from './routes/system';
 import { imageRoutes } from './routes/images';
+import { commitRoutes } from './routes/commit';
 import { pluginRoutes } from './routes/plugins';
 import { containerRoutes } from './routes/containers';
 import { eventRoutes } from './routes/events';
@@ -69,6 +70,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   systemRoutes(app, deps.backend);
   imageRoutes(app, deps.backend);
+  commitRoutes(app, deps.backend);
   containerRoutes(app, deps.backend);
   eventRoutes(app, deps.backend);
   execRoutes(app, deps.backend);

@@ -21,6 +21,9 @@ export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; contai
     load: record('images.load', async () => ({ ids: ['sha256:' + '0'.repeat(64)], lines: ['Loaded image: fake:latest\n'] })),
     tag: record('images.tag', async () => undefined),
     remove: record('images.remove', async (ref: string) => { throw new NotFound(`No such image: ${ref}`); }),
+    save: record('images.save', async (names: readonly string[]) => { throw new NotFound(`No such image: ${names[0] ?? ''}`); }),
+    commit: record('images.commit', async (opts: { container: string }) => { throw new NotFound(`No such container: ${opts.container}`); }),
+    prune: record('images.prune', async () => ({ ImagesDeleted: null, SpaceReclaimed: 0 })),
     ...overrides.images,
   };
   return {

@@ -26,6 +26,7 @@ import { exportTar } from './export';
 import { cgroupOfPid, cgroupPids, sample, statsJson, type Sample } from './stats';
 import { top as psTop, validatePsArgs, type TopResult } from './top';
 import type { ExecTarget } from '../exec/types';
+import type { CommitSource } from '../images/commit';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 export interface WaitResult { StatusCode: number; Error: { Message: string } | null }
@@ -803,6 +804,36 @@ export class Containers {
       const c = this.d.repo.get(c0.id)!;
       if (!c.state.Paused) throw new Conflict(`Container ${c.id} is not paused`);
       this.thaw(c);
+    });
+  }
+
+  /**
+   * docker commit (images/commit.ts): fn reads the container's upper dir under its lock; a
+   * running container is frozen meanwhile when `pause` (dockerd's default), with the pause
+   * and unpause events dockerd's commit emits.
+   */
+  async withCommitSource<T>(ref: string, pause: boolean, fn: (src: CommitSource) => Promise<T>): Promise<T> {
+    const c0 = this.find(ref);
+    const live = this.liveOf(c0.id);
+    return live.lock.run(async () => {
+      const c = this.d.repo.get(c0.id);
+      if (!c) throw new NotFound(`No such container: ${ref}`);
+      if (c.state.Dead) throw new Conflict(`You cannot commit container ${c.id} which is Dead`);
+      if (c.state.Status === 'removing') throw new Conflict(`cannot commit container ${c.id} which is being removed`);
+      const freeze = pause && c.state.Running && !c.state.Paused && live.monitor !== undefined;
+      if (freeze) {
+        this.d.cgroups.freeze(c.id);
+        this.d.repo.saveState(c.id, { ...c.state, Status: 'paused', Paused: true }, c.restartCount);
+        this.emit(c, 'pause');
+      }
+      try {
+        return await fn({
+          id: c.id, config: c.config, imageId: c.imageId, upper: this.paths(c.id).upper,
+          emit: (action, extra) => this.emit(c, action, extra),
+        });
+      } finally {
+        if (freeze) this.thaw(c);
+      }
     });
   }
 

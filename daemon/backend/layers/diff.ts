@@ -28,7 +28,9 @@ export function upperDirTar(dir: string, ops: DiffNativeOps): Readable {
   out.on('close', () => { gone = true; onGone(); pack.destroy(); });
 
   const put = (h: Entry): Promise<void> => new Promise((resolve, reject) => {
-    pack.entry(h, (err) => (err ? reject(err) : resolve()));
+    // a file entry without a body waits for end(): give empty files (whiteouts) an empty one
+    if (h.type === 'file') pack.entry(h, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+    else pack.entry(h, (err) => (err ? reject(err) : resolve()));
   });
   const putFile = async (h: Entry, path: string): Promise<void> => {
     const done = new Promise<void>((resolve, reject) => {
