@@ -44,6 +44,8 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
   const tmp = join(config.dataRoot, 'tmp');
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
+  // and so is the exec root's trash (container dirs whose background delete was cut short)
+  rmSync(join(config.execRoot, 'trash'), { recursive: true, force: true });
   // Exec sessions live in memory (as dockerd's): a restart forgets them and their files.
   rmSync(join(config.execRoot, 'execs'), { recursive: true, force: true });
 

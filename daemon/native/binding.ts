@@ -38,6 +38,10 @@ export interface RawFsStat {
  * The backend uses these through NativeOps (./ops.ts), never directly.
  */
 export interface RawAddon {
+  /** posix_spawn: stdin /dev/null, stdout a pipe (fd, read end), stderr appended to stderrPath. */
+  spawn(path: string, args: string[], stderrPath: string): { pid: number; fd: number };
+  /** waitpid(pid, WNOHANG): the wait status once exited, null while it runs. */
+  reap(pid: number): number | null;
   lockFile(path: string): number;
   /** sd_notify(3): one datagram `state` to $NOTIFY_SOCKET (a path or an @abstract name). */
   sdNotify(socketPath: string, state: string): void;

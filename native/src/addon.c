@@ -14,6 +14,7 @@
 #include "fsroot.h"
 #include "fsutil.h"
 #include "lock.h"
+#include "spawn.h"
 #include "mount.h"
 #include "notify.h"
 #include "pidfd.h"
@@ -149,6 +150,63 @@ static napi_value js_lock_file(napi_env env, napi_callback_info info) {
   int fd = berth_lock_file(path, &err);
   if (fd < 0) return throw_berth(env, &err);
   napi_create_int32(env, fd, &out);
+  return out;
+}
+
+/* ---- processes ---- */
+
+/* spawn(path, args[], stderrPath) -> { pid, fd }: fd is the read end of the child's stdout. */
+static napi_value js_spawn(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  NEED(3);
+  char path[MAX_PATH_ARG], errpath[MAX_PATH_ARG];
+  if (get_string(env, argv[0], path, sizeof path) < 0 || get_string(env, argv[2], errpath, sizeof errpath) < 0) return NULL;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &n) != napi_ok || n > 64) {
+    napi_throw_type_error(env, NULL, "spawn: args must be an array of at most 64 strings");
+    return NULL;
+  }
+  char *args[66] = {path};
+  napi_value out = NULL;
+  uint32_t got = 0;
+  for (; got < n; got++) {
+    napi_value item;
+    napi_get_element(env, argv[1], got, &item);
+    if (get_string_alloc(env, item, &args[got + 1], false, "spawn: args must be strings") < 0) goto done;
+  }
+  args[n + 1] = NULL;
+  berth_error_t err = {0};
+  int fd = -1;
+  pid_t pid = berth_spawn(path, args, errpath, &fd, &err);
+  if (pid < 0) {
+    throw_berth(env, &err);
+    goto done;
+  }
+  napi_value jpid, jfd;
+  napi_create_object(env, &out);
+  napi_create_int32(env, pid, &jpid);
+  napi_create_int32(env, fd, &jfd);
+  napi_set_named_property(env, out, "pid", jpid);
+  napi_set_named_property(env, out, "fd", jfd);
+done:
+  for (uint32_t i = 0; i < got; i++) free(args[i + 1]);
+  return out;
+}
+
+/* reap(pid) -> exit status (number, as waitpid reports it) or null while it runs. */
+static napi_value js_reap(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  int64_t pid;
+  if (get_int(env, argv[0], &pid, "reap: pid must be a number") < 0) return NULL;
+  berth_error_t err = {0};
+  int status = 0;
+  int rc = berth_reap((pid_t)pid, &status, &err);
+  if (rc < 0) return throw_berth(env, &err);
+  napi_value out;
+  if (rc == 0) napi_get_null(env, &out);
+  else napi_create_int32(env, status, &out);
   return out;
 }
 
@@ -753,6 +811,8 @@ NAPI_MODULE_INIT() {
       FN("fsrootLchown", js_fsroot_lchown),
       FN("fsrootChmod", js_fsroot_chmod),
       FN("fsrootUtimes", js_fsroot_utimes),
+      FN("spawn", js_spawn),
+      FN("reap", js_reap),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,8 +1,9 @@
 // A container's own files: its directories, its init layer (the mount points berth needs,
 // kept out of the upper dir so diff, commit and export never show them), /etc/hostname,
 // /etc/hosts and /etc/resolv.conf as Docker writes them.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 
 export interface ContainerPaths {
   /** <data-root>/containers/<id> */
@@ -21,6 +22,10 @@ export interface ContainerPaths {
   exitFile: string;
   monitorLog: string;
   monitorConfig: string;
+  /** Where removed containers' dirs are renamed before they are deleted in the background
+   * (same filesystems as dir and run; both swept at start-up). */
+  dataTrash: string;
+  runTrash: string;
 }
 
 export function containerPaths(dataRoot: string, execRoot: string, id: string): ContainerPaths {
@@ -41,27 +46,50 @@ export function containerPaths(dataRoot: string, execRoot: string, id: string): 
     exitFile: join(run, 'exit.json'),
     monitorLog: join(run, 'monitor.log'),
     monitorConfig: join(run, 'monitor.conf'),
+    dataTrash: join(dataRoot, 'tmp'),
+    runTrash: join(execRoot, 'trash'),
   };
 }
 
-const initDirs = ['proc', 'sys', 'dev', 'dev/pts', 'dev/shm', 'etc'];
 const initFiles = ['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'dev/console'];
 
 /** Creates the container's directories, init layer and network files (at create time). */
 export async function createContainerFiles(p: ContainerPaths, hostname: string, domainname: string): Promise<void> {
   await mkdir(p.dir, { recursive: true, mode: 0o710 });
-  await Promise.all([mkdir(p.upper, { mode: 0o755 }), mkdir(p.work, { mode: 0o700 }), mkdir(p.init, { mode: 0o755 })]);
-  for (const d of initDirs) await mkdir(join(p.init, d), { recursive: true, mode: 0o755 });
-  await Promise.all(initFiles.map((f) => writeFile(join(p.init, f), '', { mode: 0o755 })));
-  await writeFile(p.hostname, hostname + '\n', { mode: 0o644 });
-  await writeFile(p.hosts, hostsFile(hostname, domainname), { mode: 0o644 });
-  await writeFile(p.resolvConf, await resolvConf(), { mode: 0o644 });
+  const initLayer = async () => {
+    await mkdir(p.init, { mode: 0o755 });
+    await Promise.all(['proc', 'sys', 'dev/pts', 'dev/shm', 'etc'].map((d) => mkdir(join(p.init, d), { recursive: true, mode: 0o755 })));
+    await Promise.all(initFiles.map((f) => writeFile(join(p.init, f), '', { mode: 0o755 })));
+  };
+  await Promise.all([
+    mkdir(p.upper, { mode: 0o755 }),
+    mkdir(p.work, { mode: 0o700 }),
+    initLayer(),
+    writeFile(p.hostname, hostname + '\n', { mode: 0o644 }),
+    writeFile(p.hosts, hostsFile(hostname, domainname), { mode: 0o644 }),
+    resolvConf().then((text) => writeFile(p.resolvConf, text, { mode: 0o644 })),
+  ]);
 }
 
-/** Removes everything the container owns on disk (data and exec dirs). */
-export async function removeContainerFiles(p: ContainerPaths): Promise<void> {
-  await rm(p.run, { recursive: true, force: true });
-  await rm(p.dir, { recursive: true, force: true });
+/**
+ * Removes everything the container owns on disk (data and exec dirs): each is renamed out of
+ * the way at once (so the ID is free and nothing half-deleted is ever seen under containers/)
+ * and deleted in the background.
+ */
+export async function removeContainerFiles(p: ContainerPaths, log?: (msg: string) => void): Promise<void> {
+  const tag = `${basename(p.dir)}-${randomBytes(4).toString('hex')}`;
+  await Promise.all([[p.run, p.runTrash], [p.dir, p.dataTrash]].map(async ([dir, trash]) => {
+    const target = join(trash!, `rm-${tag}`);
+    try {
+      await mkdir(trash!, { recursive: true });
+      await rename(dir!, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await rm(dir!, { recursive: true, force: true }); // e.g. EXDEV: delete in place
+      return;
+    }
+    void rm(target, { recursive: true, force: true }).catch((e: Error) => log?.(`removing ${target}: ${e.message}`));
+  }));
 }
 
 export function hostsFile(hostname: string, domainname: string, ip?: string): string {
@@ -80,8 +108,17 @@ export function hostsFile(hostname: string, domainname: string, ip?: string): st
 /**
  * The host's resolv.conf without loopback nameservers (they mean nothing inside the
  * container's network namespace); Google's public resolvers when none remain, as Docker does.
+ * Read again only when the host's file changes.
  */
 export async function resolvConf(source = '/etc/resolv.conf'): Promise<string> {
+  let mtimeMs = -1;
+  try {
+    mtimeMs = (await stat(source)).mtimeMs;
+  } catch {
+    /* no resolv.conf on the host */
+  }
+  const hit = resolvCache.get(source);
+  if (hit && hit.mtimeMs === mtimeMs) return hit.text;
   let text = '';
   try {
     text = await readFile(source, 'utf8');
@@ -92,5 +129,9 @@ export async function resolvConf(source = '/etc/resolv.conf'): Promise<string> {
   if (!kept.some((l) => /^\s*nameserver\s/.test(l))) {
     kept.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
   }
-  return kept.join('\n').replace(/\n*$/, '\n');
+  const out = kept.join('\n').replace(/\n*$/, '\n');
+  resolvCache.set(source, { mtimeMs, text: out });
+  return out;
 }
+
+const resolvCache = new Map<string, { mtimeMs: number; text: string }>();

@@ -1,11 +1,10 @@
 // The berthd side of native/MONITOR-PROTOCOL.md: spawning a berth-monitor for a container
 // (CONFIG_FILE, the `ready <pid>` line) and speaking its socket's frames. Engine code: no fastify.
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
+import { createConnection, Socket } from 'node:net';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
-import { monitorPath } from '../../native/binding';
+import { loadAddon, monitorPath, type RawAddon } from '../../native/binding';
 
 export const MONITOR_PROTOCOL_VERSION = 1;
 
@@ -189,46 +188,49 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
 export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<SpawnedMonitor> {
   const configFile = resolvePath(opts.configFile); // the monitor runs in /
   await fsp.writeFile(configFile, encodeMonitorConfig(opts), { mode: 0o600 });
-  const logFd = openSync(opts.monitorLog, 'a', 0o640);
-  let child;
-  try {
-    child = spawn(opts.executable ?? monitorPath(), [opts.mode ?? 'container', configFile], {
-      detached: true,
-      stdio: ['ignore', 'pipe', logFd],
-    });
-  } finally {
-    closeSync(logFd);
-  }
+  // posix_spawn through the addon (vfork: no copy of berthd's page tables, unlike Node's
+  // fork-based spawn); the monitor forks once more and the first process exits at once.
+  const addon = loadAddon();
+  const { pid: first, fd } = addon.spawn(opts.executable ?? monitorPath(), [opts.mode ?? 'container', configFile], opts.monitorLog);
+  const out = new Socket({ fd, readable: true, writable: false });
   return await new Promise<SpawnedMonitor>((resolve, reject) => {
     let line = '';
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
-      child.stdout!.destroy();
-      child.unref();
+      out.destroy();
+      reapSoon(addon, first);
       fn();
     };
-    child.on('error', (err) => settle(() => reject(new Error(`cannot run berth-monitor: ${err.message}`))));
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
+    out.setEncoding('utf8');
+    out.on('data', (chunk: string) => {
       line += chunk;
       const nl = line.indexOf('\n');
       if (nl < 0) return;
       const first = line.slice(0, nl);
-      if (first.startsWith('ready ')) {
-        const pid = Number(first.slice(6));
-        settle(() => resolve({ pid, monitorPid: child.pid! }));
+      const ready = /^ready (\d+) (\d+)$/.exec(first);
+      if (ready) {
+        settle(() => resolve({ pid: Number(ready[1]), monitorPid: Number(ready[2]) }));
       } else if (first.startsWith('error ')) {
         settle(() => reject(new Error(first.slice(6))));
       } else {
         settle(() => reject(new Error(`berth-monitor said something unexpected: ${JSON.stringify(first)}`)));
       }
     });
-    child.on('exit', (code, signal) => {
-      settle(() => reject(new Error(`berth-monitor exited (${signal ?? code}) before it was ready; see ${opts.monitorLog}`)));
-    });
+    out.on('error', (err) => settle(() => reject(new Error(`reading berth-monitor's answer: ${err.message}`))));
+    out.on('end', () => settle(() => reject(new Error(`berth-monitor exited before it was ready; see ${opts.monitorLog}`))));
   });
+}
+
+/** Collects the exit of the process berthd started (it exits right after forking the monitor). */
+function reapSoon(addon: RawAddon, pid: number, tries = 200): void {
+  try {
+    if (addon.reap(pid) !== null || tries <= 0) return;
+  } catch {
+    return; // not our child (already reaped)
+  }
+  setTimeout(() => reapSoon(addon, pid, tries - 1), 5).unref();
 }
 
 // ---- the socket -----------------------------------------------------------------------------

@@ -65,7 +65,7 @@ static int run(const char *config_path, bool exec_mode) {
     goto fail;
   }
   if (cfg.tty && (cfg.console_rows || cfg.console_cols) && pty_resize(c.pty_master, cfg.console_rows, cfg.console_cols, &err) < 0) fprintf(stderr, "berth-monitor: %s\n", err.msg);
-  report("ready %d", (int)c.pid);
+  report("ready %d %d", (int)c.pid, (int)getpid());
   int rc = server_run(&cfg, &c, &log, &l, oom_before);
   json_log_close(&log);
   server_unlisten(&l);
@@ -84,6 +84,15 @@ fail:
 int main(int argc, char **argv) {
   /* whatever berthd's process leaked to us must not reach the container */
   close_range(3, ~0U, 0);
+  /* Detach from berthd: the process berthd started exits at once (berthd reaps it), and the
+   * monitor lives on as an orphan of init, so it is never berthd's zombie and outlives it. */
+  pid_t child = fork();
+  if (child < 0) {
+    report("error fork: %s", strerror(errno));
+    return 1;
+  }
+  if (child > 0) _exit(0);
+  setsid();
   /* nor may berthd's working directory stay busy because of us */
   if (chdir("/") < 0) return 1;
   signal(SIGPIPE, SIG_IGN);

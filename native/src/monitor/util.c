@@ -103,7 +103,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, berth_erro
   if (fd < 0) return berth_fail(err, errno, "open %s", tmp);
   int rc = write_all(fd, data, len);
   if (rc < 0) return berth_fail(err, -rc, "write %s", tmp);
-  if (fsync(fd) < 0) return berth_fail(err, errno, "fsync %s", tmp);
+  /* No fsync: these files (the exit record) are runtime state under the exec root; after a
+   * machine crash the boot ID differs and no container of the old boot is trusted anyway,
+   * while a daemon crash leaves them intact in the page cache. rename keeps them whole. */
   if (rename(tmp, path) < 0) return berth_fail(err, errno, "rename %s to %s", tmp, path);
   return 0;
 }
