@@ -19,7 +19,7 @@ export interface Backend {
 /** What the container routes call (the engine's Containers; fakes in tests). */
 export type ContainersBackend = Pick<Containers,
   'list' | 'create' | 'inspect' | 'start' | 'stop' | 'restart' | 'kill' | 'remove' | 'rename' |
-  'resize' | 'waitFor' | 'attach' | 'logs' | 'pause' | 'unpause' | 'update' | 'prune' |
+  'resize' | 'waitFor' | 'attach' | 'logs' | 'pause' | 'unpause' | 'update' | 'prune' | 'sizes' |
   'top' | 'stats' | 'changes' | 'exportContainer' | 'archiveStat' | 'archiveGet' | 'archivePut'>;
 
 // ---- exec ------------------------------------------------------------------------------
@@ -32,6 +32,8 @@ export type ExecsBackend = Pick<Execs, 'create' | 'start' | 'resize' | 'inspect'
 export interface SystemBackend {
   version(): Promise<Record<string, unknown>>;
   info(): Promise<Record<string, unknown>>;
+  /** GET /system/df; `types` empty = all of image, container, volume, build-cache. */
+  df(types: Array<'image' | 'container' | 'volume' | 'build-cache'>): Promise<Record<string, unknown>>;
 }
 
 // ---- images ----------------------------------------------------------------------------

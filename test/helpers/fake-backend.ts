@@ -32,6 +32,7 @@ export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; contai
     system: {
       version: record('system.version', async () => ({ Version: 'fake', ApiVersion: '1.45' })),
       info: record('system.info', async () => ({ ID: 'fake', Containers: 0 })),
+      df: record('system.df', async () => ({ LayersSize: 0, Images: [], Containers: [], Volumes: [], BuildCache: [], BuilderSize: 0 })),
     },
     images,
     containers: overrides.containers ?? noContainers,
@@ -66,6 +67,7 @@ export const noContainers: ContainersBackend = {
   unpause: async (ref) => missing(ref),
   update: async (ref) => missing(ref),
   prune: async () => ({ ContainersDeleted: null, SpaceReclaimed: 0 }),
+  sizes: async (ref) => missing(ref),
 };
 
 const noExec = (id: string): never => { throw new NotFound(`No such exec instance: ${id}`); };
