@@ -97,10 +97,14 @@ export function hijack(request: FastifyRequest, reply: FastifyReply, contentType
 
 /** Docker's 8-byte multiplexing header (stdcopy): stream id, 3 zero bytes, big-endian length. */
 export function frame(stream: 1 | 2, data: Buffer): Buffer {
+  return Buffer.concat([frameHeader(stream, data.length), data]);
+}
+
+export function frameHeader(stream: 1 | 2, length: number): Buffer {
   const header = Buffer.alloc(8);
   header[0] = stream;
-  header.writeUInt32BE(data.length, 4);
-  return Buffer.concat([header, data]);
+  header.writeUInt32BE(length, 4);
+  return header;
 }
 
 /** The content type of an attach or exec stream: API 1.42+ tells raw (tty) from multiplexed. */

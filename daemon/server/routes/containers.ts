@@ -4,8 +4,8 @@ import type { Backend } from '../../backend/types';
 import { InvalidParameter } from '../../errors';
 import { bool, filters, int, str, type Query } from '../query';
 import { atLeast } from '../version';
-import { frame, pipeHijacked, streamType } from '../upgrade';
-import { beginStream } from '../streams-raw';
+import { frameHeader, pipeHijacked, streamType } from '../upgrade';
+import { beginStream, Coalescer } from '../streams-raw';
 import { standardHeaders } from '../version';
 import type { FastifyReply } from 'fastify';
 
@@ -120,11 +120,13 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
     }, () => aborted);
     const res = beginStream(reply, atLeast(req, '1.42') ? streamType(tty) : undefined);
     res.on('close', () => { aborted = true; });
+    const out = new Coalescer(res);
     for await (const r of records) {
       if (aborted) break;
-      const ok = res.write(tty ? r.data : frame(r.stream, r.data));
+      const ok = tty ? out.push(r.data) : out.push(frameHeader(r.stream, r.data.length), r.data);
       if (!ok) await new Promise((resolve) => res.once('drain', resolve));
     }
+    out.flush();
     if (!res.destroyed) res.end();
   });
 
