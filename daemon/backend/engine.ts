@@ -15,16 +15,29 @@ import { Execs } from './exec';
 import { ExecMonitors } from './exec/runtime';
 import { ContainersRepo } from '../store/containers';
 import { EventsRepo } from '../store/events';
+import { LayersRepo } from '../store/layers';
 import { realNativeOps } from '../native/ops';
 
 export interface Engine {
   backend: Backend;
+  /** Read-only figures for /metrics, computed when asked. */
+  stats: EngineStats;
   close(): Promise<void>;
+}
+
+export interface EngineStats {
+  containers(): { total: number; running: number; paused: number; stopped: number };
+  images(): number;
+  /** every extracted layer once, however many images share it */
+  layers(): { count: number; bytes: number };
 }
 
 export interface EngineDeps {
   config: DaemonConfig;
   db: DB;
+  /** Metrics observers (see ContainersDeps). */
+  onContainerStarted?: (seconds: number) => void;
+  onContainerRestart?: () => void;
 }
 
 /** The daemon's ID (dockerd's engine ID), made once per data root. */
@@ -39,7 +52,7 @@ function engineId(dataRoot: string): string {
   }
 }
 
-export async function createEngine({ config, db }: EngineDeps): Promise<Engine> {
+export async function createEngine({ config, db, onContainerStarted, onContainerRestart }: EngineDeps): Promise<Engine> {
   // Anything in tmp/ at start-up is staging debris from a crash.
   const tmp = join(config.dataRoot, 'tmp');
   rmSync(tmp, { recursive: true, force: true });
@@ -60,6 +73,7 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
     dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
     execIds: (id) => execs?.idsOf(id) ?? [],
+    onStarted: onContainerStarted, onRestart: onContainerRestart,
   });
   execs = new Execs({
     containers, launcher: new ExecMonitors(() => ops.detectCgroups()), events, execRoot: config.execRoot,
@@ -73,8 +87,19 @@ export async function createEngine({ config, db }: EngineDeps): Promise<Engine> 
     images: () => images.count(),
   }, { driver: 'cgroupfs', version: cgroups.version }, new Usage(images, containers));
 
+  const layers = new LayersRepo(db);
+  const stats: EngineStats = {
+    containers: () => containers.counts(),
+    images: () => images.count(),
+    layers: () => {
+      const all = layers.all();
+      return { count: all.length, bytes: all.reduce((n, l) => n + l.size, 0) };
+    },
+  };
+
   return {
     backend: { system, images, containers, execs, events },
+    stats,
     async close() {
       // With live restore (the default) containers keep running; without it they are stopped
       // as dockerd stops them at shutdown.

@@ -104,6 +104,9 @@ export interface ContainersDeps {
   log?: (msg: string) => void;
   /** The container's current exec sessions (the exec engine's), for inspect's ExecIDs. */
   execIds?: (containerId: string) => string[];
+  /** Metrics observers: seconds from launch to a running process; each restart by policy. */
+  onStarted?: (seconds: number) => void;
+  onRestart?: () => void;
 }
 
 const UPDATABLE = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota',
@@ -280,6 +283,7 @@ export class Containers {
 
   /** Called with the container's lock held. */
   private async launch(c: ContainerRow, live: Live): Promise<void> {
+    const t0 = process.hrtime.bigint();
     const image = await this.d.images.forContainer(c.imageId);
     const cg = this.d.cgroups.create(c.id, c.hostConfig);
     let link: MonitorLink;
@@ -309,6 +313,7 @@ export class Containers {
       };
       this.d.repo.saveState(c.id, s, c.restartCount);
       this.emit(c, 'start');
+      this.d.onStarted?.(Number(process.hrtime.bigint() - t0) / 1e9);
       return;
     }
     // The process could not be started: Docker leaves the container "created" with the error
@@ -749,6 +754,7 @@ export class Containers {
         const c = this.d.repo.get(id);
         if (!c || c.state.Status !== 'restarting') return;
         c.restartCount += 1;
+        this.d.onRestart?.();
         try {
           await this.launch(c, live);
         } catch (err) {
