@@ -18,15 +18,7 @@ export class JsonMessageStream {
 
   /** Sends the 200 and the headers now (a long operation that reports progress later). */
   start(): void {
-    if (this.res) return;
-    const headers: Record<string, string | string[] | number> = {};
-    for (const [k, v] of Object.entries(this.reply.getHeaders())) if (v !== undefined) headers[k] = v;
-    headers['content-type'] = 'application/json';
-    delete headers['content-length'];
-    this.reply.hijack();
-    this.res = this.reply.raw;
-    this.res.writeHead(200, headers);
-    this.res.flushHeaders();
+    if (!this.res) this.res = beginStream(this.reply, 'application/json');
   }
 
   write(msg: ProgressMessage): void {
@@ -62,4 +54,59 @@ export async function jsonMessageStream(reply: FastifyReply, body: (out: JsonMes
   }
   out.end();
   return reply;
+}
+
+/**
+ * Replies that write their own body over time (wait, logs, events, progress): takes the
+ * response from fastify and sends the 200 with the reply's headers (Api-Version, ...) at
+ * once; the caller writes into the returned response.
+ */
+export function beginStream(reply: FastifyReply, contentType?: string): ServerResponse {
+  const headers: Record<string, string | string[] | number> = {};
+  for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) headers[k] = v;
+  delete headers['content-length'];
+  delete headers['content-type'];
+  if (contentType) headers['content-type'] = contentType;
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, headers);
+  res.flushHeaders();
+  return res;
+}
+
+/**
+ * Coalesces many small writes (one per log record) into few: flushed at `limit` bytes, or as
+ * soon as the producer waits for I/O (setImmediate), so a follower still sees each line at once.
+ */
+export class Coalescer {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private scheduled = false;
+
+  constructor(private readonly res: ServerResponse, private readonly limit = 64 * 1024) {}
+
+  /** false: the socket is full; wait for 'drain'. */
+  push(...bufs: Buffer[]): boolean {
+    for (const b of bufs) {
+      this.parts.push(b);
+      this.size += b.length;
+    }
+    if (this.size >= this.limit) return this.flush();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+    return true;
+  }
+
+  flush(): boolean {
+    if (this.size === 0 || this.res.destroyed) return !this.res.destroyed;
+    const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+    this.parts = [];
+    this.size = 0;
+    return this.res.write(buf);
+  }
 }

@@ -5,7 +5,7 @@ import { InvalidParameter } from '../../errors';
 import { bool, filters, int, str, type Query } from '../query';
 import { atLeast } from '../version';
 import { frameHeader, pipeHijacked, streamType } from '../upgrade';
-import { beginStream, Coalescer } from '../streams-raw';
+import { beginStream, Coalescer } from '../streams';
 import { standardHeaders } from '../version';
 import type { FastifyReply } from 'fastify';
 

@@ -5,7 +5,7 @@ import type { EngineEvent } from '../../backend/events';
 import type { Filters } from '../../backend/filters';
 import { InvalidParameter } from '../../errors';
 import { filters, str, type Query } from '../query';
-import { beginStream } from '../streams-raw';
+import { beginStream } from '../streams';
 
 /** Docker's event time parameters: Unix seconds with an optional fraction, or RFC 3339. */
 function timeNano(v: string | undefined, now: number): number | undefined {
