@@ -9,6 +9,7 @@ import { EventBus } from './events';
 import { System } from './system';
 import { Images } from './images';
 import { Usage } from './usage';
+import { execProbe } from './exec/probe';
 import { Containers } from './containers';
 import { MonitorProcesses, NativeCgroups, readExitFile } from './containers/runtime';
 import { Execs } from './exec';
@@ -73,6 +74,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
     dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
     execIds: (id) => execs?.idsOf(id) ?? [],
+    healthProbe: execProbe(() => execs!),
     onStarted: onContainerStarted, onRestart: onContainerRestart,
   });
   execs = new Execs({

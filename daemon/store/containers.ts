@@ -13,6 +13,8 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Docker's State.Health, while the container has a healthcheck. */
+  Health?: { Status: 'starting' | 'healthy' | 'unhealthy'; FailingStreak: number; Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }> };
   /** berth's own: a stop was asked for, so restart policies leave the container alone. */
   ManuallyStopped?: boolean;
 }

@@ -17,6 +17,7 @@ import { containerPaths, createContainerFiles, removeContainerFiles, type Contai
 import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { generateName, validName } from './names';
 import { rfc3339Nano, statusText, ZERO_TIME } from './status';
+import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink } from './types';
 import { realNativeOps, type NativeOps } from '../../native/ops';
 import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
@@ -58,6 +59,7 @@ class Live {
   /** The next exit was asked for (stop, kill with KILL or the stop signal): no policy restart. */
   exitOnNext = false;
   startedAtMs = 0;
+  health: HealthChecker | undefined;
 
   nextExit(): Promise<number> {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
@@ -107,6 +109,8 @@ export interface ContainersDeps {
   /** Metrics observers: seconds from launch to a running process; each restart by policy. */
   onStarted?: (seconds: number) => void;
   onRestart?: () => void;
+  /** Runs a healthcheck probe in a running container (the exec engine's); no healthchecks without it. */
+  healthProbe?: HealthProbe;
 }
 
 const UPDATABLE = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota',
@@ -311,9 +315,11 @@ export class Containers {
         ...c.state, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false,
         Dead: false, Pid: r.pid, ExitCode: 0, Error: '', StartedAt: r.startedAt, FinishedAt: ZERO_TIME,
       };
+      if (healthSchedule(c.config) && this.d.healthProbe) s.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
       this.d.repo.saveState(c.id, s, c.restartCount);
       this.emit(c, 'start');
       this.d.onStarted?.(Number(process.hrtime.bigint() - t0) / 1e9);
+      this.startHealth(c, live);
       return;
     }
     // The process could not be started: Docker leaves the container "created" with the error
@@ -349,7 +355,24 @@ export class Containers {
     });
   }
 
+  /** Starts the container's healthcheck, if it has one, from the state it has now. */
+  private startHealth(c: ContainerRow, live: Live): void {
+    const schedule = healthSchedule(c.config);
+    const probe = this.d.healthProbe;
+    live.health?.stop();
+    live.health = undefined;
+    if (!schedule || !probe) return;
+    const initial = this.d.repo.get(c.id)?.state.Health ?? { Status: 'starting' as const, FailingStreak: 0, Log: [] };
+    live.health = new HealthChecker(c.id, schedule, probe, initial, (h) => {
+      const cur = this.d.repo.get(c.id);
+      if (cur && cur.state.Running) this.d.repo.saveState(c.id, { ...cur.state, Health: h }, cur.restartCount);
+    }, (status) => this.emit(c, `health_status: ${status}`));
+    live.health.start();
+  }
+
   private async onExit(id: string, live: Live, link: MonitorLink, info: ExitInfo): Promise<void> {
+    live.health?.stop();
+    live.health = undefined;
     link.close();
     if (live.monitor === link) live.monitor = undefined;
     const c = this.d.repo.get(id);
@@ -687,6 +710,7 @@ export class Containers {
       f.any('name', (v) => new RegExp(v.replace(/^\//, '')).test(r.name)) &&
       f.any('status', (v) => v === r.state.Status) &&
       f.any('exited', (v) => r.state.Status === 'exited' && Number(v) === r.state.ExitCode) &&
+      f.any('health', (v) => (r.state.Health?.Status ?? 'none') === v) &&
       f.any('ancestor', (v) => v === r.imageRef || r.imageId.includes(v.replace(/^sha256:/, ''))) &&
       f.matchLabels(r.config.Labels));
     if (opts.limit > 0) rows = rows.slice(0, opts.limit);
@@ -1089,6 +1113,7 @@ export class Containers {
       if (link && link.bootId === this.d.monitors.bootId() && link.state !== 'exited') {
         live.monitor = link;
         this.wire(c.id, live, link);
+        this.startHealth(c, live);
         continue;
       }
       link?.close();

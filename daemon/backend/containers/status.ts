@@ -25,10 +25,23 @@ function since(time: string, now: number): number {
   return Math.max(0, now - Date.parse(time));
 }
 
+function healthText(s: ContainerState): string {
+  switch (s.Health?.Status) {
+    case 'starting':
+      return ' (health: starting)';
+    case 'healthy':
+      return ' (healthy)';
+    case 'unhealthy':
+      return ' (unhealthy)';
+    default:
+      return '';
+  }
+}
+
 export function statusText(s: ContainerState, now = Date.now()): string {
   switch (s.Status) {
     case 'running':
-      return `Up ${humanDuration(since(s.StartedAt, now))}`;
+      return `Up ${humanDuration(since(s.StartedAt, now))}${healthText(s)}`;
     case 'paused':
       return `Up ${humanDuration(since(s.StartedAt, now))} (Paused)`;
     case 'restarting':
