@@ -13,6 +13,7 @@ import { dockerdMissing, startBerth, startDockerd, type Engine } from './engines
 import { measureFloor, type FloorResult } from './floor';
 import { apiLifecycle, execTrue, listMany, logs, memoryRunning, runRm, type LifecycleResult, type ListResult, type LogsResult, type RunningResult } from './measure';
 import { summarize, type Summary } from './stats';
+import { imageBench, type ImageBenchResult } from './images';
 
 interface Options {
   quick: boolean;
@@ -44,6 +45,9 @@ const N = opts.quick
   ? { warmups: 1, runRm: 5, exec: 5, api: 10, floor: 10, listContainers: 100, listGets: 5, running: 5, logBytes: 5 * 1024 * 1024 }
   : { warmups: 3, runRm: 30, exec: 30, api: 50, floor: 50, listContainers: 1000, listGets: 30, running: 20, logBytes: 50 * 1024 * 1024 };
 
+/** Runs of each save/load/commit measurement (each moves 50 MB). */
+const IMAGE_RUNS = opts.quick ? 1 : 3;
+
 const TARGETS = { runRmSpeedup: 5, apiOverFloor: 3, listMs: 50, memoryRatio: 1, logsMs: 2000 };
 
 interface EngineResults {
@@ -54,6 +58,8 @@ interface EngineResults {
   list?: Omit<ListResult, 'getMs'> & { get: Summary; getMs: number[] };
   running?: RunningResult;
   logs?: LogsResult;
+  /** save/load/commit (test/bench/images.ts) */
+  images?: ImageBenchResult & { summaries: Record<string, Summary> };
   errors: Record<string, string>;
   cleanupNotes?: string[];
 }
@@ -118,6 +124,9 @@ async function measureEngine(start: () => Promise<Engine>, label: string): Promi
       const lg = await section(res, `logs ${N.logBytes >> 20} MB`, () => logs(engine, N.logBytes));
       if (lg) res.logs = lg;
     }
+    // ---- images: save, load, commit (issue 7; test/bench/images.ts) ----
+    const img = await section(res, 'images save/load/commit', () => imageBench(engine, IMAGE_RUNS));
+    if (img) res.images = { ...img, summaries: Object.fromEntries(Object.entries(img.samplesMs).map(([k, v]) => [k, summarize(v)])) };
   } finally {
     if (Object.keys(res.errors).length) process.stderr.write(`# ${label} output:\n${engine.output().slice(-8000).replace(/^/gm, '#   ')}\n`);
     const { problems, notes } = await engine.stop();
@@ -271,6 +280,25 @@ function main(): Promise<void> {
         verdict: b?.logs ? (b.logs.serveMs < TARGETS.logsMs && b.logs.servedBytes === b.logs.bytes ? 'met' : 'MISSED') : 'not measured' });
       const logVs = b?.logs && d?.logs ? d.logs.serveMs / b.logs.serveMs : undefined;
       verdicts.push({ name: '', how: 'dockerd / berth', value: logVs ? fmtX(logVs) : 'n/a', target: '', verdict: logVs ? '' : noDockerd ?? '' });
+    }
+    // ---- images (issue 7): save/load/commit rows
+    const im = (r: EngineResults | undefined, k: string) => medP90(r?.images?.summaries[k]);
+    L.push(row(`docker load, 50 MB in 1 layer (N=${IMAGE_RUNS})`, im(b, 'load50'), im(d, 'load50')));
+    L.push(row('docker save, same image', im(b, 'save50'), im(d, 'save50')));
+    L.push(row('docker load, 10 layers × 5 MB', im(b, 'load10x5'), im(d, 'load10x5')));
+    L.push(row('docker save, same image', im(b, 'save10x5'), im(d, 'save10x5')));
+    L.push(row('docker commit, 50 MB of changes', im(b, 'commit50'), im(d, 'commit50')));
+    if (b?.images?.tarSplit) {
+      const ts = b.images.tarSplit;
+      L.push(row('  tar-split on disk / extracted layers', `${(ts.indexBytes / 1024).toFixed(0)} kB / ${(ts.layerBytes / 1e6).toFixed(0)} MB`, ''));
+    }
+
+    // ---- images (issue 7): dockerd / berth ratios
+    for (const [k, label] of [['load50', 'load 50 MB'], ['save50', 'save 50 MB'], ['load10x5', 'load 10 layers'], ['save10x5', 'save 10 layers'], ['commit50', 'commit 50 MB']] as const) {
+      const bi = b?.images?.summaries[k];
+      const di = d?.images?.summaries[k];
+      const x = bi && di ? di.median / bi.median : undefined;
+      verdicts.push({ name: label, how: 'dockerd / berth (medians)', value: x ? fmtX(x) : 'n/a', target: '', verdict: x ? '' : noDockerd ?? (bi ? '' : 'not measured') });
     }
     L.push('');
     L.push(ratioLine({ name: 'ratio', how: '', value: 'value', target: '  target', verdict: '' }));
