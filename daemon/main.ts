@@ -104,13 +104,14 @@ function trackRequests(app: FastifyInstance): Set<InFlight> {
 async function drain(inflight: Set<InFlight>, log: (m: string) => void): Promise<void> {
   const pending = (): InFlight[] => [...inflight].filter(({ reply, res }) => {
     if (res.writableEnded) return false;
-    if (reply.sent) {
-      res.socket?.end(); // hijacked: the socket is the stream
-      return false;
-    }
     if (res.headersSent) {
+      // a stream still framed by the response (beginStream): its last chunk, a clean end
       res.on('error', () => {}); // a late write from the stream's source is moot now
       res.end();
+      return false;
+    }
+    if (reply.sent) {
+      res.socket?.end(); // hijacked raw (attach, exec): the socket is the stream
       return false;
     }
     return true;

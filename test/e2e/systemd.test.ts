@@ -327,3 +327,32 @@ t.test('metrics-addr: GET /metrics on 127.0.0.1 in Prometheus text format, with 
   t.equal(api.status, 404, 'the API socket does not serve /metrics');
   await dockerOk(d, ['rm', 'idle']);
 });
+
+t.test('SIGTERM: no new connections, a request in progress finishes, events and logs -f streams end cleanly', { skip }, async (t) => {
+  const d = await startDaemon(t);
+  await importTestImage(d);
+  // a container that ignores SIGTERM: `docker stop -t 2` takes two seconds, then kills it
+  await dockerOk(d, ['run', '-d', '--name', 'stubborn', 'busybox', 'sh', '-c', 'trap "" TERM; echo started; while true; do sleep 1; done']);
+  await until('the container\'s first line', async () => (await dockerOk(d, ['logs', 'stubborn'])).stdout.includes('started'));
+  const { docker } = await import('../helpers/docker');
+  const events = docker(d, ['events', '--format', '{{.Action}}'], { timeoutMs: 60_000 });
+  const logs = docker(d, ['logs', '-f', 'stubborn'], { timeoutMs: 60_000 });
+  await sleep(500); // both streams are open
+  const stop = docker(d, ['stop', '-t', '2', 'stubborn'], { timeoutMs: 60_000 });
+  await sleep(500); // the stop request is in progress
+  const exited = d.stop('SIGTERM');
+  await sleep(300);
+  await t.rejects(unixRequest(d.socket, 'GET', '/_ping'), 'new connections are refused while draining');
+  const s = await stop;
+  t.equal(s.code, 0, `the stop in progress finished: ${s.stderr}`);
+  t.equal(s.stdout.trim(), 'stubborn');
+  const e = await events;
+  t.equal(e.code, 0, `docker events ends cleanly: ${e.stderr}`);
+  t.match(e.stdout, /^kill$/m, 'and saw the stop\'s events first');
+  const l = await logs;
+  t.equal(l.code, 0, `docker logs -f ends cleanly: ${l.stderr}`);
+  t.match(l.stdout, /^started$/m);
+  t.same(await exited, { code: 0, signal: null });
+  t.match(d.output(), /SIGTERM: shutting down/);
+  t.match(d.output(), /waiting up to 10s for 1 request\(s\) in progress/);
+});
