@@ -17,6 +17,8 @@ import { ExecMonitors } from './exec/runtime';
 import { ContainersRepo } from '../store/containers';
 import { EventsRepo } from '../store/events';
 import { LayersRepo } from '../store/layers';
+import { VolumesRepo } from '../store/volumes';
+import { Volumes } from './volumes';
 import { realNativeOps } from '../native/ops';
 
 export interface Engine {
@@ -67,6 +69,8 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   const ops = realNativeOps();
   const images = await Images.open({ config, db, events });
   const cgroups = new NativeCgroups(ops, config.cgroupParent);
+  const volumes = new Volumes({ repo: new VolumesRepo(db), events, dataRoot: config.dataRoot, log: (m) => process.stderr.write(`berthd: ${m}\n`) });
+  volumes.sweep();
   let execs: Execs | undefined;
   const containers = new Containers({
     repo: new ContainersRepo(db), events, cgroups, monitors: new MonitorProcesses(ops),
@@ -100,7 +104,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   };
 
   return {
-    backend: { system, images, containers, execs, events },
+    backend: { system, images, containers, execs, volumes, events },
     stats,
     async close() {
       // With live restore (the default) containers keep running; without it they are stopped

@@ -5,14 +5,21 @@ import type { Filters } from './filters';
 import type { EventBus } from './events';
 import type { Containers } from './containers';
 import type { Execs } from './exec';
+import type { Volumes } from './volumes';
 
 export interface Backend {
   system: SystemBackend;
   images: ImagesBackend;
   containers: ContainersBackend;
   execs: ExecsBackend;
+  volumes: VolumesBackend;
   events: EventBus;
 }
+
+// ---- volumes ---------------------------------------------------------------------------
+
+/** What the volume routes call (the engine's Volumes; fakes in tests). */
+export type VolumesBackend = Pick<Volumes, 'create' | 'list' | 'inspect' | 'remove' | 'prune'>;
 
 // ---- containers ------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import { pluginRoutes } from './routes/plugins';
 import { containerRoutes } from './routes/containers';
 import { eventRoutes } from './routes/events';
 import { execRoutes } from './routes/exec';
+import { volumeRoutes } from './routes/volumes';
 import { registerUpgrade } from './upgrade';
 
 export interface AppDeps {
@@ -74,6 +75,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   containerRoutes(app, deps.backend);
   eventRoutes(app, deps.backend);
   execRoutes(app, deps.backend);
+  volumeRoutes(app, deps.backend);
   pluginRoutes(app);
   return app;
 }

@@ -59,4 +59,23 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX events_time ON events(time_nano);
   `,
+  // 3: volumes, and the mount points of each container (a volume is in use while a row names it)
+  `
+  CREATE TABLE volumes (
+    name      TEXT PRIMARY KEY,           -- directory volumes/<name>/_data
+    driver    TEXT NOT NULL,              -- 'local'
+    labels    TEXT NOT NULL,              -- JSON object or null
+    options   TEXT NOT NULL,              -- JSON object (type, o, device) or null
+    created   TEXT NOT NULL,              -- RFC 3339, seconds
+    anonymous INTEGER NOT NULL DEFAULT 0  -- made for a container (VOLUME, -v /path): pruned by default
+  );
+  CREATE TABLE container_mounts (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    destination  TEXT NOT NULL,
+    volume       TEXT REFERENCES volumes(name),  -- NULL for binds and tmpfs
+    mount        TEXT NOT NULL,                  -- the mount point JSON (inspect's Mounts entry and berth's own fields)
+    PRIMARY KEY (container_id, destination)
+  );
+  CREATE INDEX container_mounts_volume ON container_mounts(volume);
+  `,
 ];

@@ -1,5 +1,5 @@
 // A Backend made of recording fakes, for inject tests of the HTTP layer.
-import type { Backend, ContainersBackend, ExecsBackend, ImagesBackend } from '../../daemon/backend/types';
+import type { Backend, ContainersBackend, ExecsBackend, ImagesBackend, VolumesBackend } from '../../daemon/backend/types';
 import { EventBus } from '../../daemon/backend/events';
 import { NotFound } from '../../daemon/errors';
 
@@ -7,7 +7,7 @@ export interface FakeBackend extends Backend {
   calls: Array<{ method: string; args: unknown[] }>;
 }
 
-export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; containers?: ContainersBackend; execs?: ExecsBackend } = {}): FakeBackend {
+export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; containers?: ContainersBackend; execs?: ExecsBackend; volumes?: VolumesBackend } = {}): FakeBackend {
   const calls: FakeBackend['calls'] = [];
   const record = <T>(method: string, result: (...args: any[]) => T) => (...args: unknown[]) => {
     calls.push({ method, args });
@@ -37,6 +37,7 @@ export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; contai
     images,
     containers: overrides.containers ?? noContainers,
     execs: overrides.execs ?? noExecs,
+    volumes: overrides.volumes ?? noVolumes,
   };
 }
 
@@ -77,4 +78,14 @@ export const noExecs: ExecsBackend = {
   start: async (id) => noExec(id),
   resize: noExec,
   inspect: noExec,
+};
+
+const noVolume = (name: string): never => { throw new NotFound(`get ${name}: no such volume`); };
+/** A volume backend with no volumes (creating one is refused). */
+export const noVolumes: VolumesBackend = {
+  create: (req) => { throw new NotFound(`create ${req.Name ?? ''}: no volume driver in this fake`); },
+  list: () => ({ Volumes: [], Warnings: null }),
+  inspect: noVolume,
+  remove: async (name) => noVolume(name),
+  prune: async () => ({ VolumesDeleted: null, SpaceReclaimed: 0 }),
 };
