@@ -60,8 +60,8 @@ t.test('every daemon.json key of the issue, with dockerd\'s names', async (t) =>
   t.same(config.labels, ['zone=a', 'rack=7']);
   t.equal(config.cgroupParent, 'berth-x');
   t.equal(config.configFile, file);
-  t.same(Object.keys(every).sort(), options.map((o) => o.key).filter((k) => k !== 'registry-loopback-only').sort(),
-    'the table holds exactly these keys (plus berth\'s registry-loopback-only)');
+  const keys = new Set(options.map((o) => o.key));
+  t.same(Object.keys(every).filter((k) => !keys.has(k)), [], 'the option table holds every one of them');
 });
 
 t.test('defaults: an absent default file is fine, an absent --config-file is not', async (t) => {
