@@ -356,3 +356,15 @@ t.test('SIGTERM: no new connections, a request in progress finishes, events and 
   t.match(d.output(), /SIGTERM: shutting down/);
   t.match(d.output(), /waiting up to 10s for 1 request\(s\) in progress/);
 });
+
+t.test('SIGQUIT: stacks on stderr, then an exit without cleanup (as dockerd, whose Go runtime exits 2)', { skip }, async (t) => {
+  const d = await startDaemon(t);
+  const st = await d.stop('SIGQUIT');
+  t.same(st, { code: 2, signal: null });
+  t.match(d.output(), new RegExp(`=== berthd \\S+ \\(pid ${d.pid}\\) stack dump`));
+  t.match(d.output(), /--- JavaScript stack \(main thread\) ---/);
+  t.match(d.output(), /--- native stack ---/);
+  t.match(d.output(), new RegExp(`pipe "${d.socket}"`), 'the listening socket among the libuv handles');
+  t.notMatch(d.output(), /environmentVariables|"PATH"/, 'no environment in the dump');
+  t.ok(existsSync(d.pidfile), 'no cleanup: the pid file stays (the next start replaces it)');
+});
