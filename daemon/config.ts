@@ -39,6 +39,8 @@ export interface DaemonConfig {
   metricsAddr: string;
   defaultUlimits: Record<string, Ulimit>;
   bip: string;
+  /** The default bridge's Linux name (dockerd's `bridge`, docker0 there). */
+  bridge: string;
   defaultAddressPools: AddressPool[];
 }
 
@@ -63,6 +65,7 @@ export const defaults: DaemonConfig = {
   metricsAddr: '',
   defaultUlimits: {},
   bip: '',
+  bridge: 'berth0',
   defaultAddressPools: [],
 };
 
@@ -257,6 +260,7 @@ export const options: Option[] = [
   { key: 'max-concurrent-uploads', field: 'maxConcurrentUploads', flags: ['--max-concurrent-uploads'], metavar: 'N', ...one(count), reload: true,
     help: 'Layers pushed at once per push (default 5)' },
   { key: 'bip', field: 'bip', flags: ['--bip'], metavar: 'CIDR', ...one((v) => cidr(str(v))), help: 'Address of the default bridge' },
+  { key: 'bridge', field: 'bridge', flags: ['--bridge', '-b'], metavar: 'NAME', ...one(str), help: 'Linux name of the default bridge (default berth0)' },
   { key: 'default-address-pools', field: 'defaultAddressPools', flags: ['--default-address-pool'], metavar: 'base=CIDR,size=N', arg: 'list',
     parseFlag: poolFlags, parseJson: pools, help: 'Address pool for networks (repeatable)' },
   { key: 'metrics-addr', field: 'metricsAddr', flags: ['--metrics-addr'], metavar: 'HOST:PORT', ...one(metricsAddr),

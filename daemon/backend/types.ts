@@ -6,6 +6,7 @@ import type { EventBus } from './events';
 import type { Containers } from './containers';
 import type { Execs } from './exec';
 import type { Volumes } from './volumes';
+import type { Networks } from './networks';
 
 export interface Backend {
   system: SystemBackend;
@@ -13,8 +14,14 @@ export interface Backend {
   containers: ContainersBackend;
   execs: ExecsBackend;
   volumes: VolumesBackend;
+  networks: NetworksBackend;
   events: EventBus;
 }
+
+// ---- networks --------------------------------------------------------------------------
+
+/** What the network routes call (the engine's Networks; fakes in tests). */
+export type NetworksBackend = Pick<Networks, 'list' | 'inspect' | 'create' | 'remove' | 'prune' | 'connect' | 'disconnect'>;
 
 // ---- volumes ---------------------------------------------------------------------------
 

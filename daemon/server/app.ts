@@ -14,6 +14,7 @@ import { containerRoutes } from './routes/containers';
 import { eventRoutes } from './routes/events';
 import { execRoutes } from './routes/exec';
 import { volumeRoutes } from './routes/volumes';
+import { networkRoutes } from './routes/networks';
 import { registerUpgrade } from './upgrade';
 
 export interface AppDeps {
@@ -76,6 +77,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   eventRoutes(app, deps.backend);
   execRoutes(app, deps.backend);
   volumeRoutes(app, deps.backend);
+  networkRoutes(app, deps.backend);
   pluginRoutes(app);
   return app;
 }

@@ -78,4 +78,31 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX container_mounts_volume ON container_mounts(volume);
   `,
+  // 4: networks (the predefined bridge, host and none included) and each container's endpoints
+  `
+  CREATE TABLE networks (
+    id          TEXT PRIMARY KEY,         -- 64 hex
+    name        TEXT NOT NULL UNIQUE,
+    driver      TEXT NOT NULL,            -- bridge, host, null
+    created     TEXT NOT NULL,            -- RFC 3339 nano
+    internal    INTEGER NOT NULL DEFAULT 0,
+    attachable  INTEGER NOT NULL DEFAULT 0,
+    enable_ipv6 INTEGER NOT NULL DEFAULT 0,
+    ipam        TEXT NOT NULL,            -- IPAM JSON {Driver, Options, Config}
+    options     TEXT NOT NULL,            -- JSON object
+    labels      TEXT NOT NULL,            -- JSON object
+    bridge      TEXT NOT NULL DEFAULT ''  -- the Linux bridge (berth0, br-<12hex>)
+  );
+  CREATE TABLE endpoints (
+    network_id   TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    endpoint_id  TEXT NOT NULL,
+    ip           TEXT NOT NULL DEFAULT '',   -- IPv4 while running (or the --ip asked for)
+    mac          TEXT NOT NULL DEFAULT '',
+    aliases      TEXT NOT NULL,              -- JSON array
+    ipam_config  TEXT NOT NULL,              -- JSON (IPAMConfig as sent) or null
+    PRIMARY KEY (network_id, container_id)
+  );
+  CREATE INDEX endpoints_container ON endpoints(container_id);
+  `,
 ];

@@ -221,6 +221,11 @@ export function cleanupDaemonLeftovers(dir: string, cgroupParent: string): strin
 export async function startDaemon(t: TestLike, opts: DaemonOptions = {}): Promise<Daemon> {
   const dir = shortTempDir();
   const cgroupParent = `berth-test-${randomBytes(4).toString('hex')}`;
+  // its own default bridge and address ranges (10.x, clear of the host's), removed at teardown
+  const bridge = `berth-${randomBytes(3).toString('hex')}`;
+  const net = randomBytes(2);
+  const netArgs = ['--bridge', bridge, ...(opts.daemonJson && 'bip' in opts.daemonJson ? [] : ['--bip', `10.${100 + (net[0]! % 100)}.${net[1]}.1/24`]),
+    ...(opts.daemonJson && 'default-address-pools' in opts.daemonJson ? [] : ['--default-address-pool', `base=10.${200 + (net[0]! % 50)}.0.0/16,size=24`])];
   const socket = join(dir, 'd.sock');
   const dockerConfig = join(dir, 'docker-config');
   mkdirSync(dockerConfig);
@@ -232,6 +237,7 @@ export async function startDaemon(t: TestLike, opts: DaemonOptions = {}): Promis
     '--pidfile', join(dir, 'd.pid'),
     '--cgroup-parent', cgroupParent,
     '--registry-loopback-only',
+    ...netArgs,
   ];
   if (opts.daemonJson) {
     writeFileSync(join(dir, 'daemon.json'), JSON.stringify(opts.daemonJson, null, 2));
@@ -282,6 +288,7 @@ export async function startDaemon(t: TestLike, opts: DaemonOptions = {}): Promis
   t.teardown(async () => {
     await stop('SIGTERM');
     const problems = cleanupDaemonLeftovers(dir, cgroupParent);
+    spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
     if (!t.passing() || problems.length > 0) {
       process.stderr.write(`# berthd output (${dir}):\n${out.replace(/^/gm, '#   ')}\n`);
     }

@@ -1,5 +1,6 @@
 // A Backend made of recording fakes, for inject tests of the HTTP layer.
 import type { Backend, ContainersBackend, ExecsBackend, ImagesBackend, VolumesBackend } from '../../daemon/backend/types';
+import type { NetworksBackend } from '../../daemon/backend/types';
 import { EventBus } from '../../daemon/backend/events';
 import { NotFound } from '../../daemon/errors';
 
@@ -38,6 +39,7 @@ export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; contai
     containers: overrides.containers ?? noContainers,
     execs: overrides.execs ?? noExecs,
     volumes: overrides.volumes ?? noVolumes,
+    networks: noNetworks,
   };
 }
 
@@ -88,4 +90,16 @@ export const noVolumes: VolumesBackend = {
   inspect: noVolume,
   remove: async (name) => noVolume(name),
   prune: async () => ({ VolumesDeleted: null, SpaceReclaimed: 0 }),
+};
+
+const noNetwork = (ref: string): never => { throw new NotFound(`network ${ref} not found`); };
+/** A network backend with no networks (creating one is refused). */
+export const noNetworks: NetworksBackend = {
+  list: () => [],
+  inspect: noNetwork,
+  create: (req) => noNetwork(req.Name ?? ''),
+  remove: async (ref) => noNetwork(ref),
+  prune: async () => ({ NetworksDeleted: null }),
+  connect: async (ref) => noNetwork(ref),
+  disconnect: async (ref) => noNetwork(ref),
 };

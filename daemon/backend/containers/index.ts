@@ -28,6 +28,7 @@ import { cgroupOfPid, cgroupPids, sample, statsJson, type Sample } from './stats
 import { top as psTop, validatePsArgs, type TopResult } from './top';
 import type { ExecTarget } from '../exec/types';
 import type { CommitSource } from '../images/commit';
+import type { ContainerInfo, ContainerNetworking } from '../networks';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 export interface WaitResult { StatusCode: number; Error: { Message: string } | null }
@@ -111,6 +112,8 @@ export interface ContainersDeps {
   onRestart?: () => void;
   /** Runs a healthcheck probe in a running container (the exec engine's); no healthchecks without it. */
   healthProbe?: HealthProbe;
+  /** Endpoints, links, addresses and published ports (the network engine's); loopback only without it. */
+  network?: ContainerNetworking;
 }
 
 const UPDATABLE = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota',
@@ -220,8 +223,25 @@ export class Containers {
       config, hostConfig, state: freshState(), restartCount: 0,
     };
     this.d.repo.insert(row);
+    try {
+      this.d.network?.prepare(id, hostConfig, body.NetworkingConfig);
+    } catch (err) {
+      this.d.repo.delete(id);
+      await removeContainerFiles(p);
+      throw err;
+    }
     this.emit(row, 'create');
     return { Id: id, Warnings: [] };
+  }
+
+  /** What the network engine needs of a container (connect and disconnect name it). */
+  networkInfo(c: ContainerRow | string, pid = typeof c === 'string' ? 0 : c.state.Pid): ContainerInfo {
+    const row = typeof c === 'string' ? this.find(c) : c;
+    const p = this.paths(row.id);
+    return {
+      id: row.id, name: row.name, hostname: row.config.Hostname ?? '', domainname: row.config.Domainname ?? '',
+      running: typeof c === 'string' ? row.state.Running : true, pid: pid || row.state.Pid, hostsPath: p.hosts, resolvPath: p.resolvConf,
+    };
   }
 
   // ---- start ----------------------------------------------------------------------------
@@ -307,6 +327,18 @@ export class Containers {
     });
     // deliver stdin that attach clients sent before the start
     for (const s of live.sessions) this.flushStdin(c, live, s);
+    if (this.d.network && c.hostConfig.NetworkMode !== 'host' && c.hostConfig.NetworkMode !== 'none') {
+      try {
+        await this.d.network.start(this.networkInfo(c, link.pid ?? 0), c.hostConfig, c.config.ExposedPorts);
+      } catch (err) {
+        // the init never runs: it is killed while held, and the exit cleans up as for a failed start
+        this.d.repo.saveState(c.id, { ...c.state, Status: 'created', Running: false, Pid: 0, ExitCode: 128, Error: errorMessage(err) }, c.restartCount);
+        link.signal(9);
+        link.go();
+        await outcome;
+        throw err;
+      }
+    }
     link.go();
     const r = await outcome;
     if (r.ok) {
@@ -381,6 +413,7 @@ export class Containers {
       live.sessions.delete(s);
     }
     try { this.d.cgroups.destroy(id); } catch (err) { this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`); }
+    await this.d.network?.stop(id).catch((err) => this.d.log?.(`network cleanup of ${id}: ${errorMessage(err)}`));
     if (!c) return;
     const failedStart = c.state.Status === 'created' && c.state.Error !== '';
     const restart = !failedStart && this.shouldRestart(c, live, info.exitCode);
@@ -676,7 +709,7 @@ export class Containers {
       },
       Mounts: [],
       Config: c.config,
-      NetworkSettings: {
+      NetworkSettings: this.d.network ? this.d.network.settings(c.id, c.hostConfig, c.config.ExposedPorts) : {
         Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
         Ports: {}, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '',
         GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',

@@ -42,6 +42,8 @@ export interface CgroupManager {
 export interface MonitorLink {
   readonly bootId: string;
   readonly state: 'created' | 'running' | 'exited';
+  /** The container init's pid (host pid namespace), where the monitor reports it. */
+  readonly pid?: number;
   on(ev: 'stdout' | 'stderr', fn: (data: Buffer) => void): void;
   on(ev: 'started', fn: (info: { pid: number; startedAt: string }) => void): void;
   on(ev: 'error', fn: (info: { message: string; exitCode: number }) => void): void;

@@ -1,0 +1,70 @@
+// The embedded DNS of user networks: A records for the running containers' names, aliases
+// and short IDs on the network; other names are refused (no forwarding yet, so nothing is
+// ever sent off the machine). Served on the network's gateway address, port 53, in the
+// host's namespace: the container's resolv.conf names the gateway.
+import { createSocket } from 'node:dgram';
+
+/** name → IPv4 addresses (empty: not a name of this network) */
+export type DnsTable = (name: string) => string[];
+export interface DnsServer { close(): void }
+
+/** The question of a query: name, type and where the question section ends. */
+export function parseQuestion(msg: Buffer): { name: string; qtype: number; end: number } | undefined {
+  if (msg.length < 12 || msg.readUInt16BE(4) < 1) return undefined;
+  const labels: string[] = [];
+  let off = 12;
+  while (off < msg.length) {
+    const len = msg[off]!;
+    if (len === 0) { off++; break; }
+    if (len > 63 || off + 1 + len > msg.length) return undefined;
+    labels.push(msg.toString('latin1', off + 1, off + 1 + len));
+    off += 1 + len;
+  }
+  if (off + 4 > msg.length) return undefined;
+  return { name: labels.join('.'), qtype: msg.readUInt16BE(off), end: off + 4 };
+}
+
+/** The answer to one query: A records, NOERROR without records (AAAA), or REFUSED / NXDOMAIN. */
+export function answer(msg: Buffer, table: DnsTable): Buffer | undefined {
+  const q = parseQuestion(msg);
+  if (!q) return undefined;
+  const ips = table(q.name);
+  const head = Buffer.from(msg.subarray(0, q.end));
+  head.writeUInt16BE(1, 4); // one question
+  head.writeUInt16BE(0, 8);
+  head.writeUInt16BE(0, 10);
+  const flags = 0x8000 | (msg.readUInt16BE(2) & 0x0100) | 0x0080 | 0x0400; // QR, RD copied, RA, AA
+  if (ips.length === 0) {
+    head.writeUInt16BE(flags | (q.name.includes('.') ? 5 : 3), 2); // REFUSED for outside names, NXDOMAIN for short ones
+    head.writeUInt16BE(0, 6);
+    return head;
+  }
+  const records = q.qtype === 1 || q.qtype === 255 ? ips : [];
+  head.writeUInt16BE(flags, 2);
+  head.writeUInt16BE(records.length, 6);
+  const rr = records.map((ip) => {
+    const b = Buffer.alloc(16);
+    b.writeUInt16BE(0xc00c, 0); // the name of the question
+    b.writeUInt16BE(1, 2);
+    b.writeUInt16BE(1, 4);
+    b.writeUInt32BE(600, 6);
+    b.writeUInt16BE(4, 10);
+    ip.split('.').forEach((x, i) => { b[12 + i] = Number(x); });
+    return b;
+  });
+  return Buffer.concat([head, ...rr]);
+}
+
+export async function serveDns(address: string, table: DnsTable, port = 53): Promise<DnsServer> {
+  const sock = createSocket('udp4');
+  sock.on('message', (msg, rinfo) => {
+    const reply = answer(msg, table);
+    if (reply) sock.send(reply, rinfo.port, rinfo.address);
+  });
+  sock.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind({ address, port, exclusive: true }, () => resolve());
+  });
+  return { close: () => sock.close() };
+}

@@ -1,0 +1,516 @@
+// The network engine: networks (the predefined bridge, host and none, and user-defined
+// bridges) and containers' endpoints on them, kept in SQLite; addresses handed out at start
+// and given back at stop; the kernel side (bridges, veths) through a NetDriver and published
+// ports through a PortProxy, both replaced by fakes in unit tests.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import type { AddressPool } from '../../config';
+import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../errors';
+import type { EndpointRow, IpamPool, NetworkRow, NetworksRepo } from '../../store/networks';
+import type { EventBus } from '../events';
+import { Filters } from '../filters';
+import { DEFAULT_POOLS, carveSubnet, cidrText, contains, intToIp, ipToInt, macFor, nextAddress, overlaps, parseCidr, type Cidr } from './ipam';
+import type { NetDriver } from './linux';
+import type { Listener, PortProxy, Published } from './ports';
+import type { DnsServer, DnsTable } from './dns';
+
+export interface NetworksDeps {
+  repo: NetworksRepo;
+  events: EventBus;
+  driver: NetDriver;
+  proxy: PortProxy;
+  /** daemon.json bip (gateway/prefix of the default bridge) and default-address-pools */
+  bip: string;
+  pools: AddressPool[];
+  /** the default bridge's Linux name (berth0) */
+  bridgeName: string;
+  /** Serves a user network's names on its gateway; none in unit tests. */
+  dns?: (gateway: string, table: DnsTable) => Promise<DnsServer>;
+  /** The host's addresses, so no subnet is carved over them. */
+  hostNets?: () => Cidr[];
+  log?: (msg: string) => void;
+}
+
+/** What the network engine knows of a container. */
+export interface ContainerInfo { id: string; name: string; hostname: string; domainname: string; running: boolean; pid: number; hostsPath: string; resolvPath: string }
+
+/** The container engine's view of the network engine (the hooks it calls). */
+export interface ContainerNetworking {
+  /** At create: checks the networks named and records the endpoints. */
+  prepare(id: string, hostConfig: Record<string, any>, networking: Record<string, any> | undefined): void;
+  /** With the init held before GO: links, addresses, routes, ports, /etc/hosts. */
+  start(c: ContainerInfo, hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Promise<void>;
+  /** After the exit: ports closed, links removed, addresses given back. */
+  stop(id: string): Promise<void>;
+  /** Inspect's NetworkSettings. */
+  settings(id: string, hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Record<string, unknown>;
+}
+
+export interface NetworkCreateRequest {
+  Name?: string;
+  Driver?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  EnableIPv6?: boolean;
+  IPAM?: { Driver?: string; Options?: Record<string, string> | null; Config?: IpamPool[] | null } | null;
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+}
+
+const PREDEFINED = ['bridge', 'host', 'none'];
+const rfc3339Nano = () => new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+const newId = () => randomBytes(32).toString('hex');
+
+interface Running {
+  links: string[];
+  listeners: Listener[];
+}
+
+export class Networks implements ContainerNetworking {
+  private readonly running = new Map<string, Running>();
+  private readonly dnsServers = new Map<string, DnsServer>();
+  /** container id → name/aliases/ip, for the embedded DNS and inspect's Containers */
+  private readonly info = new Map<string, ContainerInfo>();
+  private lookupContainer: ((ref: string) => ContainerInfo) | undefined;
+
+  constructor(private readonly d: NetworksDeps) {}
+
+  /** The container engine's lookup (by ID, name or prefix; throws NotFound). */
+  useContainers(lookup: (ref: string) => ContainerInfo): void {
+    this.lookupContainer = lookup;
+  }
+
+  /** Makes the predefined networks on first start; moves the default bridge when bip changed. */
+  init(): void {
+    const have = new Map(this.d.repo.all().map((n) => [n.name, n]));
+    const bridgeIpam = this.defaultBridgeIpam();
+    const old = have.get('bridge');
+    if (old && this.d.bip && JSON.stringify(old.ipam.Config) !== JSON.stringify(bridgeIpam)) {
+      this.d.repo.delete(old.id);
+      have.delete('bridge');
+    }
+    const base = { created: rfc3339Nano(), internal: false, attachable: false, enableIPv6: false, labels: {} };
+    if (!have.has('bridge')) {
+      this.d.repo.insert({
+        ...base, id: old?.id ?? newId(), name: 'bridge', driver: 'bridge', bridge: this.d.bridgeName,
+        ipam: { Driver: 'default', Options: null, Config: bridgeIpam },
+        options: {
+          'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
+          'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+          'com.docker.network.bridge.name': this.d.bridgeName, 'com.docker.network.driver.mtu': '1500',
+        },
+      });
+    }
+    if (!have.has('host')) this.d.repo.insert({ ...base, id: newId(), name: 'host', driver: 'host', bridge: '', ipam: { Driver: 'default', Options: null, Config: [] }, options: {} });
+    if (!have.has('none')) this.d.repo.insert({ ...base, id: newId(), name: 'none', driver: 'null', bridge: '', ipam: { Driver: 'default', Options: null, Config: [] }, options: {} });
+  }
+
+  private defaultBridgeIpam(): IpamPool[] {
+    if (this.d.bip) {
+      const c = parseCidr(this.d.bip);
+      return [{ Subnet: cidrText(c), Gateway: intToIp(c.addr) }];
+    }
+    const c = carveSubnet(this.pools(), this.hostNets())!;
+    return [{ Subnet: cidrText(c), Gateway: intToIp(c.base + 1) }];
+  }
+
+  private pools(): AddressPool[] {
+    return this.d.pools.length ? this.d.pools : DEFAULT_POOLS;
+  }
+
+  private hostNets(): Cidr[] {
+    return this.d.hostNets?.() ?? [];
+  }
+
+  // ---- lookup ---------------------------------------------------------------------------
+
+  /** By full ID, name, or unique ID prefix, as dockerd. */
+  find(ref: string): NetworkRow {
+    const all = this.d.repo.all();
+    const hit = all.find((n) => n.id === ref) ?? all.find((n) => n.name === ref);
+    if (hit) return hit;
+    const byPrefix = ref && /^[0-9a-f]+$/.test(ref) ? all.filter((n) => n.id.startsWith(ref)) : [];
+    if (byPrefix.length > 1) throw new InvalidParameter(`network ${ref} is ambiguous (${byPrefix.length} matches found based on ID prefix)`);
+    if (byPrefix.length === 1) return byPrefix[0]!;
+    throw new NotFound(`network ${ref} not found`);
+  }
+
+  private view(n: NetworkRow, withContainers: boolean): Record<string, unknown> {
+    const containers: Record<string, unknown> = {};
+    if (withContainers) {
+      for (const e of this.d.repo.endpointsOf(n.id)) {
+        const c = this.info.get(e.containerId);
+        if (!c || !c.running || !e.ip) continue;
+        const prefix = n.ipam.Config[0] ? parseCidr(n.ipam.Config[0].Subnet).bits : 0;
+        containers[e.containerId] = { Name: c.name, EndpointID: e.endpointId, MacAddress: e.mac, IPv4Address: `${e.ip}/${prefix}`, IPv6Address: '' };
+      }
+    }
+    return {
+      Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: n.driver, EnableIPv6: n.enableIPv6,
+      IPAM: n.ipam, Internal: n.internal, Attachable: n.attachable, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+      Containers: containers, Options: n.options, Labels: n.labels,
+    };
+  }
+
+  list(filters: Filters): Array<Record<string, unknown>> {
+    const f = filters.allowOnly('dangling', 'driver', 'id', 'label', 'name', 'scope', 'type');
+    const dangling = f.get('dangling')[0];
+    if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling)) throw new InvalidParameter(`invalid filter 'dangling=${dangling}'`);
+    for (const t of f.get('type')) if (t !== 'custom' && t !== 'builtin') throw new InvalidParameter(`invalid filter: 'type'='${t}'`);
+    return this.d.repo.all().filter((n) =>
+      f.any('driver', (v) => v === n.driver) &&
+      f.any('id', (v) => n.id.startsWith(v)) &&
+      f.any('name', (v) => n.name.includes(v)) &&
+      f.any('scope', (v) => v === 'local') &&
+      f.any('type', (v) => (v === 'builtin') === PREDEFINED.includes(n.name)) &&
+      f.matchLabels(n.labels) &&
+      (dangling === undefined || (dangling === 'true' || dangling === '1') === this.dangling(n)),
+    ).map((n) => this.view(n, false));
+  }
+
+  private dangling(n: NetworkRow): boolean {
+    return !PREDEFINED.includes(n.name) && this.d.repo.endpointsOf(n.id).length === 0;
+  }
+
+  inspect(ref: string): Record<string, unknown> {
+    return this.view(this.find(ref), true);
+  }
+
+  // ---- create / remove ------------------------------------------------------------------
+
+  create(req: NetworkCreateRequest): { Id: string; Warning: string } {
+    const name = req.Name ?? '';
+    if (!name) throw new InvalidParameter('network name cannot be empty');
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidParameter(`invalid network name "${name}", only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const driver = req.Driver || 'bridge';
+    if (PREDEFINED.includes(name)) throw new Forbidden(`operation is not permitted on predefined ${name} network `);
+    if (driver !== 'bridge') throw new NotFound(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
+    const all = this.d.repo.all();
+    if (all.some((n) => n.name === name)) throw new Conflict(`network with name ${name} already exists`);
+    const taken = [...all.flatMap((n) => n.ipam.Config.map((c) => parseCidr(c.Subnet))), ...this.hostNets()];
+    const config: IpamPool[] = [];
+    for (const c of (req.IPAM?.Config ?? []).filter((x) => x.Subnet || x.Gateway || x.IPRange)) {
+      if (!c.Subnet) throw new InvalidParameter('invalid pool request: subnet is required when a gateway or ip range is given');
+      if (c.Subnet.includes(':')) throw new InvalidParameter('berth does not support IPv6 subnets yet');
+      const subnet = parseCidr(c.Subnet);
+      const clash = taken.find((t) => overlaps(t, subnet));
+      if (clash) throw new Forbidden(`Pool overlaps with other one on this address space`);
+      const pool: IpamPool = { Subnet: cidrText(subnet) };
+      if (c.IPRange) {
+        const r = parseCidr(c.IPRange);
+        if (!contains(subnet, r.base)) throw new InvalidParameter(`invalid pool request: ip range ${c.IPRange} is not in subnet ${c.Subnet}`);
+        pool.IPRange = cidrText(r);
+      }
+      const gw = c.Gateway ? ipToInt(c.Gateway) : subnet.base + 1;
+      if (!contains(subnet, gw)) throw new InvalidParameter(`no matching subnet for gateway ${c.Gateway}`);
+      pool.Gateway = intToIp(gw);
+      if (c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses).length) pool.AuxiliaryAddresses = c.AuxiliaryAddresses;
+      config.push(pool);
+      taken.push(subnet);
+    }
+    if (config.length === 0) {
+      const c = carveSubnet(this.pools(), taken);
+      if (!c) throw new Forbidden('all predefined address pools have been fully subnetted');
+      config.push({ Subnet: cidrText(c), Gateway: intToIp(c.base + 1) });
+    }
+    const id = newId();
+    const options = req.Options ?? {};
+    const row: NetworkRow = {
+      id, name, driver, created: rfc3339Nano(), internal: !!req.Internal, attachable: !!req.Attachable, enableIPv6: !!req.EnableIPv6,
+      ipam: { Driver: req.IPAM?.Driver || 'default', Options: req.IPAM?.Options ?? {}, Config: config },
+      options, labels: req.Labels ?? {}, bridge: options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`,
+    };
+    this.d.repo.insert(row);
+    this.d.events.emit('network', 'create', id, { name, type: driver });
+    return { Id: id, Warning: '' };
+  }
+
+  async remove(ref: string): Promise<void> {
+    const n = this.find(ref);
+    if (PREDEFINED.includes(n.name)) throw new Forbidden(`${n.name} is a pre-defined network and cannot be removed`);
+    const users = this.d.repo.endpointsOf(n.id);
+    if (users.length) {
+      throw new Forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+    }
+    this.d.repo.delete(n.id);
+    await this.teardownNetwork(n);
+    this.d.events.emit('network', 'destroy', n.id, { name: n.name, type: n.driver });
+  }
+
+  private async teardownNetwork(n: NetworkRow): Promise<void> {
+    const dns = this.dnsServers.get(n.id);
+    if (dns) { this.dnsServers.delete(n.id); dns.close(); }
+    if (n.bridge) await this.d.driver.removeBridge(n.bridge).catch((e) => this.d.log?.(`removing bridge ${n.bridge}: ${errorMessage(e)}`));
+  }
+
+  async prune(filters: Filters): Promise<{ NetworksDeleted: string[] | null }> {
+    const f = filters.allowOnly('label', 'label!', 'until');
+    const deleted: string[] = [];
+    for (const n of this.d.repo.all()) {
+      if (!this.dangling(n) || !f.matchLabels(n.labels)) continue;
+      if (f.get('label!').some((l) => new Filters(new Map([['label', [l]]])).matchLabels(n.labels))) continue;
+      const until = f.get('until')[0];
+      if (until !== undefined && Date.parse(n.created) > parseUntil(until)) continue;
+      await this.remove(n.id);
+      deleted.push(n.name);
+    }
+    if (deleted.length) this.d.events.emit('network', 'prune', '', { reclaimed: '0' });
+    return { NetworksDeleted: deleted.length ? deleted : null };
+  }
+
+  /** Tears down every bridge (daemon shutdown without live restore, or tests). */
+  async close(): Promise<void> {
+    for (const id of [...this.running.keys()]) await this.stop(id);
+    for (const dns of this.dnsServers.values()) dns.close();
+    this.dnsServers.clear();
+  }
+
+  /** Removes every bridge (when no container runs any more: nothing is left behind). */
+  async removeBridges(): Promise<void> {
+    for (const n of this.d.repo.all()) if (n.bridge) await this.teardownNetwork(n);
+  }
+
+  // ---- connect / disconnect -------------------------------------------------------------
+
+  async connect(ref: string, body: { Container?: string; EndpointConfig?: Record<string, any> | null }): Promise<void> {
+    const n = this.find(ref);
+    const c = this.container(body.Container ?? '');
+    if (n.driver !== 'bridge') throw new Forbidden(`container cannot be disconnected from host network or connected to host network`);
+    if (this.d.repo.endpointsOf(n.id).some((e) => e.containerId === c.id)) {
+      throw new Forbidden(`endpoint with name ${c.name} already exists in network ${n.name}`);
+    }
+    const cur = this.d.repo.endpointsOfContainer(c.id).map((e) => this.byId(e.networkId));
+    if (cur.some((x) => x && x.driver !== 'bridge')) throw new Forbidden(`container cannot be disconnected from host network or connected to host network`);
+    this.record(n, c.id, body.EndpointConfig ?? null);
+    if (c.running) await this.attachOne(c, n, this.d.repo.endpointsOfContainer(c.id).length - 1);
+  }
+
+  async disconnect(ref: string, body: { Container?: string; Force?: boolean }): Promise<void> {
+    const n = this.find(ref);
+    const c = this.container(body.Container ?? '');
+    const ep = this.d.repo.endpointsOf(n.id).find((e) => e.containerId === c.id);
+    if (!ep) throw new Forbidden(`container ${c.id} is not connected to network ${n.name}`);
+    const run = this.running.get(c.id);
+    if (run && c.running) {
+      const link = run.links.find((l) => l.startsWith(n.id + ':'));
+      if (link) {
+        await this.d.driver.detach(link.slice(n.id.length + 1));
+        run.links = run.links.filter((l) => l !== link);
+      }
+      this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
+    }
+    this.d.repo.removeEndpoint(n.id, c.id);
+  }
+
+  private container(ref: string): ContainerInfo {
+    if (!this.lookupContainer) throw new NotFound(`No such container: ${ref}`);
+    return this.lookupContainer(ref);
+  }
+
+  private byId(id: string): NetworkRow | undefined {
+    return this.d.repo.all().find((n) => n.id === id);
+  }
+
+  private record(n: NetworkRow, containerId: string, ec: Record<string, any> | null): void {
+    const ipv4 = ec?.IPAMConfig?.IPv4Address as string | undefined;
+    if (ipv4) {
+      if (PREDEFINED.includes(n.name)) throw new InvalidParameter('user specified IP address is supported on user defined networks only');
+      if (!n.ipam.Config.some((p) => contains(parseCidr(p.Subnet), ipToInt(ipv4)))) throw new InvalidParameter(`no configured subnet or ip-range contain the IP address ${ipv4}`);
+    }
+    const aliases = Array.isArray(ec?.Aliases) ? ec!.Aliases.map(String) : [];
+    if (aliases.length && PREDEFINED.includes(n.name)) throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
+    this.d.repo.addEndpoint({
+      networkId: n.id, containerId, endpointId: newId(), ip: '', mac: ec?.MacAddress || '', aliases,
+      ipamConfig: ec?.IPAMConfig ?? null,
+    });
+  }
+
+  // ---- the container engine's hooks -----------------------------------------------------
+
+  prepare(id: string, hostConfig: Record<string, any>, networking: Record<string, any> | undefined): void {
+    const mode = String(hostConfig.NetworkMode || 'default');
+    if (mode.startsWith('container:')) return;
+    const name = mode === 'default' ? 'bridge' : mode;
+    const n = this.find(name);
+    const eps = (networking?.EndpointsConfig ?? {}) as Record<string, Record<string, any> | null>;
+    this.record(n, id, eps[mode] ?? eps[name] ?? eps[n.id] ?? null);
+    for (const [key, ec] of Object.entries(eps)) {
+      if (key === mode || key === name || key === n.id) continue;
+      const other = this.find(key);
+      if (other.driver !== 'bridge' || n.driver !== 'bridge') throw new InvalidParameter('Container cannot be connected to network endpoints');
+      this.record(other, id, ec);
+    }
+  }
+
+  async start(c: ContainerInfo, hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Promise<void> {
+    this.info.set(c.id, c);
+    const eps = this.d.repo.endpointsOfContainer(c.id);
+    const run: Running = { links: [], listeners: [] };
+    this.running.set(c.id, run);
+    try {
+      let idx = 0;
+      let first: { ip: string; endpoint: string } | undefined;
+      for (const e of eps) {
+        const n = this.byId(e.networkId);
+        if (!n || n.driver !== 'bridge') continue;
+        const ip = await this.attachOne(c, n, idx++);
+        first ??= { ip, endpoint: e.endpointId };
+      }
+      if (first) {
+        for (const p of publishedPorts(hostConfig, exposed)) {
+          run.listeners.push(await this.d.proxy.open(p, first.ip, c.name));
+        }
+      }
+      await this.writeFiles(c, eps);
+    } catch (err) {
+      await this.stop(c.id);
+      throw err;
+    }
+  }
+
+  /** Address, link and DNS for one bridge network; returns the address. */
+  private async attachOne(c: ContainerInfo, n: NetworkRow, idx: number): Promise<string> {
+    const pool = n.ipam.Config[0]!;
+    const subnet = parseCidr(pool.Subnet);
+    const gw = pool.Gateway ?? intToIp(subnet.base + 1);
+    const eps = this.d.repo.endpointsOf(n.id);
+    const me = eps.find((e) => e.containerId === c.id)!;
+    const used = new Set(eps.filter((e) => e.ip && e.containerId !== c.id).map((e) => ipToInt(e.ip)));
+    used.add(ipToInt(gw));
+    for (const a of Object.values(pool.AuxiliaryAddresses ?? {})) used.add(ipToInt(a));
+    let ip: string;
+    const asked = me.ipamConfig?.IPv4Address;
+    if (asked) {
+      if (used.has(ipToInt(asked))) throw new Forbidden(`Address already in use`);
+      ip = asked;
+    } else {
+      const a = nextAddress(subnet, pool.IPRange ? parseCidr(pool.IPRange) : subnet, used);
+      if (a === undefined) throw new Forbidden(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id})`);
+      ip = intToIp(a);
+    }
+    const mac = me.mac || macFor(ip);
+    this.d.repo.setAddress(n.id, c.id, ip, mac);
+    await this.d.driver.ensureBridge(n.bridge, `${gw}/${subnet.bits}`);
+    const host = await this.d.driver.attach({
+      pid: c.pid, bridge: n.bridge, ifname: `eth${idx}`, address: `${ip}/${subnet.bits}`, gateway: gw, mac, defaultRoute: idx === 0,
+    }, `${n.id}:${c.id}`);
+    this.running.get(c.id)?.links.push(`${n.id}:${host}`);
+    if (n.name !== 'bridge' && this.d.dns && !this.dnsServers.has(n.id)) {
+      try {
+        this.dnsServers.set(n.id, await this.d.dns(gw, (q) => this.resolve(n.id, q)));
+      } catch (err) {
+        this.d.log?.(`embedded DNS on ${gw}: ${errorMessage(err)}`);
+      }
+    }
+    this.d.events.emit('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
+    return ip;
+  }
+
+  /** A name on a user network → the addresses of the running containers it names. */
+  private resolve(networkId: string, name: string): string[] {
+    const q = name.toLowerCase().replace(/\.$/, '');
+    const out: string[] = [];
+    for (const e of this.d.repo.endpointsOf(networkId)) {
+      const c = this.info.get(e.containerId);
+      if (!c || !c.running || !e.ip) continue;
+      const names = [c.name, c.id.slice(0, 12), c.hostname, ...e.aliases].map((x) => x.toLowerCase());
+      if (names.includes(q)) out.push(e.ip);
+    }
+    return out;
+  }
+
+  private async writeFiles(c: ContainerInfo, eps: EndpointRow[]): Promise<void> {
+    const fresh = this.d.repo.endpointsOfContainer(c.id);
+    const first = fresh.find((e) => e.ip);
+    if (!first) return;
+    const { hostsFile } = await import('../containers/files');
+    await writeFile(c.hostsPath, hostsFile(c.hostname, c.domainname, first.ip));
+    const user = eps.map((e) => this.byId(e.networkId)).find((n) => n && n.driver === 'bridge' && n.name !== 'bridge');
+    if (user && this.d.dns) {
+      const gw = user.ipam.Config[0]!.Gateway!;
+      await writeFile(c.resolvPath, `nameserver ${gw}\noptions ndots:0\n`);
+    }
+  }
+
+  async stop(id: string): Promise<void> {
+    const run = this.running.get(id);
+    this.running.delete(id);
+    const c = this.info.get(id);
+    if (c) this.info.set(id, { ...c, running: false });
+    if (!run) return;
+    for (const l of run.listeners) l.close();
+    for (const link of run.links) {
+      const [networkId, host] = link.split(':') as [string, string];
+      await this.d.driver.detach(host).catch((e) => this.d.log?.(`removing ${host}: ${errorMessage(e)}`));
+      const n = this.byId(networkId);
+      if (n) this.d.events.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: n.driver });
+    }
+    for (const e of this.d.repo.endpointsOfContainer(id)) {
+      this.d.repo.setAddress(e.networkId, id, e.ipamConfig?.IPv4Address ? e.ip : '', e.mac && !e.ipamConfig ? '' : e.mac);
+    }
+  }
+
+  settings(id: string, hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Record<string, unknown> {
+    const run = this.running.get(id);
+    const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
+    if (run) {
+      for (const k of Object.keys(exposed ?? {})) ports[k.includes('/') ? k : `${k}/tcp`] = null;
+      for (const l of run.listeners) {
+        const key = `${l.published.containerPort}/${l.published.proto}`;
+        (ports[key] ??= []).push({ HostIp: l.published.hostIp, HostPort: String(l.published.hostPort) });
+      }
+    }
+    const networks: Record<string, unknown> = {};
+    let primary: Record<string, any> | undefined;
+    for (const e of this.d.repo.endpointsOfContainer(id)) {
+      const n = this.byId(e.networkId);
+      if (!n) continue;
+      const pool = n.ipam.Config[0];
+      const live = !!run && !!e.ip;
+      const v = {
+        IPAMConfig: e.ipamConfig, Links: null, Aliases: e.aliases.length ? e.aliases : null, MacAddress: live ? e.mac : '',
+        DriverOpts: null, NetworkID: n.id, EndpointID: live ? e.endpointId : '', Gateway: live && pool ? pool.Gateway : '',
+        IPAddress: live ? e.ip : '', IPPrefixLen: live && pool ? parseCidr(pool.Subnet).bits : 0, IPv6Gateway: '',
+        GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: n.name === 'bridge' || n.driver !== 'bridge' ? null : null,
+      };
+      networks[n.name] = v;
+      if (n.name === 'bridge') primary = v;
+    }
+    return {
+      Bridge: '', SandboxID: run ? id : '', SandboxKey: run && this.info.get(id) ? `/proc/${this.info.get(id)!.pid}/ns/net` : '',
+      HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+      Ports: ports, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+      EndpointID: primary?.EndpointID ?? '', Gateway: primary?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+      IPAddress: primary?.IPAddress ?? '', IPPrefixLen: primary?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: primary?.MacAddress ?? '',
+      Networks: networks,
+    };
+  }
+}
+
+/** PortBindings and -P (PublishAllPorts) as the bindings to open; HostPort '' = ephemeral. */
+export function publishedPorts(hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Published[] {
+  const out: Published[] = [];
+  const bindings = (hostConfig.PortBindings ?? {}) as Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>;
+  const keys = new Set(Object.keys(bindings));
+  if (hostConfig.PublishAllPorts) for (const k of Object.keys(exposed ?? {})) keys.add(k);
+  for (const key of keys) {
+    const [port, proto = 'tcp'] = key.split('/') as [string, string];
+    if (proto !== 'tcp' && proto !== 'udp') throw new InvalidParameter(`invalid proto '${proto}'`);
+    const list = bindings[key]?.length ? bindings[key]! : [{ HostIp: '', HostPort: '' }];
+    for (const b of list) {
+      const hostPort = b.HostPort ? Number(b.HostPort) : 0;
+      if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw new InvalidParameter(`invalid port specification: "${b.HostPort}"`);
+      out.push({ proto, containerPort: Number(port), hostIp: b.HostIp || '0.0.0.0', hostPort });
+    }
+  }
+  return out;
+}
+
+function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const m = /^(\d+(?:\.\d+)?)(s|m|h)$/.exec(v);
+  if (m) return Date.now() - Number(m[1]) * { s: 1e3, m: 60e3, h: 3600e3 }[m[2] as 's'];
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidParameter(`invalid filter 'until=${v}'`);
+  return t;
+}
