@@ -226,7 +226,7 @@ t.test('restart policy always: an exit restarts; a stop sticks; kill does not re
   await next;
   for (let i = 0; i < 50 && r.launcher.links.length < 2; i++) await new Promise((res) => setTimeout(res, 20));
   t.equal(r.launcher.links.length, 2, 'restarted');
-  for (let i = 0; i < 50 && !r.containers.inspect(Id).State.Running; i++) await new Promise((res) => setTimeout(res, 20));
+  for (let i = 0; i < 100 && r.containers.inspect(Id).State.Status !== 'running'; i++) await new Promise((res) => setTimeout(res, 20));
   t.equal(r.containers.inspect(Id).RestartCount, 1);
   await r.containers.stop(Id, { timeout: 1 });
   await new Promise((res) => setTimeout(res, 300));
@@ -298,4 +298,41 @@ t.test('container prune removes stopped containers matching the filters', async 
   t.same((await r.containers.prune(new Filters())).ContainersDeleted, [b.Id]);
   t.equal(r.containers.inspect(keep.Id).State.Running, true, 'running containers stay');
   await r.containers.kill(keep.Id, 'KILL');
+});
+
+t.test('detach keys end one client\'s attach and never reach the container', async (t) => {
+  const { DetachMatcher, parseDetachKeys } = await import('../../daemon/backend/containers/detach');
+  t.same([...parseDetachKeys('ctrl-p,ctrl-q')], [16, 17]);
+  t.same([...parseDetachKeys('a,ctrl-@,ctrl-[')], [97, 0, 27]);
+  t.throws(() => parseDetachKeys('ctrl-1'), { message: 'Invalid detach keys (ctrl-1) provided' });
+  const m = new DetachMatcher(parseDetachKeys('ctrl-p,ctrl-q'));
+  t.same(m.feed(Buffer.from('ab\x10c')), { deliver: Buffer.from('ab\x10c'), detach: false }, 'a broken sequence is input');
+  t.same(m.feed(Buffer.from('x\x10')), { deliver: Buffer.from('x'), detach: false }, 'a partial one is held');
+  t.same(m.feed(Buffer.from('\x11rest')), { deliver: Buffer.alloc(0), detach: true });
+
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('dk', { Image: 'busybox', Cmd: ['sleep'], OpenStdin: true, Tty: true });
+  await r.containers.start(Id);
+  const att = r.containers.attach(Id, { stdin: true, stdout: true, stderr: true, logs: false, stream: true });
+  const ended = new Promise((res) => att.output.on('end', res));
+  att.output.resume();
+  att.input!.write(Buffer.from('ls\r\x10\x11'));
+  await ended;
+  t.same(Buffer.concat(r.launcher.links[0]!.stdinSeen).toString(), 'ls\r', 'the keys themselves are not delivered');
+  t.equal(r.containers.inspect(Id).State.Running, true, 'the container goes on');
+  t.ok(r.events.some((e) => e.Action === 'detach'));
+  await r.containers.kill(Id, 'KILL');
+});
+
+t.test('log driver none keeps nothing and logs says so; local reads like json-file', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const none = await r.containers.create('ln', { Image: 'busybox', Cmd: ['echo', 'x'], HostConfig: { LogConfig: { Type: 'none', Config: {} } } });
+  t.throws(() => r.containers.logs(none.Id, { stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: -1, follow: false }, () => false), { message: 'configured logging driver does not support reading' });
+  await r.containers.start(none.Id);
+  t.equal(r.launcher.links[0]!.spec.log, undefined, 'the monitor writes no log');
+  await t.rejects(r.containers.create('lx', { Image: 'busybox', HostConfig: { LogConfig: { Type: 'syslog', Config: {} } } }), { message: /logging driver "syslog" is not supported/ });
+  const local = await r.containers.create('ll', { Image: 'busybox', HostConfig: { LogConfig: { Type: 'local', Config: {} } } });
+  t.ok(r.containers.logs(local.Id, { stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: -1, follow: false }, () => false));
 });

@@ -104,7 +104,9 @@ export function normalizeHostConfig(hc: Json | undefined): Json {
   if (rp.MaximumRetryCount > 0 && rp.Name !== 'on-failure') throw new InvalidParameter(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   if (h.AutoRemove && rp.Name !== 'no') throw new InvalidParameter("can't create 'AutoRemove' container with restart policy");
   h.LogConfig = h.LogConfig?.Type ? h.LogConfig : { Type: 'json-file', Config: h.LogConfig?.Config ?? {} };
-  if (h.LogConfig.Type !== 'json-file') throw new InvalidParameter(`logging driver "${h.LogConfig.Type}" is not supported by berth (json-file only)`);
+  if (!['json-file', 'local', 'none'].includes(h.LogConfig.Type)) {
+    throw new InvalidParameter(`logging driver "${h.LogConfig.Type}" is not supported by berth (json-file, local, none)`);
+  }
   h.Privileged = !!h.Privileged;
   h.ReadonlyRootfs = !!h.ReadonlyRootfs;
   h.PublishAllPorts = !!h.PublishAllPorts;

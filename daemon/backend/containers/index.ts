@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirSize } from '../disk';
 import { PassThrough, Writable } from 'node:stream';
-import { Conflict, InvalidParameter, NotFound, NotModified, SystemError, errorMessage } from '../../errors';
+import { Conflict, InvalidParameter, NotFound, NotImplemented, NotModified, SystemError, errorMessage } from '../../errors';
 import type { ContainerRow, ContainerState, ContainersRepo } from '../../store/containers';
 import type { EventBus } from '../events';
 import { Filters } from '../filters';
@@ -18,6 +18,7 @@ import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { generateName, validName } from './names';
 import { rfc3339Nano, statusText, ZERO_TIME } from './status';
 import { HealthChecker, healthSchedule, type HealthProbe } from './health';
+import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
 import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink } from './types';
 import { realNativeOps, type NativeOps } from '../../native/ops';
 import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
@@ -41,6 +42,8 @@ interface AttachSession {
   pending: Buffer[];
   stdinClosed: boolean;
   wantsStdin: boolean;
+  /** The client sent its detach keys. */
+  detached?: boolean;
 }
 
 /** What exists only while berthd has the container in hand. */
@@ -274,7 +277,8 @@ export class Containers {
     return {
       id: c.id,
       socket: p.socket,
-      log: p.log,
+      // the none driver keeps nothing; local is kept in json-file form (berth reads both alike)
+      log: c.hostConfig.LogConfig?.Type === 'none' ? undefined : p.log,
       logMaxSize: parseSize(logCfg['max-size']),
       logMaxFiles: Math.max(1, Number(logCfg['max-file'] ?? 1) || 1),
       exitFile: p.exitFile,
@@ -587,8 +591,9 @@ export class Containers {
 
   // ---- attach, resize, logs -------------------------------------------------------------
 
-  attach(ref: string, opts: { stdin: boolean; stdout: boolean; stderr: boolean; logs: boolean; stream: boolean }): AttachHandle {
+  attach(ref: string, opts: { stdin: boolean; stdout: boolean; stderr: boolean; logs: boolean; stream: boolean; detachKeys?: string }): AttachHandle {
     const c = this.find(ref);
+    const detach = new DetachMatcher(parseDetachKeys(opts.detachKeys || DEFAULT_DETACH_KEYS));
     const live = this.liveOf(c.id);
     const tty = !!c.config.Tty;
     const output = new PassThrough({ objectMode: true });
@@ -600,7 +605,7 @@ export class Containers {
       stdinClosed: false,
       wantsStdin: opts.stdin && !!c.config.OpenStdin,
     };
-    const replay = opts.logs
+    const replay = opts.logs && c.hostConfig.LogConfig?.Type !== 'none'
       ? readLog(this.paths(c.id).log, { stdout: opts.stdout, stderr: opts.stderr, since: 0, until: 0, timestamps: false, tail: -1 })
       : undefined;
     const begin = async () => {
@@ -616,14 +621,26 @@ export class Containers {
     const self = this;
     const input = session.wantsStdin
       ? new Writable({
-          write(chunk: Buffer, _enc, cb) {
+          write(raw: Buffer, _enc, cb) {
+            if (session.detached) return cb();
+            const { deliver: chunk, detach: done } = detach.feed(raw);
             const m = live.monitor;
-            if (m && m.state !== 'exited') m.stdin(chunk);
-            else session.pending.push(chunk);
+            if (chunk.length > 0) {
+              if (m && m.state !== 'exited') m.stdin(chunk);
+              else session.pending.push(chunk);
+            }
+            if (done) {
+              // the client detaches: its stream ends, the container and its stdin go on
+              session.detached = true;
+              live.sessions.delete(session);
+              output.end();
+              self.emit(c, 'detach');
+            }
             cb();
           },
           final(cb) {
             session.stdinClosed = true;
+            if (session.detached) return cb();
             // Docker closes the process's stdin on client EOF only for non-TTY StdinOnce attaches.
             const current = self.d.repo.get(c.id);
             if (current && !current.config.Tty && current.config.StdinOnce && live.monitor && session.pending.length === 0) live.monitor.closeStdin();
@@ -660,6 +677,7 @@ export class Containers {
 
   logs(ref: string, opts: LogOptions & { follow: boolean }, aborted: () => boolean): { tty: boolean; records: AsyncIterable<LogRecord> } {
     const c = this.find(ref);
+    if (c.hostConfig.LogConfig?.Type === 'none') throw new NotImplemented('configured logging driver does not support reading');
     const live = this.liveOf(c.id);
     const path = this.paths(c.id).log;
     const self = this;

@@ -68,7 +68,8 @@ export interface ExitInfo {
 export interface MonitorSpec {
   id: string;
   socket: string;
-  log: string;
+  /** The json-file log; none with the `none` driver. */
+  log: string | undefined;
   logMaxSize: number;
   logMaxFiles: number;
   exitFile: string;

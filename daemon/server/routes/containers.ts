@@ -100,7 +100,7 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
     const q = req.query;
     const handle = c.attach(req.params.id, {
       stdin: bool(q, 'stdin'), stdout: bool(q, 'stdout'), stderr: bool(q, 'stderr'),
-      logs: bool(q, 'logs'), stream: bool(q, 'stream'),
+      logs: bool(q, 'logs'), stream: bool(q, 'stream'), detachKeys: str(q, 'detachKeys'),
     });
     pipeHijacked(req, reply, handle);
   });
