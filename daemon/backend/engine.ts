@@ -26,6 +26,8 @@ import { userlandProxy } from './networks/ports';
 import { serveDns } from './networks/dns';
 import { hostNetworks } from './networks/host';
 import { realNativeOps } from '../native/ops';
+import { Builder } from './build';
+import { defaultDiffOps, defaultLayerOps } from './layers/native';
 
 export interface Engine {
   backend: Backend;
@@ -99,6 +101,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
   images.useContainers((ref, pause, fn) => containers.withCommitSource(ref, pause, fn));
+  const build = new Builder({ db, images, containers, tmpDir: tmp, layerOps: defaultLayerOps(), diffOps: defaultDiffOps() });
   await containers.reconcile(readExitFile);
   await containers.applyRestartPolicies();
   const system = new System(config, engineId(config.dataRoot), {
@@ -117,7 +120,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   };
 
   return {
-    backend: { system, images, containers, execs, volumes, networks, events },
+    backend: { system, images, containers, execs, volumes, networks, events, build },
     stats,
     async close() {
       // With live restore (the default) containers keep running; without it they are stopped

@@ -16,6 +16,7 @@ export interface Backend {
   volumes: VolumesBackend;
   networks: NetworksBackend;
   events: EventBus;
+  build: BuildBackend;
 }
 
 // ---- networks --------------------------------------------------------------------------
@@ -142,4 +143,38 @@ export interface ImagesBackend {
   commit(opts: CommitOptions): Promise<string>;
   /** docker image prune. */
   prune(filters: Filters): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }>;
+}
+
+// ---- build -----------------------------------------------------------------------------
+
+/** POST /build (the classic builder): the query's options and the context tar. */
+export interface BuildOptions {
+  /** The context: a tar, plain or compressed. */
+  context: Readable;
+  /** Path of the Dockerfile inside the context (`dockerfile=`). */
+  dockerfile: string;
+  /** `-t`, each `name[:tag]`. */
+  tags: string[];
+  /** `--build-arg`; null: named without a value. */
+  buildArgs: Record<string, string | null>;
+  /** `--label`: an extra LABEL step at the end. */
+  labels: Record<string, string>;
+  quiet: boolean;
+  noCache: boolean;
+  rm: boolean;
+  forceRm: boolean;
+  target?: string;
+  pull: boolean;
+  networkMode?: string;
+  platform?: string;
+  remote?: string;
+  /** HostConfig limits for RUN (Memory, MemorySwap, CpuShares, CpuPeriod, CpuQuota, CpusetCpus, CpusetMems). */
+  resources: Record<string, number | string>;
+}
+
+export interface BuildBackend {
+  /** Builds; progress gets the stream records. Returns the image ID. A failed RUN throws an error with `exitCode`. */
+  build(opts: BuildOptions, progress: ProgressSink): Promise<string>;
+  /** docker builder prune. */
+  prune(filters: Filters): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>;
 }

@@ -9,6 +9,7 @@ import { dockerRoutes } from './docker-routes';
 import { systemRoutes } from './routes/system';
 import { imageRoutes } from './routes/images';
 import { commitRoutes } from './routes/commit';
+import { buildRoutes } from './routes/build';
 import { pluginRoutes } from './routes/plugins';
 import { containerRoutes } from './routes/containers';
 import { eventRoutes } from './routes/events';
@@ -73,6 +74,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   systemRoutes(app, deps.backend);
   imageRoutes(app, deps.backend);
   commitRoutes(app, deps.backend);
+  buildRoutes(app, deps.backend);
   containerRoutes(app, deps.backend);
   eventRoutes(app, deps.backend);
   execRoutes(app, deps.backend);

@@ -3,6 +3,7 @@ import type { Backend, ContainersBackend, ExecsBackend, ImagesBackend, VolumesBa
 import type { NetworksBackend } from '../../daemon/backend/types';
 import { EventBus } from '../../daemon/backend/events';
 import { NotFound } from '../../daemon/errors';
+import type { BuildBackend } from '../../daemon/backend/types';
 
 export interface FakeBackend extends Backend {
   calls: Array<{ method: string; args: unknown[] }>;
@@ -27,8 +28,13 @@ export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; contai
     prune: record('images.prune', async () => ({ ImagesDeleted: null, SpaceReclaimed: 0 })),
     ...overrides.images,
   };
+  const build: BuildBackend = {
+    build: record('build.build', async () => 'sha256:' + '0'.repeat(64)),
+    prune: record('build.prune', async () => ({ CachesDeleted: null, SpaceReclaimed: 0 })),
+  };
   return {
     calls,
+    build,
     events: new EventBus(),
     system: {
       version: record('system.version', async () => ({ Version: 'fake', ApiVersion: '1.45' })),

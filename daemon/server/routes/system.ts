@@ -24,7 +24,4 @@ export function systemRoutes(app: FastifyInstance, backend: Backend): void {
     }
     return backend.system.df(types as Parameters<Backend['system']['df']>[0]);
   });
-  // berth's classic builder keeps no build cache yet: there is never anything to prune
-  // (`docker system prune` calls this last and fails on anything but a 200).
-  app.post('/build/prune', async () => ({ CachesDeleted: null, SpaceReclaimed: 0 }));
 }

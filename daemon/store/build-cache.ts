@@ -1,0 +1,45 @@
+// The build_cache table: which image a build step produced, keyed by what the step depends
+// on (parent image, instruction, build args, copied content). Rows go with their image.
+// The table is made here, idempotently, not by a numbered migration: two other migrations
+// were in flight when it landed and their numbers were not settled (see the commit message);
+// it moves into migrations.ts once they have.
+import type { DB } from './db';
+
+export interface BuildCacheRow {
+  key: string;
+  image_id: string;
+  created_at: string;
+  last_used: string | null;
+}
+
+export class BuildCacheRepo {
+  private readonly getStmt;
+  private readonly putStmt;
+  private readonly usedStmt;
+  private readonly allStmt;
+  private readonly deleteStmt;
+
+  constructor(readonly db: DB) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS build_cache (
+        key        TEXT PRIMARY KEY,        -- sha256 of parent image, instruction, config, content
+        image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        last_used  TEXT
+      );
+      CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache(image_id);`);
+    this.getStmt = db.prepare<[string], BuildCacheRow>(
+      'SELECT b.* FROM build_cache b JOIN images i ON i.id = b.image_id WHERE b.key = ?');
+    this.putStmt = db.prepare<[string, string, string]>(
+      'INSERT OR REPLACE INTO build_cache (key, image_id, created_at, last_used) VALUES (?, ?, ?, NULL)');
+    this.usedStmt = db.prepare<[string, string]>('UPDATE build_cache SET last_used = ? WHERE key = ?');
+    this.allStmt = db.prepare<[], BuildCacheRow>('SELECT * FROM build_cache ORDER BY created_at');
+    this.deleteStmt = db.prepare<[string]>('DELETE FROM build_cache WHERE key = ?');
+  }
+
+  get(key: string): BuildCacheRow | undefined { return this.getStmt.get(key); }
+  put(key: string, imageId: string, now: string): void { this.putStmt.run(key, imageId, now); }
+  used(key: string, now: string): void { this.usedStmt.run(now, key); }
+  all(): BuildCacheRow[] { return this.allStmt.all(); }
+  delete(key: string): void { this.deleteStmt.run(key); }
+}
