@@ -19,6 +19,7 @@ import { EventsRepo } from '../store/events';
 import { LayersRepo } from '../store/layers';
 import { VolumesRepo } from '../store/volumes';
 import { Volumes } from './volumes';
+import { ContainerMounts } from './containers/mounts';
 import { NetworksRepo } from '../store/networks';
 import { Networks } from './networks';
 import { iproute2 } from './networks/linux';
@@ -77,7 +78,12 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   const ops = realNativeOps();
   const images = await Images.open({ config, db, events });
   const cgroups = new NativeCgroups(ops, config.cgroupParent);
-  const volumes = new Volumes({ repo: new VolumesRepo(db), events, dataRoot: config.dataRoot, log: (m) => process.stderr.write(`berthd: ${m}\n`) });
+  const volumesRepo = new VolumesRepo(db);
+  const volumes = new Volumes({ repo: volumesRepo, events, dataRoot: config.dataRoot, log: (m) => process.stderr.write(`berthd: ${m}\n`) });
+  const mounts = new ContainerMounts({
+    volumes, repo: volumesRepo, findContainer: (ref): { id: string } => containers.find(ref), native: () => ops, tmpDir: tmp,
+    log: (m) => process.stderr.write(`berthd: ${m}\n`),
+  });
   volumes.sweep();
   const networks = new Networks({
     repo: new NetworksRepo(db), events, driver: iproute2, proxy: userlandProxy, dns: serveDns, hostNets: hostNetworks,
@@ -91,6 +97,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
     dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
     execIds: (id) => execs?.idsOf(id) ?? [],
+    mounts,
     healthProbe: execProbe(() => execs!),
     onStarted: onContainerStarted, onRestart: onContainerRestart,
     // network: networks -- wired once the bridge passes its e2e test (test/e2e/networks.test.ts)

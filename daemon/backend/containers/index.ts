@@ -16,10 +16,11 @@ import { commandOf, DEFAULT_PATH, mergeConfig, normalizeConfig, normalizeHostCon
 import { containerPaths, createContainerFiles, removeContainerFiles, type ContainerPaths } from './files';
 import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { generateName, validName } from './names';
+import type { ContainerMounts } from './mounts';
 import { rfc3339Nano, statusText, ZERO_TIME } from './status';
 import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
-import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink } from './types';
+import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
 import { realNativeOps, type NativeOps } from '../../native/ops';
 import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
   type PathStat, type RootfsMode, type RootView } from './archive';
@@ -115,6 +116,8 @@ export interface ContainersDeps {
   onRestart?: () => void;
   /** Runs a healthcheck probe in a running container (the exec engine's); no healthchecks without it. */
   healthProbe?: HealthProbe;
+  /** Volumes, binds and tmpfs mounts (containers/mounts.ts); none without it. */
+  mounts?: ContainerMounts;
   /** Endpoints, links, addresses and published ports (the network engine's); loopback only without it. */
   network?: ContainerNetworking;
 }
@@ -211,6 +214,7 @@ export class Containers {
     const given = name ? name.replace(/^\//, '') : '';
     const early = given ? this.d.repo.byName(given) : undefined;
     if (early) throw nameConflict(given, early.id);
+    const plannedMounts = this.d.mounts?.plan(config, hostConfig);
 
     const p = this.paths(id);
     await createContainerFiles(p, config.Hostname, config.Domainname);
@@ -233,6 +237,7 @@ export class Containers {
       await removeContainerFiles(p);
       throw err;
     }
+    if (plannedMounts) await this.d.mounts!.record(id, plannedMounts, image.lowerDirs);
     this.emit(row, 'create');
     return { Id: id, Warnings: [] };
   }
@@ -309,6 +314,12 @@ export class Containers {
     };
   }
 
+  /** The container's volumes, binds and tmpfs mounts after berth's own binds; --read-only. */
+  private async withMounts<S extends { binds: MonitorSpec['binds'] }>(c: ContainerRow, spec: S): Promise<S & { readonlyRoot?: boolean }> {
+    const m = await this.d.mounts?.start(c.id, c.hostConfig);
+    return m ? { ...spec, binds: [...spec.binds, ...m.mounts], readonlyRoot: m.readonlyRoot } : spec;
+  }
+
   /** Called with the container's lock held. */
   private async launch(c: ContainerRow, live: Live): Promise<void> {
     const t0 = process.hrtime.bigint();
@@ -316,9 +327,10 @@ export class Containers {
     const cg = this.d.cgroups.create(c.id, c.hostConfig);
     let link: MonitorLink;
     try {
-      link = await this.d.monitors.launch(this.monitorSpec(c, image, cg.procs, cg.oomFile));
+      link = await this.d.monitors.launch(await this.withMounts(c, this.monitorSpec(c, image, cg.procs, cg.oomFile)));
     } catch (err) {
       this.d.cgroups.destroy(c.id);
+      await this.d.mounts?.stopped(c.id);
       throw new SystemError(`failed to start container ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
     }
     live.monitor = link;
@@ -431,6 +443,8 @@ export class Containers {
       if (info.oomKilled) this.emit(c, 'oom');
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
     }
+    // after `die`, as dockerd's volume `unmount` events come
+    if (this.d.mounts) void this.d.mounts.stopped(id).catch((err) => this.d.log?.(`volume release of ${id}: ${errorMessage(err)}`));
     const code = failedStart ? c.state.ExitCode : info.exitCode;
     live.fireExit(code, restart);
     if (restart) {
@@ -439,7 +453,7 @@ export class Containers {
     }
     if (c.hostConfig.AutoRemove) {
       try {
-        await this.remove(id, { force: true, volumes: false });
+        await this.remove(id, { force: true, volumes: true });
       } catch (err) {
         this.d.log?.(`auto-remove of ${id}: ${errorMessage(err)}`);
       }
@@ -559,8 +573,10 @@ export class Containers {
       if (!gone) return; // auto-removed while we waited
       this.d.repo.saveState(c.id, { ...gone.state, Status: 'removing' }, gone.restartCount);
       await removeContainerFiles(this.paths(c.id));
+      const anonymous = opts.volumes ? this.d.mounts?.anonymousVolumes(c.id) ?? [] : [];
       this.d.repo.delete(c.id);
       this.emit(c, 'destroy');
+      if (anonymous.length) await this.d.mounts!.removeVolumes(anonymous);
       this.live.delete(c.id);
       live.fireRemoved(gone.state.ExitCode);
     });
@@ -725,7 +741,7 @@ export class Containers {
           WorkDir: p.work,
         },
       },
-      Mounts: [],
+      Mounts: this.d.mounts?.inspect(c.id) ?? [],
       Config: c.config,
       NetworkSettings: this.d.network ? this.d.network.settings(c.id, c.hostConfig, c.config.ExposedPorts) : {
         Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
@@ -779,7 +795,7 @@ export class Containers {
       Status: statusText(r.state, now),
       HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
       NetworkSettings: { Networks: {} },
-      Mounts: [],
+      Mounts: this.d.mounts?.inspect(r.id) ?? [],
     }));
   }
 
@@ -1165,6 +1181,7 @@ export class Containers {
         live.monitor = link;
         this.wire(c.id, live, link);
         this.startHealth(c, live);
+        this.d.mounts?.adopt(c.id);
         continue;
       }
       link?.close();
@@ -1178,7 +1195,7 @@ export class Containers {
       try { this.d.cgroups.destroy(c.id); } catch { /* already gone */ }
       await rm(p.run, { recursive: true, force: true });
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
-      if (c.hostConfig.AutoRemove) await this.remove(c.id, { force: true, volumes: false });
+      if (c.hostConfig.AutoRemove) await this.remove(c.id, { force: true, volumes: true });
     }
   }
 

@@ -34,6 +34,8 @@ export interface MonitorBind {
   src: string;
   dst: string;
   ro: boolean;
+  /** a tmpfs at dst with these options, instead of a bind (src unused) */
+  tmpfs?: string;
 }
 
 /** Everything the monitor's CONFIG_FILE says; field names follow the engine's MonitorSpec. */
@@ -67,6 +69,8 @@ export interface MonitorConfig {
   openStdin: boolean;
   stdinOnce: boolean;
   binds?: MonitorBind[];
+  /** the root filesystem read-only (--read-only) */
+  readonlyRoot?: boolean;
   cgroupProcs?: string[];
   oomFile?: string | null;
   netns?: 'none' | 'host';
@@ -168,8 +172,10 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   put('stdin_once', cfg.stdinOnce);
   for (const b of cfg.binds ?? []) {
     if (b.src.includes('\n') || b.dst.includes('\n')) throw new Error(`monitor config: bind ${b.src} -> ${b.dst} contains a newline`);
-    put('bind', `${b.src}\n${b.dst}\n${b.ro ? 'ro' : 'rw'}`);
+    if (b.tmpfs !== undefined) put('tmpfs', `${b.dst}\n${[b.ro ? 'ro' : 'rw', b.tmpfs].filter(Boolean).join(',')}`);
+    else put('bind', `${b.src}\n${b.dst}\n${b.ro ? 'ro' : 'rw'}`);
   }
+  put('readonly_root', cfg.readonlyRoot || undefined);
   for (const p of cfg.cgroupProcs ?? []) put('cgroup_procs', p);
   put('oom_file', cfg.oomFile || undefined);
   put('netns', cfg.netns);

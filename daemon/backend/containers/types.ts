@@ -87,7 +87,10 @@ export interface MonitorSpec {
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
-  binds: Array<{ src: string; dst: string; ro: boolean }>;
+  /** bind mounts, and tmpfs mounts (`tmpfs`: their options), in the order they are made */
+  binds: Array<{ src: string; dst: string; ro: boolean; tmpfs?: string }>;
+  /** --read-only: the root filesystem is mounted read-only */
+  readonlyRoot?: boolean;
   cgroupProcs: string[];
   oomFile: string | null;
   netns: 'none' | 'host';

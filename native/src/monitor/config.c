@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include "config.h"
 
 static void strlist_push(struct strlist *l, char *s) {
@@ -40,6 +41,51 @@ static int parse_bind(struct monitor_config *cfg, char *v, berth_error_t *err) {
     else if (!strcmp(o, "rw")) b.readonly = false;
     else return berth_fail(err, EINVAL, "config: bind %s: unknown option %s", dst, o);
   }
+  struct bind_mount *binds = realloc(cfg->binds, (cfg->nbinds + 1) * sizeof *binds);
+  if (!binds) abort();
+  binds[cfg->nbinds++] = b;
+  cfg->binds = binds;
+  return 0;
+}
+
+/* tmpfs=DST\nOPTS: mount(8)-style options, flags apart from the tmpfs data (size=, mode=, ...) */
+static int parse_tmpfs(struct monitor_config *cfg, char *v, berth_error_t *err) {
+  static const struct {
+    const char *name;
+    unsigned long set, clear;
+  } flags[] = {{"ro", MS_RDONLY, 0}, {"rw", 0, MS_RDONLY}, {"nosuid", MS_NOSUID, 0}, {"suid", 0, MS_NOSUID}, {"nodev", MS_NODEV, 0}, {"dev", 0, MS_NODEV},
+               {"noexec", MS_NOEXEC, 0}, {"exec", 0, MS_NOEXEC}, {"sync", MS_SYNCHRONOUS, 0}, {"async", 0, MS_SYNCHRONOUS}, {"dirsync", MS_DIRSYNC, 0},
+               {"noatime", MS_NOATIME, 0}, {"atime", 0, MS_NOATIME}, {"nodiratime", MS_NODIRATIME, 0}, {"diratime", 0, MS_NODIRATIME},
+               {"relatime", MS_RELATIME, 0}, {"norelatime", 0, MS_RELATIME}, {"strictatime", MS_STRICTATIME, 0}, {"nostrictatime", 0, MS_STRICTATIME},
+               /* Docker's own words, and propagation (the container's mounts are private anyway) */
+               {"tmpcopyup", 0, 0}, {"notmpcopyup", 0, 0}, {"rprivate", 0, 0}, {"private", 0, 0}, {"rshared", 0, 0}, {"shared", 0, 0}, {"rslave", 0, 0}, {"slave", 0, 0}};
+  char *opts = strchr(v, '\n');
+  if (!opts) return berth_fail(err, EINVAL, "config: tmpfs=%s is not DST\\nOPTS", v);
+  *opts++ = 0;
+  if (v[0] != '/') return berth_fail(err, EINVAL, "config: tmpfs %s: path must be absolute", v);
+  struct bind_mount b = {.source = "tmpfs", .destination = v, .tmpfs = true, .tmpfs_data = opts};
+  char *out = opts; /* data options are compacted in place, behind the reader */
+  for (char *o = opts; *o;) {
+    char *end = strchr(o, ',');
+    size_t len = end ? (size_t)(end - o) : strlen(o);
+    bool flag = false;
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
+      if (strlen(flags[i].name) == len && !strncmp(o, flags[i].name, len)) {
+        b.tmpfs_flags = (b.tmpfs_flags | flags[i].set) & ~flags[i].clear;
+        flag = true;
+        break;
+      }
+    }
+    if (!flag && len) {
+      if (out != opts) *out++ = ',';
+      memmove(out, o, len);
+      out += len;
+    }
+    o += len;
+    if (*o == ',') o++;
+  }
+  *out = 0;
+  b.readonly = (b.tmpfs_flags & MS_RDONLY) != 0;
   struct bind_mount *binds = realloc(cfg->binds, (cfg->nbinds + 1) * sizeof *binds);
   if (!binds) abort();
   binds[cfg->nbinds++] = b;
@@ -91,6 +137,8 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
       cfg->target_pid = (pid_t)n;
     }
     else if (!strcmp(key, "bind")) rc = parse_bind(cfg, v, err);
+    else if (!strcmp(key, "tmpfs")) rc = parse_tmpfs(cfg, v, err);
+    else if (!strcmp(key, "readonly_root")) rc = parse_bool(key, v, &cfg->readonly_root, err);
     else if (!strcmp(key, "cgroup_procs")) strlist_push(&cfg->cgroup_procs, v);
     else if (!strcmp(key, "oom_file")) cfg->oom_file = *v ? v : NULL;
     else if (!strcmp(key, "netns")) {

@@ -8,6 +8,10 @@
 struct bind_mount {
   char *source, *destination;
   bool readonly;
+  /* a `tmpfs` record: a tmpfs on destination (source unused) with these flags and data */
+  bool tmpfs;
+  unsigned long tmpfs_flags;
+  char *tmpfs_data;
 };
 
 struct strlist {
@@ -26,7 +30,8 @@ struct monitor_config {
   char *upper, *work, *rootfs, *hostname, *cwd, *user, *oom_file;
   bool tty, open_stdin, stdin_once, netns_host, privileged;
   pid_t target_pid; /* exec mode: a process of the container whose namespaces are joined */
-  struct bind_mount *binds;
+  struct bind_mount *binds; /* bind and tmpfs records, in their order */
+  bool readonly_root;       /* remount the root read-only once everything is mounted */
   size_t nbinds;
   unsigned console_rows, console_cols;
 };

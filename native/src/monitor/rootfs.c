@@ -96,6 +96,19 @@ static int bind_in_root(int rootfd, int src_dirfd, const char *src, const char *
   return 0;
 }
 
+/* ---- user mounts: tmpfs (--tmpfs, --mount type=tmpfs) and the read-only root (--read-only) ---- */
+
+static int tmpfs_in_root(int rootfd, const struct bind_mount *b, berth_error_t *err) {
+  return mount_in_root(rootfd, "tmpfs", b->destination, true, "tmpfs", b->tmpfs_flags, *b->tmpfs_data ? b->tmpfs_data : NULL, err);
+}
+
+/* Only the root's own mount: /proc, /dev, volumes, binds and tmpfs mounts on it keep their modes. */
+static int readonly_root(int rootfd, berth_error_t *err) {
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (mount_setattr(rootfd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) return berth_fail(err, errno, "mount_setattr rootfs read-only");
+  return 0;
+}
+
 /* ---- the overlay ---- */
 
 /* The kernel explains fsconfig failures in messages read back from the fs context. */
@@ -237,7 +250,10 @@ int rootfs_mount_special(const struct monitor_config *cfg, berth_error_t *err) {
   }
   if ((rc = mask_paths(rootfd, err)) < 0) return rc;
   for (size_t i = 0; i < cfg->nbinds; i++)
-    if ((rc = bind_in_root(rootfd, AT_FDCWD, cfg->binds[i].source, cfg->binds[i].destination, cfg->binds[i].readonly, err)) < 0) return rc;
+    if ((rc = cfg->binds[i].tmpfs ? tmpfs_in_root(rootfd, &cfg->binds[i], err)
+                                  : bind_in_root(rootfd, AT_FDCWD, cfg->binds[i].source, cfg->binds[i].destination, cfg->binds[i].readonly, err)) < 0)
+      return rc;
+  if (cfg->readonly_root && (rc = readonly_root(rootfd, err)) < 0) return rc;
   return 0;
 }
 
