@@ -2,11 +2,12 @@
 import type { Images } from './images';
 import type { Containers } from './containers';
 import { Filters } from './filters';
+import type { Volumes } from './volumes';
 
 export type DfType = 'image' | 'container' | 'volume' | 'build-cache';
 
 export class Usage {
-  constructor(private readonly images: Images, private readonly containers: Containers) {}
+  constructor(private readonly images: Images, private readonly containers: Containers, private readonly volumes?: Pick<Volumes, 'usage'>) {}
 
   async df(types: DfType[]): Promise<Record<string, unknown>> {
     const want = (t: DfType) => types.length === 0 || types.includes(t);
@@ -35,7 +36,7 @@ export class Usage {
     if (want('container')) {
       out.Containers = await Promise.all(containers.map(async (c) => ({ ...c, ...(await this.containers.sizes(c.Id)) })));
     }
-    if (want('volume')) out.Volumes = [];
+    if (want('volume')) out.Volumes = this.volumes ? await this.volumes.usage() : [];
     if (want('build-cache')) out.BuildCache = [];
     out.BuilderSize = 0;
     return out;

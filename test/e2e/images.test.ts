@@ -113,11 +113,8 @@ t.test('unknown images: rmi and inspect fail with Docker\'s messages', { skip },
   t.equal(ins.code, 1, 'docker inspect fails');
 });
 
-t.test('docker inspect of an unknown name says No such object', {
-  skip,
-  todo: 'the CLI tries container, image, network, volume in turn and stops at the first answer '
-    + 'that is not a 404: GET /networks/{id} and /volumes/{name} still answer 501',
-}, async (t) => {
+// the CLI tries container, image, network, volume in turn and stops at the first answer that is not a 404
+t.test('docker inspect of an unknown name says No such object', { skip }, async (t) => {
   const d = await startDaemon(t);
   const ins = await docker(d, ['inspect', 'nope']);
   t.equal(ins.code, 1);

@@ -141,3 +141,20 @@ t.test('a tmpfs-backed volume is mounted while used; volume events', { skip }, a
   const ev = await dockerOk(d, ['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=volume', '--format', '{{.Action}} {{.Actor.ID}}']);
   t.match(ev.stdout, /create v-tmp\nmount v-tmp\nunmount v-tmp\ndestroy v-tmp\n/);
 });
+
+t.test('system df -v: volume sizes and link counts; docker inspect of an unknown name', { skip }, async (t) => {
+  await dockerOk(d, ['run', '--name', 'dfuser', '-v', 'v-df:/d', 'busybox', 'sh', '-c', 'head -c 1000 /dev/zero > /d/blob']);
+  await dockerOk(d, ['volume', 'create', 'v-idle']);
+  const raw = JSON.parse((await d.request('GET', '/v1.45/system/df?type=volume')).body);
+  const byName = new Map((raw.Volumes as Array<Record<string, any>>).map((v) => [v.Name, v]));
+  t.same(byName.get('v-df')!.UsageData, { Size: 1000, RefCount: 1 });
+  t.same(byName.get('v-idle')!.UsageData, { Size: 0, RefCount: 0 });
+  const v = await dockerOk(d, ['system', 'df', '-v', '--format', '{{range .Volumes}}{{.Name}} {{.Links}} {{.Size}}\n{{end}}']);
+  t.match(v.stdout, /^v-df 1 1kB$/m);
+  t.match(v.stdout, /^v-idle 0 0B$/m);
+  const ins = await docker(d, ['inspect', 'nope']);
+  t.equal(ins.code, 1);
+  t.match(ins.stderr, 'Error: No such object: nope');
+  await dockerOk(d, ['rm', 'dfuser']);
+  await dockerOk(d, ['volume', 'rm', 'v-df', 'v-idle']);
+});
