@@ -54,18 +54,22 @@ t.test('predefined networks, create, inspect, duplicate, rm, prune', { skip }, a
   const builtin = await dockerOk(d, ['network', 'ls', '--format', '{{.Name}}', '--filter', 'type=builtin']);
   t.same(builtin.stdout.trim().split('\n').sort(), ['bridge', 'host', 'none']);
 
-  // in use: refused with Docker's error, then removable once the container is gone
-  await dockerOk(d, ['create', '--name', 'bt-user1', '--network', 'bt-net1', 'busybox', 'true']);
-  const inUse = await docker(d, ['network', 'rm', 'bt-net1']);
-  t.not(inUse.code, 0);
-  t.match(inUse.stderr, /has active endpoints/);
-  await dockerOk(d, ['rm', 'bt-user1']);
   await dockerOk(d, ['network', 'create', '--subnet', '10.251.8.0/24', 'bt-net2']);
   const pruned = await dockerOk(d, ['network', 'prune', '-f']);
   t.match(pruned.stdout, /bt-net1/);
   t.match(pruned.stdout, /bt-net2/);
   const after = await dockerOk(d, ['network', 'ls', '--format', '{{.Name}}']);
   t.same(after.stdout.trim().split('\n').sort(), ['bridge', 'host', 'none']);
+});
+
+t.test('a network in use is refused with Docker\'s error, then removable once the container is gone', { skip: bridgeSkip }, async (t) => {
+  await dockerOk(d, ['network', 'create', '--subnet', '10.251.9.0/24', 'bt-net3']);
+  await dockerOk(d, ['create', '--name', 'bt-user1', '--network', 'bt-net3', 'busybox', 'true']);
+  const inUse = await docker(d, ['network', 'rm', 'bt-net3']);
+  t.not(inUse.code, 0);
+  t.match(inUse.stderr, /has active endpoints/);
+  await dockerOk(d, ['rm', 'bt-user1']);
+  await dockerOk(d, ['network', 'rm', 'bt-net3']);
 });
 
 t.test('a published port answers on 127.0.0.1; docker port; released at stop', { skip: bridgeSkip }, async (t) => {
