@@ -10,7 +10,8 @@
     {
       "target_name": "berth-monitor",
       "type": "executable",
-      "sources": ["<!@(ls -1 src/monitor/*.c)", "src/error.c"]
+      "sources": ["<!@(ls -1 src/monitor/*.c)", "src/error.c"],
+      "libraries": ["-lseccomp"]
     },
     {
       "target_name": "test-cgroup",
@@ -27,7 +28,7 @@
     {
       "target_name": "test-monitor-json",
       "type": "executable",
-      "sources": ["test/monitor-json.c", "src/monitor/util.c", "src/monitor/json.c", "src/monitor/log.c", "src/monitor/config.c", "src/monitor/user.c", "src/error.c"]
+      "sources": ["test/monitor-json.c", "src/monitor/util.c", "src/monitor/json.c", "src/monitor/log.c", "src/monitor/config.c", "src/monitor/user.c", "src/monitor/security.c", "src/monitor/caps.c", "src/monitor/rootfs.c", "src/error.c"]
     }
   ]
 }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages berth's build and tests need. Idempotent; safe to run on every CI run.
 #  build-essential, python3: node-gyp (the addon, the monitor, better-sqlite3 from source)
+#  libseccomp-dev: the monitor's seccomp filter (links -lseccomp; libseccomp2 at run time)
 #  busybox-static: the test image is built from the host's static busybox (no network)
 #  docker.io: for its Docker CLI, which the e2e tests drive (skipped when `docker` exists)
 #  systemd: only for systemd-analyze and systemd-socket-activate (test/e2e/systemd.test.ts);
 #    installing the package changes no running init (PID 1 stays what it is)
 set -euo pipefail
 need=()
-for pkg in build-essential python3 busybox-static systemd; do
+for pkg in build-essential python3 libseccomp-dev busybox-static systemd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)

@@ -94,7 +94,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   const containers = new Containers({
     repo: new ContainersRepo(db), events, cgroups, monitors: new MonitorProcesses(ops),
     images: { forContainer: (ref) => images.forContainer(ref), sizeOf: (id) => images.resolve(id).row.size },
-    dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts,
+    dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts, defaultUlimits: config.defaultUlimits,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
     execIds: (id) => execs?.idsOf(id) ?? [],
     mounts,

@@ -108,9 +108,10 @@ export interface NativeOps {
   /**
    * Creates <mount>/<parent>/<id> in every hierarchy. On v1 the devices cgroup gets Docker's
    * default allowlist (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod
-   * of anything) unless privileged.
+   * of anything) unless privileged, plus `deviceRules` ("c 10:229 rwm": --device,
+   * --device-cgroup-rule). (v2 has no devices controller file: its eBPF program is not done.)
    */
-  cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean }): CgroupPaths;
+  cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean; deviceRules?: string[] }): CgroupPaths;
   cgroupSetLimits(name: string, limits: CgroupLimits): void;
   cgroupStats(name: string): CgroupStats;
   cgroupFreeze(name: string): void;
@@ -198,8 +199,17 @@ class AddonNativeOps implements NativeOps {
   }
   private raw(): RawCgroupLayout { return this.detectCgroups() as RawCgroupLayout; }
 
-  cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean }): CgroupPaths {
+  cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean; deviceRules?: string[] }): CgroupPaths {
     const created = this.addon.cgroupCreate(this.raw(), parent, id, { allDevices: opts?.privileged ?? false });
+    const devices = this.raw().v1.devices;
+    if (devices && !opts?.privileged) {
+      try {
+        for (const rule of opts?.deviceRules ?? []) fs.writeFileSync(joinPath(devices, parent, id, 'devices.allow'), rule);
+      } catch (err) {
+        this.cgroupDestroy(cgroupName(parent, id));
+        throw err;
+      }
+    }
     return { name: cgroupName(parent, id), ...created };
   }
   cgroupSetLimits(name: string, limits: CgroupLimits): void {
@@ -415,7 +425,7 @@ export class RecordingNativeOps implements NativeOps {
     return this.layout;
   }
 
-  cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean }): CgroupPaths {
+  cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean; deviceRules?: string[] }): CgroupPaths {
     this.record('cgroupCreate', [parent, id, opts]);
     const name = cgroupName(parent, id);
     if (!this.cgroups.has(name)) this.cgroups.set(name, { limits: {}, frozen: false, pids: [] });

@@ -17,6 +17,7 @@ import { containerPaths, createContainerFiles, removeContainerFiles, type Contai
 import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { generateName, validName } from './names';
 import type { ContainerMounts } from './mounts';
+import { securitySpec, validateSecurity, type Ulimit } from './security';
 import { rfc3339Nano, statusText, ZERO_TIME } from './status';
 import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
@@ -118,6 +119,8 @@ export interface ContainersDeps {
   healthProbe?: HealthProbe;
   /** Volumes, binds and tmpfs mounts (containers/mounts.ts); none without it. */
   mounts?: ContainerMounts;
+  /** daemon.json default-ulimits: every container's, under its own --ulimit */
+  defaultUlimits?: Record<string, Ulimit>;
   /** Endpoints, links, addresses and published ports (the network engine's); loopback only without it. */
   network?: ContainerNetworking;
 }
@@ -206,6 +209,7 @@ export class Containers {
     }
     const image = await this.d.images.forContainer(body.Image);
     const hostConfig = normalizeHostConfig(body.HostConfig);
+    validateSecurity(hostConfig, this.d.defaultUlimits);
     const id = randomBytes(32).toString('hex');
     const config = mergeConfig(normalizeConfig(body, id.slice(0, 12)), image.config);
     if (commandOf(config).length === 0) throw new InvalidParameter('No command specified');
@@ -311,6 +315,7 @@ export class Containers {
       netns: c.hostConfig.NetworkMode === 'host' ? 'host' as const : 'none' as const,
       consoleRows: rows ?? 0,
       consoleCols: cols ?? 0,
+      ...securitySpec(c.hostConfig, `${p.monitorConfig}.seccomp`, this.d.defaultUlimits),
     };
   }
 

@@ -5,6 +5,7 @@ import { closeSync, constants as fsConstants, openSync, promises as fsp } from '
 import { createConnection, Socket } from 'node:net';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { loadAddon, monitorPath, type RawAddon } from '../../native/binding';
+import type { SecuritySpec } from './security';
 
 export const MONITOR_PROTOCOL_VERSION = 1;
 
@@ -39,7 +40,7 @@ export interface MonitorBind {
 }
 
 /** Everything the monitor's CONFIG_FILE says; field names follow the engine's MonitorSpec. */
-export interface MonitorConfig {
+export interface MonitorConfig extends Partial<SecuritySpec> {
   /** `container` (default): clone a container's init; `exec`: start a process in a running container. */
   mode?: 'container' | 'exec';
   /** container ID, or the exec ID in exec mode */
@@ -144,6 +145,18 @@ function record(key: string, value: string | number | boolean): Buffer {
   return Buffer.from(`${key}=${v}\0`);
 }
 
+/** The security keys (MONITOR-PROTOCOL.md, "Security keys"). */
+function encodeSecurity(cfg: MonitorConfig, put: (key: string, value: string | number | undefined) => void): void {
+  if (cfg.caps && !cfg.privileged) put('caps', cfg.caps.map((c) => c.replace(/^CAP_/, '')).join(','));
+  put('no_new_privs', cfg.noNewPrivs ? 1 : undefined);
+  put('seccomp', cfg.seccomp);
+  for (const u of cfg.rlimits ?? []) put('rlimit', `${u.Name}:${u.Soft}:${u.Hard}`);
+  for (const g of cfg.groupAdd ?? []) put('group_add', g);
+  put('shm_size', cfg.shmSize || undefined);
+  for (const s of cfg.sysctls ?? []) put('sysctl', s);
+  for (const d of cfg.devices ?? []) put('device', `${d.type} ${d.major} ${d.minor} ${d.mode.toString(8)} ${d.path}`);
+}
+
 /** The NUL-separated CONFIG_FILE bytes for a config. */
 export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   const out: Buffer[] = [record('version', MONITOR_PROTOCOL_VERSION)];
@@ -183,6 +196,7 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
     put('console_rows', cfg.consoleRows);
     put('console_cols', cfg.consoleCols);
   }
+  encodeSecurity(cfg, put);
   return Buffer.concat(out);
 }
 

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { cgroupName, type CgroupLimits, type NativeOps } from '../../native/ops';
 import { MonitorClient, spawnMonitor } from './monitor-client';
 import type { Json } from './config';
+import { deviceRulesOf } from './security';
 import type { CgroupHandle, CgroupManager, ExitInfo, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
 
 const limitKeys = ['Memory', 'MemorySwap', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares', 'PidsLimit', 'CpusetCpus', 'CpusetMems', 'BlkioWeight'] as const;
@@ -23,7 +24,7 @@ export class NativeCgroups implements CgroupManager {
   }
 
   create(id: string, hostConfig: Json): CgroupHandle {
-    const paths = this.ops.cgroupCreate(this.parent, id, { privileged: !!hostConfig.Privileged });
+    const paths = this.ops.cgroupCreate(this.parent, id, { privileged: !!hostConfig.Privileged, deviceRules: deviceRulesOf(hostConfig) });
     try {
       this.ops.cgroupSetLimits(paths.name, limitsOf(hostConfig));
     } catch (err) {

@@ -2,6 +2,7 @@
 // the container logic is tested with fakes (no root, no kernel).
 import type { Readable, Writable } from 'node:stream';
 import type { Json } from './config';
+import type { SecuritySpec } from './security';
 
 /** The image a container is created from. */
 export interface ImageForContainer {
@@ -65,7 +66,8 @@ export interface ExitInfo {
   finishedAt: string;
 }
 
-export interface MonitorSpec {
+/** The security keys (caps, seccomp, rlimits ...) come from security.ts's securitySpec. */
+export interface MonitorSpec extends Partial<SecuritySpec> {
   id: string;
   socket: string;
   /** The json-file log; none with the `none` driver. */

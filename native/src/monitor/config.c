@@ -149,7 +149,7 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
       if ((rc = parse_num(key, v, 65535, &n, err)) < 0) return rc;
       if (key[8] == 'r') cfg->console_rows = (unsigned)n;
       else cfg->console_cols = (unsigned)n;
-    } else
+    } else if ((rc = security_config_key(&cfg->security, key, v, err)) == 0)
       return berth_fail(err, EINVAL, "config: unknown key '%s'", key);
     if (rc < 0) return rc;
   }
@@ -180,6 +180,7 @@ void config_free(struct monitor_config *cfg) {
   free(cfg->env.items);
   free(cfg->cgroup_procs.items);
   free(cfg->binds);
+  security_config_free(&cfg->security);
   buf_free(&cfg->raw);
   memset(cfg, 0, sizeof *cfg);
 }

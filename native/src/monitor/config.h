@@ -3,6 +3,7 @@
 #define BERTH_MONITOR_CONFIG_H
 #include <stdbool.h>
 #include <sys/types.h>
+#include "security.h"
 #include "util.h"
 
 struct bind_mount {
@@ -34,6 +35,7 @@ struct monitor_config {
   bool readonly_root;       /* remount the root read-only once everything is mounted */
   size_t nbinds;
   unsigned console_rows, console_cols;
+  struct security_config security; /* caps, seccomp, rlimits ... (security.c) */
 };
 
 int config_parse_file(const char *path, struct monitor_config *cfg, berth_error_t *err);

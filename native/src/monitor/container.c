@@ -12,6 +12,8 @@
 #include "container.h"
 #include "namespaces.h"
 #include "rootfs.h"
+#include "seccomp.h"
+#include "security.h"
 #include "user.h"
 
 enum { SYNC_READY = 'R', SYNC_ERROR = 'E', SYNC_GO = 'G' };
@@ -111,6 +113,7 @@ static void __attribute__((noreturn)) child_exec(const struct monitor_config *cf
   struct exec_user user;
   const int start_failed = cfg->exec_mode ? EXIT_CANNOT_INVOKE : EXIT_START_FAILED;
   if (user_resolve(cfg->user && *cfg->user ? cfg->user : NULL, "/etc/passwd", "/etc/group", &user, &err) < 0) process_fail(sync, start_failed, err.msg);
+  if (security_add_groups(cfg, &user, &err) < 0) process_fail(sync, start_failed, err.msg);
 
   const char *cwd = cfg->cwd && *cfg->cwd ? cfg->cwd : "/";
   int rc = cfg->exec_mode ? 0 : mkdir_all(cwd);
@@ -131,7 +134,11 @@ static void __attribute__((noreturn)) child_exec(const struct monitor_config *cf
   }
   env[nenv] = NULL;
 
-  const uint64_t caps = cfg->privileged ? caps_all() : DOCKER_DEFAULT_CAPS;
+  const uint64_t caps = security_caps(cfg);
+  const struct security_config *sec = &cfg->security;
+  if (security_set_rlimits(cfg, &err) < 0) process_fail(sync, start_failed, err.msg);
+  /* without no_new_privs the filter goes in while CAP_SYS_ADMIN is still held (runc) */
+  if (sec->seccomp && !sec->no_new_privs && seccomp_load_profile(sec->seccomp, &sec->seccomp_profile, false, &err) < 0) process_fail(sync, start_failed, err.msg);
   if (caps_drop_bounding(caps, &err) < 0) process_fail(sync, start_failed, err.msg);
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) process_fail(sync, start_failed, "prctl PR_SET_KEEPCAPS");
   if (setgroups(user.ngroups, user.groups) < 0) process_fail(sync, start_failed, "setgroups failed");
@@ -139,10 +146,12 @@ static void __attribute__((noreturn)) child_exec(const struct monitor_config *cf
   if (setresuid(user.uid, user.uid, user.uid) < 0) process_fail(sync, start_failed, "setresuid failed");
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) process_fail(sync, start_failed, "prctl PR_SET_KEEPCAPS");
   if (caps_apply(caps, &err) < 0) process_fail(sync, start_failed, err.msg);
+  if (sec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) process_fail(sync, start_failed, "prctl PR_SET_NO_NEW_PRIVS");
 
   char path[4096];
   int code = lookpath(cfg->args.items[0], env, path, sizeof path, msg, sizeof msg);
   if (code) process_fail(sync, code, msg);
+  if (sec->seccomp && sec->no_new_privs && seccomp_load_profile(sec->seccomp, &sec->seccomp_profile, true, &err) < 0) process_fail(sync, start_failed, err.msg);
   umask(022);
   execve(path, cfg->args.items, env);
   int e = errno;

@@ -74,9 +74,10 @@ static int run(const char *config_path, bool exec_mode) {
 
 fail:
   fprintf(stderr, "berth-monitor: %s\n", err.msg);
-  report("error %s", err.msg);
   json_log_close(&log);
   server_unlisten(&l);
+  /* after the socket is gone: berthd may look for leftovers as soon as it reads this */
+  report("error %s", err.msg);
   config_free(&cfg);
   return 1;
 }

@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "rootfs.h"
+#include "security.h"
 
 int rootfs_make_private(berth_error_t *err) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return berth_fail(err, errno, "mount / rprivate");
@@ -241,14 +242,18 @@ int rootfs_mount_special(const struct monitor_config *cfg, berth_error_t *err) {
   if ((rc = mount_in_root(rootfd, "tmpfs", "/dev", true, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", err)) < 0) return rc;
   if ((rc = make_devices(rootfd, err)) < 0) return rc;
   if ((rc = mount_in_root(rootfd, "devpts", "/dev/pts", true, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", err)) < 0) return rc;
-  if ((rc = mount_in_root(rootfd, "shm", "/dev/shm", true, "tmpfs", nosuid_all, "mode=1777,size=65536k", err)) < 0) return rc;
+  char shm_opts[64];
+  snprintf(shm_opts, sizeof shm_opts, "mode=1777,size=%lld", cfg->security.shm_size > 0 ? cfg->security.shm_size : 65536LL * 1024);
+  if ((rc = mount_in_root(rootfd, "shm", "/dev/shm", true, "tmpfs", nosuid_all, shm_opts, err)) < 0) return rc;
   if ((rc = mount_in_root(rootfd, "mqueue", "/dev/mqueue", true, "mqueue", nosuid_all, NULL, err)) < 0) return rc;
-  rc = mount_in_root(rootfd, "sysfs", "/sys", true, "sysfs", nosuid_all | MS_RDONLY, NULL, err);
+  /* --privileged: /sys writable, nothing masked (Docker) */
+  rc = mount_in_root(rootfd, "sysfs", "/sys", true, "sysfs", nosuid_all | (cfg->privileged ? 0 : MS_RDONLY), NULL, err);
   if (rc < 0) {
     /* sysfs refuses a mount from a namespace that does not own the netns: show the host's, read-only */
-    if ((rc = bind_in_root(rootfd, AT_FDCWD, "/sys", "/sys", true, err)) < 0) return rc;
+    if ((rc = bind_in_root(rootfd, AT_FDCWD, "/sys", "/sys", !cfg->privileged, err)) < 0) return rc;
   }
-  if ((rc = mask_paths(rootfd, err)) < 0) return rc;
+  if ((rc = security_prepare_rootfs(cfg, rootfd, err)) < 0) return rc;
+  if (!cfg->privileged && (rc = mask_paths(rootfd, err)) < 0) return rc;
   for (size_t i = 0; i < cfg->nbinds; i++)
     if ((rc = cfg->binds[i].tmpfs ? tmpfs_in_root(rootfd, &cfg->binds[i], err)
                                   : bind_in_root(rootfd, AT_FDCWD, cfg->binds[i].source, cfg->binds[i].destination, cfg->binds[i].readonly, err)) < 0)
@@ -273,3 +278,6 @@ int rootfs_bind_console(int slave_fd, berth_error_t *err) {
   fd_path(slave_fd, src, sizeof src);
   return mount_in_root(rootfd, src, "/dev/console", false, NULL, MS_BIND, NULL, err);
 }
+
+int rootfs_open_in_root(int rootfd, const char *path, int flags) { return open_in_root(rootfd, path, flags); }
+int rootfs_mkpath_in_root(int rootfd, const char *path, bool dir, berth_error_t *err) { return mkpath_in_root(rootfd, path, dir, err); }

@@ -14,4 +14,9 @@ int rootfs_mount_special(const struct monitor_config *cfg, berth_error_t *err);
 int rootfs_pivot(const char *rootfs, berth_error_t *err);
 /* After pivot_root, with a pty: binds the slave (an open fd) on /dev/console. */
 int rootfs_bind_console(int slave_fd, berth_error_t *err);
+/* openat2(RESOLVE_IN_ROOT) of path inside the root: -errno on failure. */
+int rootfs_open_in_root(int rootfd, const char *path, int flags);
+/* Opens (O_PATH) path inside the root, creating missing directories and, when !dir, an empty
+ * file as the last component. */
+int rootfs_mkpath_in_root(int rootfd, const char *path, bool dir, berth_error_t *err);
 #endif

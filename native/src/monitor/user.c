@@ -130,3 +130,25 @@ int user_resolve(const char *spec, const char *passwd_path, const char *group_pa
   if (!group_found) return berth_fail(err, 0, "unable to find group %s: no matching entries in group file", grouppart);
   return 0;
 }
+
+int user_group_lookup(const char *spec, const char *group_path, gid_t *out, berth_error_t *err) {
+  unsigned long num;
+  if (parse_id(spec, &num)) {
+    *out = (gid_t)num;
+    return 0;
+  }
+  struct db gr;
+  db_open(&gr, group_path);
+  bool found = false;
+  for (char *line; !found && (line = db_line(&gr));) {
+    char *f[4];
+    unsigned long g;
+    if (split_fields(line, f, 4) >= 3 && !strcmp(f[0], spec) && parse_id(f[2], &g)) {
+      *out = (gid_t)g;
+      found = true;
+    }
+  }
+  buf_free(&gr.data);
+  if (!found) return berth_fail(err, 0, "Unable to find group %s: no matching entries in group file", spec);
+  return 0;
+}

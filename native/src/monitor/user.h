@@ -16,4 +16,6 @@ struct exec_user {
 };
 
 int user_resolve(const char *spec, const char *passwd_path, const char *group_path, struct exec_user *out, berth_error_t *err);
+/* A group given by name or number (--group-add), resolved against the container's group file. */
+int user_group_lookup(const char *spec, const char *group_path, gid_t *out, berth_error_t *err);
 #endif

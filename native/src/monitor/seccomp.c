@@ -1,0 +1,90 @@
+#include <errno.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include "seccomp.h"
+
+/* allow | errno:N | kill_thread | kill_process | trap | trace:N | log */
+static int parse_action(const char *s, uint32_t *out) {
+  unsigned n = 0;
+  if (!strcmp(s, "allow")) *out = SCMP_ACT_ALLOW;
+  else if (sscanf(s, "errno:%u", &n) == 1) *out = SCMP_ACT_ERRNO(n);
+  else if (!strcmp(s, "kill_thread")) *out = SCMP_ACT_KILL_THREAD;
+  else if (!strcmp(s, "kill_process")) *out = SCMP_ACT_KILL_PROCESS;
+  else if (!strcmp(s, "trap")) *out = SCMP_ACT_TRAP;
+  else if (sscanf(s, "trace:%u", &n) == 1) *out = SCMP_ACT_TRACE(n);
+  else if (!strcmp(s, "log")) *out = SCMP_ACT_LOG;
+  else return -1;
+  return 0;
+}
+
+static int parse_op(const char *s, enum scmp_compare *out) {
+  static const struct {
+    const char *name;
+    enum scmp_compare op;
+  } ops[] = {{"ne", SCMP_CMP_NE}, {"lt", SCMP_CMP_LT}, {"le", SCMP_CMP_LE}, {"eq", SCMP_CMP_EQ}, {"ge", SCMP_CMP_GE}, {"gt", SCMP_CMP_GT}, {"masked_eq", SCMP_CMP_MASKED_EQ}};
+  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+    if (!strcmp(s, ops[i].name)) {
+      *out = ops[i].op;
+      return 0;
+    }
+  return -1;
+}
+
+static void ctx_release(scmp_filter_ctx *ctx) {
+  if (*ctx) seccomp_release(*ctx);
+}
+
+/* Lines (see MONITOR-PROTOCOL.md):
+ *   default ACTION
+ *   arch NAME                                  (libseccomp's names: x86_64, x86, x32, aarch64 ...)
+ *   rule SYSCALL ACTION [INDEX OP VALUE VALUETWO]...   (the comparisons are ANDed)
+ * A syscall this libseccomp does not know is skipped, as runc does. */
+int seccomp_load_profile(const char *path, const struct buf *profile, bool no_new_privs, berth_error_t *err) {
+  autobuf struct buf text = {0};
+  buf_append(&text, profile->data ? profile->data : "", profile->len + 1); /* with its NUL: strtok writes */
+  int rc;
+  __attribute__((cleanup(ctx_release))) scmp_filter_ctx ctx = NULL;
+  unsigned lineno = 0;
+  for (char *save = NULL, *line = strtok_r(text.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    lineno++;
+    char *words[64];
+    size_t n = 0;
+    for (char *wsave = NULL, *w = strtok_r(line, " ", &wsave); w && n < 64; w = strtok_r(NULL, " ", &wsave)) words[n++] = w;
+    if (!n || words[0][0] == '#') continue;
+    uint32_t action;
+    if (!strcmp(words[0], "default")) {
+      if (ctx || n != 2 || parse_action(words[1], &action) < 0) return berth_fail(err, EINVAL, "seccomp profile %s:%u: bad default", path, lineno);
+      if (!(ctx = seccomp_init(action))) return berth_fail(err, ENOMEM, "seccomp_init");
+      /* no_new_privs only when asked for (--security-opt no-new-privileges), as runc */
+      if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, no_new_privs ? 1 : 0)) < 0) return berth_fail(err, -rc, "seccomp_attr_set NNP");
+      continue;
+    }
+    if (!ctx) return berth_fail(err, EINVAL, "seccomp profile %s:%u: no default action first", path, lineno);
+    if (!strcmp(words[0], "arch")) {
+      uint32_t arch = n == 2 ? seccomp_arch_resolve_name(words[1]) : 0;
+      if (!arch) return berth_fail(err, EINVAL, "seccomp profile %s:%u: unknown architecture %s", path, lineno, n == 2 ? words[1] : "");
+      if ((rc = seccomp_arch_add(ctx, arch)) < 0 && rc != -EEXIST) return berth_fail(err, -rc, "seccomp_arch_add %s", words[1]);
+      continue;
+    }
+    if (strcmp(words[0], "rule") || n < 3 || (n - 3) % 4 || parse_action(words[2], &action) < 0) return berth_fail(err, EINVAL, "seccomp profile %s:%u: bad rule", path, lineno);
+    int nr = seccomp_syscall_resolve_name(words[1]);
+    if (nr == __NR_SCMP_ERROR) continue;
+    struct scmp_arg_cmp args[6];
+    unsigned nargs = 0;
+    for (size_t i = 3; i + 3 < n; i += 4) {
+      enum scmp_compare op;
+      char *end1, *end2, *end3;
+      unsigned long idx = strtoul(words[i], &end1, 10);
+      unsigned long long a = strtoull(words[i + 2], &end2, 10), b = strtoull(words[i + 3], &end3, 10);
+      if (nargs >= 6 || idx > 5 || *end1 || *end2 || *end3 || parse_op(words[i + 1], &op) < 0) return berth_fail(err, EINVAL, "seccomp profile %s:%u: bad argument comparison", path, lineno);
+      args[nargs++] = (struct scmp_arg_cmp){.arg = (unsigned)idx, .op = op, .datum_a = a, .datum_b = b};
+    }
+    rc = seccomp_rule_add_array(ctx, action, nr, nargs, args);
+    if (rc == -EACCES || rc == -EEXIST) continue; /* the default action already, or a duplicate */
+    if (rc < 0) return berth_fail(err, -rc, "seccomp_rule_add %s", words[1]);
+  }
+  if (!ctx) return berth_fail(err, EINVAL, "seccomp profile %s: empty", path);
+  if ((rc = seccomp_load(ctx)) < 0) return berth_fail(err, -rc, "seccomp_load");
+  return 0;
+}
