@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { ProgressMessage } from '../backend/types';
 import { errorMessage } from '../errors';
+import { frameHeader } from './upgrade';
 
 export class JsonMessageStream {
   private res: ServerResponse | undefined;
@@ -77,20 +78,24 @@ export function beginStream(reply: FastifyReply, contentType?: string): ServerRe
 /**
  * Coalesces many small writes (one per log record) into few: flushed at `limit` bytes, or as
  * soon as the producer waits for I/O (setImmediate), so a follower still sees each line at once.
+ * `framed`: Docker's 8-byte stdcopy header before every record, one frame per record as dockerd
+ * sends them (SDK clients iterate frames as lines).
  */
 export class Coalescer {
   private parts: Buffer[] = [];
   private size = 0;
   private scheduled = false;
 
-  constructor(private readonly res: ServerResponse, private readonly limit = 64 * 1024) {}
+  constructor(private readonly res: ServerResponse, private readonly framed: boolean, private readonly limit = 64 * 1024) {}
 
   /** false: the socket is full; wait for 'drain'. */
-  push(...bufs: Buffer[]): boolean {
-    for (const b of bufs) {
-      this.parts.push(b);
-      this.size += b.length;
+  push(stream: 1 | 2, data: Buffer): boolean {
+    if (this.framed) {
+      this.parts.push(frameHeader(stream, data.length));
+      this.size += 8;
     }
+    this.parts.push(data);
+    this.size += data.length;
     if (this.size >= this.limit) return this.flush();
     if (!this.scheduled) {
       this.scheduled = true;

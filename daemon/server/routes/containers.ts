@@ -4,7 +4,7 @@ import type { Backend } from '../../backend/types';
 import { InvalidParameter } from '../../errors';
 import { bool, filters, int, str, type Query } from '../query';
 import { atLeast } from '../version';
-import { frameHeader, pipeHijacked, streamType } from '../upgrade';
+import { pipeHijacked, streamType } from '../upgrade';
 import { beginStream, Coalescer } from '../streams';
 import { standardHeaders } from '../version';
 import type { FastifyReply } from 'fastify';
@@ -120,10 +120,10 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
     }, () => aborted);
     const res = beginStream(reply, atLeast(req, '1.42') ? streamType(tty) : undefined);
     res.on('close', () => { aborted = true; });
-    const out = new Coalescer(res);
+    const out = new Coalescer(res, !tty);
     for await (const r of records) {
       if (aborted) break;
-      const ok = tty ? out.push(r.data) : out.push(frameHeader(r.stream, r.data.length), r.data);
+      const ok = out.push(r.stream, r.data);
       if (!ok) await new Promise((resolve) => res.once('drain', resolve));
     }
     out.flush();
