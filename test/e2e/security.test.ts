@@ -176,3 +176,18 @@ t.test('--device: the node inside and the devices cgroup rule', { skip }, async 
   t.not(missing.code, 0);
   t.match(missing.stderr, 'error gathering device information while adding custom device "/dev/nope"');
 });
+
+t.test('an exec gets the container\'s capabilities, no-new-privileges, seccomp filter and ulimits', { skip }, async (t) => {
+  await dockerOk(d, ['run', '-d', '--name', 'sec-exec', '--cap-drop', 'ALL', '--cap-add', 'KILL', '--security-opt', 'no-new-privileges',
+    '--ulimit', 'nofile=512:1024', 'busybox', 'sleep', '1000']);
+  t.teardown(() => docker(d, ['rm', '-f', 'sec-exec']));
+  const status = (await dockerOk(d, ['exec', 'sec-exec', 'cat', '/proc/self/status'])).stdout;
+  t.match(status, /CapEff:\t0000000000000020\n/, 'only KILL, as the container');
+  t.match(status, /NoNewPrivs:\t1\n/);
+  t.match(status, /Seccomp:\t2\n/, 'the container\'s seccomp filter');
+  t.equal((await dockerOk(d, ['exec', 'sec-exec', 'sh', '-c', 'ulimit -n'])).stdout, '512\n');
+  const userns = await docker(d, ['exec', 'sec-exec', 'unshare', '-U', 'true']);
+  t.not(userns.code, 0, 'no user namespaces from an exec either');
+  const priv = (await dockerOk(d, ['exec', '--privileged', 'sec-exec', 'grep', 'CapEff', '/proc/self/status'])).stdout;
+  t.notMatch(priv, /CapEff:\t0000000000000020/, 'exec --privileged gets every capability');
+});

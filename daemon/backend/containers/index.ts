@@ -3,7 +3,7 @@
 // monitor link, attach sessions, waiters) lives in a `Live` record per container. Every
 // state change goes through the container's mutex and its explicit transitions below.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirSize } from '../disk';
 import { PassThrough, Writable } from 'node:stream';
@@ -17,7 +17,7 @@ import { containerPaths, createContainerFiles, removeContainerFiles, type Contai
 import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { generateName, validName } from './names';
 import type { ContainerMounts } from './mounts';
-import { securitySpec, validateSecurity, type Ulimit } from './security';
+import { capabilitySet, parseSecurityOpts, securitySpec, ulimitsOf, validateSecurity, type Ulimit } from './security';
 import { rfc3339Nano, statusText, ZERO_TIME } from './status';
 import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
@@ -29,7 +29,7 @@ import { overlayChanges, type Change } from './changes';
 import { exportTar } from './export';
 import { cgroupOfPid, cgroupPids, sample, statsJson, type Sample } from './stats';
 import { top as psTop, validatePsArgs, type TopResult } from './top';
-import type { ExecTarget } from '../exec/types';
+import type { ExecSecurity, ExecTarget } from '../exec/types';
 import type { CommitSource } from '../images/commit';
 import type { ContainerInfo, ContainerNetworking } from '../networks';
 
@@ -997,6 +997,20 @@ export class Containers {
       id: c.id, name: c.name, image: c.imageRef, config: c.config, running,
       paused: running && (c.state.Paused || c.state.Status === 'paused'), restarting: c.state.Status === 'restarting',
       pid: running ? c.state.Pid : 0, exited: running ? live!.exited : undefined,
+      security: running ? this.execSecurity(c) : undefined,
+    };
+  }
+
+  /** What an exec inherits of the container's isolation (moby: the exec's spec from the container's). */
+  private execSecurity(c: ContainerRow): ExecSecurity {
+    const hc = c.hostConfig;
+    const seccomp = `${this.paths(c.id).monitorConfig}.seccomp`;
+    return {
+      privileged: !!hc.Privileged,
+      caps: hc.Privileged ? undefined : capabilitySet(hc),
+      noNewPrivs: parseSecurityOpts(hc.SecurityOpt).noNewPrivs,
+      seccomp: existsSync(seccomp) ? seccomp : undefined,
+      rlimits: ulimitsOf(hc, this.d.defaultUlimits),
     };
   }
 

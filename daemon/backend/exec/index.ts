@@ -256,6 +256,7 @@ export class Execs {
       consoleCols: e.size[1],
       attachStdout: e.openStdout,
       attachStderr: e.openStderr,
+      security: t.security,
     };
     const fail = (message: string, code: number) => {
       const text = `OCI runtime exec failed: exec failed: unable to start container process: ${message}: unknown`;

@@ -53,7 +53,13 @@ export class ExecMonitors implements ExecLauncher {
       tty: spec.tty,
       openStdin: spec.openStdin,
       stdinOnce: spec.openStdin,
-      privileged: spec.privileged,
+      // the container's capability set, no_new_privs, seccomp filter and rlimits; an exec's
+      // --privileged (or a privileged container) gives every capability, the filter stays
+      caps: spec.security?.caps,
+      noNewPrivs: spec.security?.noNewPrivs,
+      seccomp: spec.security?.seccomp,
+      rlimits: spec.security?.rlimits,
+      privileged: spec.privileged || !!spec.security?.privileged,
       cgroupProcs: containerCgroupProcs(procCgroup, this.layout(), spec.containerId),
       consoleRows: spec.consoleRows,
       consoleCols: spec.consoleCols,

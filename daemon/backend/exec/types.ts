@@ -18,6 +18,17 @@ export interface ExecTarget {
   pid: number;
   /** resolves when this run of the container ends; undefined when not running */
   exited: Promise<unknown> | undefined;
+  /** The container's capabilities, no_new_privs, seccomp filter and rlimits: an exec gets them too (as with Docker). */
+  security?: ExecSecurity;
+}
+
+export interface ExecSecurity {
+  privileged: boolean;
+  caps?: string[];
+  noNewPrivs?: boolean;
+  /** the container's seccomp profile file (line format), while it runs */
+  seccomp?: string;
+  rlimits?: Array<{ Name: string; Soft: number; Hard: number }>;
 }
 
 export interface ExecContainers {
@@ -43,6 +54,7 @@ export interface ExecSpec {
   consoleCols: number;
   attachStdout: boolean;
   attachStderr: boolean;
+  security?: ExecSecurity;
 }
 
 export interface ExecLauncher {
