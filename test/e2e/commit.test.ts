@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { rootfsTar } from '../helpers/test-image';
-import { makeTar, saveArchive } from '../helpers/save-archives';
+import { addsLayerEntries, makeTar, saveArchive } from '../helpers/save-archives';
 
 const skip = e2eSkipReason();
 
@@ -20,14 +20,7 @@ t.teardown(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 /** An image with /etc/deleted and /opt/data/{a,b} over the test rootfs, tagged bt-base. */
 async function loadBase(d: Daemon): Promise<string> {
   const rootfs = readFileSync(await rootfsTar());
-  const adds = await makeTar([
-    { name: 'etc/', type: 'directory', mode: 0o755 },
-    { name: 'etc/deleted', body: 'gone soon\n' },
-    { name: 'opt/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/a', body: 'a\n' },
-    { name: 'opt/data/b', body: 'b\n' },
-  ]);
+  const adds = await makeTar([...addsLayerEntries]);
   const saved = await saveArchive([{ layers: [rootfs, adds], tags: ['bt-base:latest'], config: { Labels: { base: '1' } } }]);
   const file = join(work, `base-${Date.now()}.tar`);
   writeFileSync(file, saved.tar);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { rootfsTar } from '../helpers/test-image';
-import { makeTar, saveArchive, sha256hex, type SaveImage } from '../helpers/save-archives';
+import { addsLayerEntries, makeTar, saveArchive, sha256hex, type SaveImage } from '../helpers/save-archives';
 import { chainIds } from '../../daemon/backend/layers/store';
 
 const skip = e2eSkipReason();
@@ -28,14 +28,7 @@ t.teardown(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 /** The test rootfs, then a layer adding files, then one deleting and hiding them. */
 async function images(): Promise<SaveImage[]> {
   const rootfs = readFileSync(await rootfsTar());
-  const adds = await makeTar([
-    { name: 'etc/', type: 'directory', mode: 0o755 },
-    { name: 'etc/deleted', body: 'gone soon\n' },
-    { name: 'opt/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/a', body: 'a\n' },
-    { name: 'opt/data/b', body: 'b\n' },
-  ]);
+  const adds = await makeTar([...addsLayerEntries]);
   const hides = await makeTar([
     { name: 'etc/', type: 'directory', mode: 0o755 },
     { name: 'etc/.wh.deleted', body: '' },

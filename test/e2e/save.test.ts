@@ -11,7 +11,7 @@ import * as tar from 'tar-stream';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { rootfsTar } from '../helpers/test-image';
-import { makeTar, saveArchive, type SaveImage } from '../helpers/save-archives';
+import { addsLayerEntries, makeTar, saveArchive, type SaveImage } from '../helpers/save-archives';
 
 const skip = e2eSkipReason();
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -23,12 +23,7 @@ t.teardown(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 async function images(): Promise<SaveImage[]> {
   const rootfs = readFileSync(await rootfsTar());
   const adds = await makeTar([
-    { name: 'etc/', type: 'directory', mode: 0o755 },
-    { name: 'etc/deleted', body: 'gone soon\n' },
-    { name: 'opt/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/a', body: 'a\n' },
-    { name: 'opt/data/b', body: 'b\n' },
+    ...addsLayerEntries,
     { name: 'opt/hard', body: 'linked\n' },
     { name: 'opt/hard2', type: 'link', linkname: 'opt/hard' },
   ]);

@@ -8,6 +8,16 @@ import { makeTar, type TarEntry } from '../unit/layer-tars';
 
 export { makeTar, type TarEntry } from '../unit/layer-tars';
 
+/** The e2e images' second layer over the test rootfs: /etc/deleted and /opt/data/{a,b}. */
+export const addsLayerEntries: readonly TarEntry[] = [
+    { name: 'etc/', type: 'directory', mode: 0o755 },
+    { name: 'etc/deleted', body: 'gone soon\n' },
+    { name: 'opt/', type: 'directory', mode: 0o755 },
+    { name: 'opt/data/', type: 'directory', mode: 0o755 },
+    { name: 'opt/data/a', body: 'a\n' },
+    { name: 'opt/data/b', body: 'b\n' },
+];
+
 export interface SaveImage {
   /** Uncompressed layer tars, bottom first. */
   layers: Buffer[];
