@@ -1,8 +1,6 @@
 // The build_cache table: which image a build step produced, keyed by what the step depends
 // on (parent image, instruction, build args, copied content). Rows go with their image.
-// The table is made here, idempotently, not by a numbered migration: two other migrations
-// were in flight when it landed and their numbers were not settled (see the commit message);
-// it moves into migrations.ts once they have.
+// The table is migration 5's.
 import type { DB } from './db';
 
 export interface BuildCacheRow {
@@ -20,14 +18,6 @@ export class BuildCacheRepo {
   private readonly deleteStmt;
 
   constructor(readonly db: DB) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS build_cache (
-        key        TEXT PRIMARY KEY,        -- sha256 of parent image, instruction, config, content
-        image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-        created_at TEXT NOT NULL,
-        last_used  TEXT
-      );
-      CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache(image_id);`);
     this.getStmt = db.prepare<[string], BuildCacheRow>(
       'SELECT b.* FROM build_cache b JOIN images i ON i.id = b.image_id WHERE b.key = ?');
     this.putStmt = db.prepare<[string, string, string]>(

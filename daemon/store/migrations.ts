@@ -105,4 +105,16 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX endpoints_container ON endpoints(container_id);
   `,
+  // 5: the build cache: which image a build step produced, keyed by what the step depends on.
+  // IF NOT EXISTS: berthd before this migration made the same table at runtime, so a data
+  // root from then already has it (with its rows, which stay valid).
+  `
+  CREATE TABLE IF NOT EXISTS build_cache (
+    key        TEXT PRIMARY KEY,        -- sha256 of parent image, instruction, config, content
+    image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    last_used  TEXT
+  );
+  CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache(image_id);
+  `,
 ];
