@@ -12,8 +12,17 @@ export interface Ulimit { Name: string; Soft: number; Hard: number }
 export interface AddressPool { base: string; size: number }
 
 export interface DaemonConfig {
-  /** unix:///path, fd:// (every socket systemd passed) or fd://N */
+  /** unix:///path, fd:// (every socket systemd passed), fd://N, or tcp://HOST:PORT */
   hosts: string[];
+  /** Group that owns the unix sockets (dockerd's -G/--group); '' = berthd's own group. */
+  group: string;
+  /** TLS on tcp:// listeners; undefined = not given (an explicit false allows plain TCP). */
+  tls: boolean | undefined;
+  /** TLS that requires a client certificate signed by tlscacert; undefined = not given. */
+  tlsVerify: boolean | undefined;
+  tlsCaCert: string;
+  tlsCert: string;
+  tlsKey: string;
   dataRoot: string;
   execRoot: string;
   pidfile: string;
@@ -46,6 +55,12 @@ export interface DaemonConfig {
 
 export const defaults: DaemonConfig = {
   hosts: ['unix:///run/berth.sock'],
+  group: 'berth',
+  tls: undefined,
+  tlsVerify: undefined,
+  tlsCaCert: '',
+  tlsCert: '',
+  tlsKey: '',
   dataRoot: '/var/lib/berth',
   execRoot: '/run/berth',
   pidfile: '/run/berth.pid',
@@ -129,8 +144,21 @@ function last(values: string[]): string {
 
 function host(h: string): string {
   if (/^unix:\/\/\/./.test(h) || /^fd:\/\/(\d+)?$/.test(h)) return h;
-  if (/^(tcp|ssh|npipe):/.test(h)) throw new BadValue(`${h}: berthd listens on unix:// sockets and fd:// (systemd) only`);
-  throw new BadValue(`${h}: not a unix:///path or fd:// address`);
+  if (h.startsWith('tcp://')) {
+    tcpAddress(h, 2375); // checked now, its default port filled in once TLS is known
+    return h;
+  }
+  if (/^(ssh|npipe):/.test(h)) throw new BadValue(`${h}: berthd listens on unix://, tcp:// and fd:// (systemd) addresses only`);
+  throw new BadValue(`${h}: not a unix:///path, tcp://HOST:PORT or fd:// address`);
+}
+
+/** tcp://[HOST][:PORT] -> host and port; dockerd's defaults: localhost, 2375 (2376 with TLS). */
+export function tcpAddress(h: string, defaultPort: number): { host: string; port: number } {
+  const rest = h.slice('tcp://'.length).replace(/\/$/, '');
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:/\s[\]]*)(?::(\d{1,5}))?$/.exec(rest);
+  if (!m || (m[2] !== undefined && Number(m[2]) > 65535)) throw new BadValue(`${h}: not a tcp://HOST:PORT address`);
+  const hostPart = m[1]!.replace(/^\[(.*)\]$/, '$1');
+  return { host: hostPart || 'localhost', port: m[2] !== undefined ? Number(m[2]) : defaultPort };
 }
 function logLevel(v: unknown): LogLevel {
   const s = str(v);
@@ -233,7 +261,15 @@ const list = (each: (s: string) => string) => ({
 
 export const options: Option[] = [
   { key: 'hosts', field: 'hosts', flags: ['--host', '-H'], metavar: 'ADDR', ...list(host),
-    help: 'Socket to listen on: unix:///PATH, or fd:// for the sockets systemd passes (repeatable; default unix:///run/berth.sock)' },
+    help: 'Socket to listen on: unix:///PATH, tcp://HOST:PORT (TLS), or fd:// for the sockets systemd passes (repeatable; default unix:///run/berth.sock)' },
+  { key: 'group', field: 'group', flags: ['--group', '-G'], metavar: 'GROUP', ...one(str),
+    help: 'Group that owns the unix sockets, mode 0660 (default berth, when that group exists)' },
+  { key: 'tls', field: 'tls', flags: ['--tls'], ...flag, help: 'Use TLS on tcp:// listeners; implied by --tlsverify (--tls=false: plain TCP, unsafe)' },
+  { key: 'tlsverify', field: 'tlsVerify', flags: ['--tlsverify'], ...flag,
+    help: 'Use TLS and require client certificates signed by --tlscacert (needed for tcp://)' },
+  { key: 'tlscacert', field: 'tlsCaCert', flags: ['--tlscacert'], metavar: 'PATH', ...one(str), help: 'CA certificate that signs client certificates' },
+  { key: 'tlscert', field: 'tlsCert', flags: ['--tlscert'], metavar: 'PATH', ...one(str), help: 'Server TLS certificate' },
+  { key: 'tlskey', field: 'tlsKey', flags: ['--tlskey'], metavar: 'PATH', ...one(str), help: 'Server TLS key' },
   { key: 'data-root', field: 'dataRoot', flags: ['--data-root'], metavar: 'PATH', ...one(str), help: 'Root of persistent state (default /var/lib/berth)' },
   { key: 'exec-root', field: 'execRoot', flags: ['--exec-root'], metavar: 'PATH', ...one(str), help: 'Root of runtime state (default /run/berth)' },
   { key: 'pidfile', field: 'pidfile', flags: ['--pidfile', '-p'], metavar: 'PATH', ...one(str), help: 'Path of the pid file (default /run/berth.pid)' },
@@ -392,7 +428,49 @@ function conflicts(given: Map<string, string[]>, fileKeys: Record<string, unknow
 function finish(c: DaemonConfig): DaemonConfig {
   if (c.debug) c.logLevel = 'debug';
   if (c.hosts.length === 0) c.hosts = [...defaults.hosts];
+  const tlsOn = c.tlsVerify === true || c.tls === true;
+  c.hosts = c.hosts.map((h) => {
+    if (!h.startsWith('tcp://')) return h;
+    const a = tcpAddress(h, tlsOn ? 2376 : 2375);
+    return `tcp://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  });
   return c;
+}
+
+/** How berthd's tcp:// listeners are secured, or why it refuses to open them. */
+export interface TcpSecurity {
+  /** verify: TLS with client certificates; tls: TLS only; plain: HTTP */
+  mode: 'verify' | 'tls' | 'plain';
+  /** The loud warnings to log once for each unauthenticated tcp:// listener. */
+  warnings: string[];
+}
+
+/**
+ * dockerd's rule for -H tcp://, made strict: the API over TCP requires --tlsverify with a CA,
+ * a certificate and a key; without client authentication berthd refuses to start unless the
+ * insecure mode was asked for explicitly (--tls=false or --tlsverify=false), and then warns.
+ */
+export function tcpSecurity(c: DaemonConfig): TcpSecurity {
+  const mode = c.tlsVerify === true ? 'verify' : c.tls === true ? 'tls' : 'plain';
+  const tcp = c.hosts.filter((h) => h.startsWith('tcp://'));
+  if (tcp.length === 0) return { mode, warnings: [] };
+  const missing = [
+    ...(mode === 'verify' && !c.tlsCaCert ? ['--tlscacert'] : []),
+    ...(mode !== 'plain' && !c.tlsCert ? ['--tlscert'] : []),
+    ...(mode !== 'plain' && !c.tlsKey ? ['--tlskey'] : []),
+  ];
+  if (missing.length > 0) throw new UsageError(`${mode === 'verify' ? '--tlsverify' : '--tls'} needs ${missing.join(', ')} to listen on ${tcp.join(', ')}`);
+  if (mode === 'verify') return { mode, warnings: [] };
+  const explicit = c.tls === false || c.tlsVerify === false;
+  if (!explicit) {
+    throw new UsageError(`refusing to listen on ${tcp.join(', ')} without --tlsverify: anyone who can reach the port would have root access ` +
+      'on this machine. Give --tlsverify --tlscacert --tlscert --tlskey, or accept the risk explicitly with --tls=false or --tlsverify=false');
+  }
+  const warnings = tcp.flatMap((h) => [
+    `${h}: binding to an IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network.`,
+    `${h}: binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there!`,
+  ]);
+  return { mode, warnings };
 }
 
 export interface LoadedConfig {

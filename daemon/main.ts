@@ -2,12 +2,14 @@
 // berthd: config → data-root lock → store → engine → app → sockets. The only file that listens.
 // Signals as dockerd handles them: SIGTERM/SIGINT shut down gracefully (a third one forces
 // the exit), SIGHUP reloads daemon.json, SIGQUIT dumps stacks and exits without cleanup.
-import { chmodSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { loadConfig, reloadConfig, socketPath, usage, UsageError, type DaemonConfig } from './config';
+import { loadConfig, reloadConfig, socketPath, tcpAddress, tcpSecurity, usage, UsageError, type DaemonConfig } from './config';
+import { socketGid, tlsServerOptions } from './listeners';
 import { openDatabase } from './store/db';
 import { createEngine } from './backend/engine';
 import { buildApp } from './server/app';
@@ -35,7 +37,7 @@ function lockDataRoot(dataRoot: string): void {
   }
 }
 
-type Endpoint = { host: string; path: string } | { host: string; fd: number };
+type Endpoint = { host: string; path: string } | { host: string; fd: number } | { host: string; tcp: { host: string; port: number } };
 
 /** Every address berthd listens on; `fd://` takes what systemd passed (checked up front). */
 function endpoints(hosts: string[], passedFds: number[]): Endpoint[] {
@@ -47,6 +49,8 @@ function endpoints(hosts: string[], passedFds: number[]): Endpoint[] {
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
+    } else if (host.startsWith('tcp://')) {
+      out.push({ host, tcp: tcpAddress(host, 2375) });
     } else {
       out.push({ host, path: socketPath(host) });
     }
@@ -54,28 +58,49 @@ function endpoints(hosts: string[], passedFds: number[]): Endpoint[] {
   return out;
 }
 
+interface ListenOptions {
+  /** owner group of the unix sockets */
+  gid: number;
+  /** TLS for the tcp:// endpoints; undefined = plain HTTP (explicitly insecure) */
+  tls: TlsOptions | undefined;
+  warn: (m: string) => void;
+}
+
 /**
- * The app's own http.Server listens on the first endpoint; every further one is a plain
- * listener that hands its connections to that server, so one HTTP stack (hijack, keep-alive,
- * shutdown) serves them all.
+ * The app's own http.Server listens on the first unix or fd endpoint; every further one is a
+ * listener (plain, or TLS for tcp://) that hands its connections to that server, so one HTTP
+ * stack (hijack, keep-alive, shutdown) serves them all.
  */
-async function listenAll(server: HttpServer, eps: Endpoint[], line: (ep: Endpoint) => void): Promise<Array<HttpServer | NetServer>> {
+async function listenAll(server: HttpServer, eps: Endpoint[], opts: ListenOptions, line: (ep: Endpoint) => void): Promise<Array<HttpServer | NetServer>> {
   const listeners: Array<HttpServer | NetServer> = [];
-  for (const [i, ep] of eps.entries()) {
+  for (const ep of eps) {
     if ('path' in ep) {
       mkdirSync(dirname(ep.path), { recursive: true });
       rmSync(ep.path, { force: true }); // stale from a crash; the data-root lock says it is ours
     }
-    const l: HttpServer | NetServer = i === 0 ? server : createNetServer((socket) => server.emit('connection', socket));
-    await new Promise<void>((resolve, reject) => {
-      l.once('error', reject);
-      l.listen('path' in ep ? { path: ep.path } : { fd: ep.fd }, () => {
-        l.off('error', reject);
-        resolve();
+    const handOver = (socket: import('node:net').Socket) => server.emit('connection', socket);
+    const l: HttpServer | NetServer = !('tcp' in ep) && !listeners.includes(server) ? server
+      : 'tcp' in ep && opts.tls ? createTlsServer(opts.tls, handOver) : createNetServer(handOver);
+    // a client without an acceptable certificate never reaches HTTP: logged, berthd serves on
+    if ('tcp' in ep && opts.tls) l.on('tlsClientError', (err: Error) => opts.warn(`${ep.host}: TLS handshake refused: ${err.message}`));
+    // the socket is made 0600 (umask) and then opened to its group: never briefly world-usable
+    const umask = 'path' in ep ? process.umask(0o177) : undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        l.once('error', reject);
+        l.listen('path' in ep ? { path: ep.path } : 'fd' in ep ? { fd: ep.fd } : { host: ep.tcp.host, port: ep.tcp.port }, () => {
+          l.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } finally {
+      if (umask !== undefined) process.umask(umask);
+    }
     // systemd made its sockets with the unit's SocketMode and SocketGroup
-    if ('path' in ep) chmodSync(ep.path, 0o660);
+    if ('path' in ep) {
+      chownSync(ep.path, 0, opts.gid);
+      chmodSync(ep.path, 0o660);
+    }
     listeners.push(l);
     line(ep);
   }
@@ -157,6 +182,10 @@ async function main(argv: string[]): Promise<void> {
   // dockerd prints this on stderr; the listeners are not part of what --validate checks
   if (validate) { process.stderr.write('configuration OK\n'); return; }
   const eps = endpoints(config.hosts, takeListenFds());
+  const tcpSec = tcpSecurity(config);
+  const tls = tlsServerOptions(config, tcpSec);
+  const startWarnings = [...tcpSec.warnings];
+  const gid = socketGid(config.group, (m) => startWarnings.push(m));
   if (process.getuid?.() !== 0) throw new UsageError('berthd needs to run as root');
 
   const addon = loadAddon();
@@ -194,9 +223,13 @@ async function main(argv: string[]): Promise<void> {
   const inflight = trackRequests(app);
   await app.ready();
 
-  const listeners = await listenAll(app.server, eps, (ep) => log.info('path' in ep
-    ? `berthd ${BERTH_VERSION} listening on unix://${ep.path} (data root ${config.dataRoot})`
-    : `berthd ${BERTH_VERSION} listening on ${ep.host}, a socket systemd passed (data root ${config.dataRoot})`));
+  for (const w of startWarnings) log.warn(w);
+  const listeners = await listenAll(app.server, eps, { gid, tls, warn: (m) => log.warn(m) }, (ep) => {
+    log.info('path' in ep
+      ? `berthd ${BERTH_VERSION} listening on unix://${ep.path} (data root ${config.dataRoot})`
+      : 'tcp' in ep ? `berthd ${BERTH_VERSION} listening on ${ep.host} (${tcpSec.mode === 'verify' ? 'TLS, client certificates required' : tcpSec.mode === 'tls' ? 'TLS without client authentication' : 'plain HTTP, no authentication'}) (data root ${config.dataRoot})`
+      : `berthd ${BERTH_VERSION} listening on ${ep.host}, a socket systemd passed (data root ${config.dataRoot})`);
+  });
   const metricsServer = config.metricsAddr ? await serveMetrics(config.metricsAddr, metrics) : undefined;
   if (metricsServer) log.info(`metrics at http://${config.metricsAddr}/metrics`);
   writeFileSync(config.pidfile, `${process.pid}\n`);

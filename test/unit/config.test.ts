@@ -4,7 +4,8 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaults, loadConfig, options, parseArgs, reloadConfig, usage, UsageError } from '../../daemon/config';
+import { defaults, loadConfig, options, parseArgs, reloadConfig, tcpSecurity, usage, UsageError } from '../../daemon/config';
+import { lookupGid, socketGid } from '../../daemon/listeners';
 
 function tempJson(t: { teardown(fn: () => void): void }, body: unknown): { file: string; write(body: unknown): void } {
   const dir = mkdtempSync(join(tmpdir(), 'berth-config-'));
@@ -88,7 +89,9 @@ t.test('a malformed file and values of the wrong type are refused, naming file a
   const bad: Array<[Record<string, unknown>, RegExp]> = [
     [{ debug: 'yes' }, /"debug" must be true or false, not "yes"/],
     [{ 'log-level': 'loud' }, /"log-level" must be one of debug, info, warn, error, fatal, not "loud"/],
-    [{ hosts: ['tcp://0.0.0.0:2375'] }, /"hosts" tcp:\/\/0.0.0.0:2375: berthd listens on unix:\/\/ sockets and fd:\/\/ \(systemd\) only/],
+    [{ hosts: ['ssh://me@host'] }, /"hosts" ssh:\/\/me@host: berthd listens on unix:\/\/, tcp:\/\/ and fd:\/\/ \(systemd\) addresses only/],
+    [{ hosts: ['tcp://1.2.3.4:99999'] }, /"hosts" tcp:\/\/1.2.3.4:99999: not a tcp:\/\/HOST:PORT address/],
+    [{ tlsverify: 'yes' }, /"tlsverify" must be true or false, not "yes"/],
     [{ 'max-concurrent-downloads': -1 }, /"max-concurrent-downloads" must be a non-negative integer, not -1/],
     [{ 'metrics-addr': '9323' }, /"metrics-addr" "9323" is not host:port/],
     [{ labels: ['novalue'] }, /label "novalue" is not key=value/],
@@ -136,7 +139,7 @@ t.test('flags: dockerd\'s spellings, repeats, booleans, --validate; debug means 
   t.throws(() => parseArgs(['--data-root']), { message: 'flag needs an argument: --data-root' });
   t.throws(() => loadConfig(['--config-file', empty, '--max-concurrent-uploads', 'many']),
     { message: 'invalid value for --max-concurrent-uploads: must be a non-negative integer, not "many"' });
-  t.throws(() => loadConfig(['--config-file', empty, '-H', 'tcp://1.2.3.4:2375']), { message: /unix:\/\/ sockets and fd:\/\/ \(systemd\) only/ });
+  t.throws(() => loadConfig(['--config-file', empty, '-H', 'npipe:////./pipe/x']), { message: /unix:\/\/, tcp:\/\/ and fd:\/\/ \(systemd\) addresses only/ });
 });
 
 t.test('--help names every flag and says what SIGHUP reloads', async (t) => {
@@ -179,4 +182,47 @@ t.test('reload: the reloadable keys change in place; the others are reported as 
     t.throws(() => reloadConfig(config, argv), { constructor: UsageError, message: /./ });
     t.equal(JSON.stringify(held), before, `unchanged after ${JSON.stringify(body)}`);
   }
+});
+
+t.test('tcp:// hosts: dockerd\'s default ports, and no listener without client certificates unless asked for', async (t) => {
+  const empty = tempJson(t, {}).file;
+  const load = (...args: string[]) => loadConfig(['--config-file', empty, ...args]).config;
+  t.same(load('-H', 'tcp://127.0.0.1', '-H', 'tcp://', '--tls=false').hosts, ['tcp://127.0.0.1:2375', 'tcp://localhost:2375'], '2375 without TLS');
+  const verified = load('-H', 'tcp://[::1]', '--tlsverify', '--tlscacert', '/ca.pem', '--tlscert', '/c.pem', '--tlskey', '/k.pem');
+  t.same(verified.hosts, ['tcp://[::1]:2376'], '2376 with TLS');
+  t.same(tcpSecurity(verified), { mode: 'verify', warnings: [] });
+
+  t.throws(() => tcpSecurity(load('-H', 'tcp://0.0.0.0:2375')), { constructor: UsageError, message: /^refusing to listen on tcp:\/\/0.0.0.0:2375 without --tlsverify: anyone who can reach the port would have root access/ });
+  t.throws(() => tcpSecurity(load('-H', 'tcp://127.0.0.1:2375')), { message: /^refusing to listen on tcp:\/\/127.0.0.1:2375 without --tlsverify/ }, 'loopback too');
+  t.throws(() => tcpSecurity(load('-H', 'tcp://127.0.0.1:2376', '--tls', '--tlscert', '/c', '--tlskey', '/k')),
+    { message: /^refusing to listen/ }, 'TLS without client authentication is not enough either');
+  t.throws(() => tcpSecurity(load('-H', 'tcp://127.0.0.1:2376', '--tlsverify', '--tlscert', '/c')),
+    { message: '--tlsverify needs --tlscacert, --tlskey to listen on tcp://127.0.0.1:2376' });
+
+  const insecure = tcpSecurity(load('-H', 'tcp://127.0.0.1:2375', '--tls=false'));
+  t.equal(insecure.mode, 'plain');
+  t.match(insecure.warnings.join('\n'), /tcp:\/\/127.0.0.1:2375: binding to an IP address without --tlsverify is insecure and gives root access/);
+  t.equal(tcpSecurity(load('-H', 'tcp://127.0.0.1:2375', '--tlsverify=false')).mode, 'plain', '--tlsverify=false is the other explicit opt-out');
+  t.equal(tcpSecurity(load('-H', 'tcp://127.0.0.1:2376', '--tls', '--tlsverify=false', '--tlscert', '/c', '--tlskey', '/k')).mode, 'tls');
+  t.same(tcpSecurity(load()).warnings, [], 'no tcp:// host, nothing to say');
+
+  const { file } = tempJson(t, { hosts: ['tcp://127.0.0.1:2376'], tlsverify: true, tlscacert: '/ca', tlscert: '/c', tlskey: '/k', group: 'staff' });
+  const fromFile = loadConfig(['--config-file', file]).config;
+  t.same([fromFile.tlsVerify, fromFile.tlsCaCert, fromFile.tlsCert, fromFile.tlsKey, fromFile.group], [true, '/ca', '/c', '/k', 'staff'], 'daemon.json keys of dockerd');
+  t.equal(load().tls, undefined, 'tls stays unset unless given');
+});
+
+t.test('socket group: named or numbered; the default berth may be missing, another group may not', async (t) => {
+  const { file } = tempJson(t, 'root:x:0:\nstaff:x:50:alice\nberthx:x:990:\n');
+  const warnings: string[] = [];
+  const warn = (m: string) => warnings.push(m);
+  t.equal(lookupGid('staff', file), 50);
+  t.equal(lookupGid('990', file), 990);
+  t.equal(lookupGid('4242', file), 4242, 'an unlisted number is taken as is (dockerd\'s lookupGID)');
+  t.equal(lookupGid('nobody-here', file), undefined);
+  t.equal(socketGid('staff', warn, file), 50);
+  t.equal(socketGid('berth', warn, file), process.getgid!(), 'no berth group: berthd\'s own group');
+  t.match(warnings.join('\n'), /could not change group of the socket to berth: group berth not found/);
+  t.equal(socketGid('', warn, file), process.getgid!());
+  t.throws(() => socketGid('wheel2', warn, file), { constructor: UsageError, message: 'group wheel2 not found' });
 });
