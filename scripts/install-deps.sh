@@ -6,9 +6,11 @@
 #  docker.io: for its Docker CLI, which the e2e tests drive (skipped when `docker` exists)
 #  systemd: only for systemd-analyze and systemd-socket-activate (test/e2e/systemd.test.ts);
 #    installing the package changes no running init (PID 1 stays what it is)
+#  python3-docker, docker-compose: the clients test/clients/ drives against a test berthd
+#    (Debian's Docker SDK for Python 5.0.3, run by /usr/bin/python3, and docker-compose 1.29)
 set -euo pipefail
 need=()
-for pkg in build-essential python3 libseccomp-dev busybox-static systemd; do
+for pkg in build-essential python3 libseccomp-dev busybox-static systemd python3-docker docker-compose; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)

@@ -58,6 +58,7 @@ t.test('create, inspect, list, remove', async (t) => {
 
   const anon = (await app.inject({ method: 'POST', url: '/volumes/create', payload: { Driver: 'local' } })).json();
   t.match(anon.Name, /^[0-9a-f]{64}$/);
+  t.same(anon.Labels, { 'com.docker.volume.anonymous': '' }, 'a volume berthd named is anonymous (volume prune takes it)');
   const empty = await app.inject({ method: 'POST', url: '/volumes/create', headers: { 'content-type': 'application/json' }, payload: '' });
   t.equal(empty.statusCode, 201);
 

@@ -1,7 +1,7 @@
 // Image references: Docker's normalization, familiar forms, errors, and the reference filter glob.
 import t from 'tap';
 import {
-  canonicalString, familiarMatch, familiarString, parseAnyReference, parseNormalizedNamed, withDefaultTag,
+  canonicalString, familiarMatch, familiarString, familiarStrings, parseAnyReference, parseNormalizedNamed, withDefaultTag,
 } from '../../daemon/backend/images/reference';
 import { InvalidParameter } from '../../daemon/errors';
 
@@ -25,6 +25,11 @@ t.test('normalizes like Docker and shows the familiar form', async (t) => {
     t.equal(canonicalString(ref), canonical, input);
     t.equal(familiarString(ref), familiar, input);
   }
+});
+
+t.test('RepoTags in Docker\'s order: by the canonical string, not the familiar one', async (t) => {
+  const refs = ['busybox:latest', 'clients/copy:v1', 'localhost:5000/z:1', 'alpine:3'].map((s) => parseNormalizedNamed(s));
+  t.same(familiarStrings(refs), ['clients/copy:v1', 'alpine:3', 'busybox:latest', 'localhost:5000/z:1']);
 });
 
 t.test('invalid references are InvalidParameter with Docker\'s wording', async (t) => {

@@ -22,7 +22,7 @@ import { loadArchive, type LoadResult } from './load';
 import { saveImages, type ImageToSave } from './save';
 import { childConfig, commitLayer, type CommitSources } from './commit';
 import {
-  canonicalString, familiarMatch, familiarName, familiarString, idPrefixOf, parseAnyReference, parseCanonical,
+  canonicalString, familiarMatch, familiarName, familiarString, familiarStrings, idPrefixOf, parseAnyReference, parseCanonical,
   parseNormalizedNamed, shortId, withDefaultTag, withTag, type Reference,
 } from './reference';
 
@@ -198,8 +198,8 @@ export class Images implements ImagesBackend {
 
       const mine = refs.get(row.id) ?? [];
       const matching = patterns.length === 0 ? mine : mine.filter((r) => patterns.some((p) => familiarMatch(p, r)));
-      const repoTags = matching.filter((r) => r.digest === undefined).map(familiarString).sort();
-      const repoDigests = matching.filter((r) => r.digest !== undefined).map(familiarString).sort();
+      const repoTags = familiarStrings(matching.filter((r) => r.digest === undefined));
+      const repoDigests = familiarStrings(matching.filter((r) => r.digest !== undefined));
       if (repoTags.length === 0 && repoDigests.length === 0) {
         if (mine.length > 0) continue; // had references, none matched the reference filter
         if (!opts.all && parents.has(row.id)) continue; // an intermediate image
@@ -553,8 +553,8 @@ export class Images implements ImagesBackend {
   private refsOf(id: string): { tags: string[]; digests: string[] } {
     const refs = this.refList(id);
     return {
-      tags: refs.filter((r) => r.digest === undefined).map(familiarString).sort(),
-      digests: refs.filter((r) => r.digest !== undefined).map(familiarString).sort(),
+      tags: familiarStrings(refs.filter((r) => r.digest === undefined)),
+      digests: familiarStrings(refs.filter((r) => r.digest !== undefined)),
     };
   }
 

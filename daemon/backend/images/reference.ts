@@ -118,6 +118,16 @@ export function familiarString(ref: Reference): string {
   return canonicalString({ ...ref, name: familiarName(ref.name) });
 }
 
+/**
+ * Familiar strings of `refs` in Docker's order: its reference store sorts by the full
+ * canonical string, so `docker.io/clients/x:1` comes before `docker.io/library/busybox:latest`
+ * (clients such as docker-py's `Image.save(named=True)` take the first tag).
+ */
+export function familiarStrings(refs: Reference[]): string[] {
+  return refs.map(canonicalString).map((s, i) => [s, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([, i]) => familiarString(refs[i]!));
+}
+
 /** Parses a stored canonical reference (already validated when it was stored). */
 export function parseCanonical(s: string): Reference {
   return parse(s);

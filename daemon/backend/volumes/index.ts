@@ -132,7 +132,8 @@ export class Volumes {
         for (const n of needs) if (opts[n] === undefined) throw new InvalidParameter(`create ${name}: missing required option: "${n}"`);
       }
     }
-    const labels = anonymous ? { ...(req.Labels ?? {}), [ANONYMOUS_LABEL]: '' } : req.Labels ?? null;
+    // dockerd labels every volume it had to name itself as anonymous, API-created ones included
+    const labels = anonymous || !req.Name ? { ...(req.Labels ?? {}), [ANONYMOUS_LABEL]: '' } : req.Labels ?? null;
     // the directory first: a crash before the row leaves only debris for the sweep
     mkdirSync(this.mountpoint(name), { recursive: true, mode: 0o755 });
     const row: VolumeRow = { name, driver, labels, options: opts, created: rfc3339Seconds(), anonymous };
