@@ -28,6 +28,9 @@ export interface CgroupLayout {
 export interface CgroupLimits {
   Memory?: number | null;
   MemorySwap?: number | null;
+  MemoryReservation?: number | null;
+  /** 1: turn the OOM killer off (v1 memory.oom_control) */
+  OomKillDisable?: number | null;
   NanoCpus?: number | null;
   CpuQuota?: number | null;
   CpuPeriod?: number | null;

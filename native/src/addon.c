@@ -482,6 +482,8 @@ static napi_value js_cgroup_set_limits(napi_env env, napi_callback_info info) {
   berth_cgroup_limits_init(&lim);
   napi_value o = argv[2];
   if (limit_int(env, o, "Memory", &lim.memory) < 0 || limit_int(env, o, "MemorySwap", &lim.memory_swap) < 0 ||
+      limit_int(env, o, "MemoryReservation", &lim.memory_reservation) < 0 ||
+      limit_int(env, o, "OomKillDisable", &lim.oom_kill_disable) < 0 ||
       limit_int(env, o, "NanoCpus", &lim.nano_cpus) < 0 || limit_int(env, o, "CpuQuota", &lim.cpu_quota) < 0 ||
       limit_int(env, o, "CpuPeriod", &lim.cpu_period) < 0 || limit_int(env, o, "CpuShares", &lim.cpu_shares) < 0 ||
       limit_int(env, o, "PidsLimit", &lim.pids_limit) < 0 || limit_int(env, o, "BlkioWeight", &lim.blkio_weight) < 0)

@@ -34,7 +34,7 @@ static int exists_in(const char *dir, const char *file) {
 }
 
 int berth_cg1_memory_set(const char *dir, const berth_cgroup_limits_t *lim, berth_error_t *err) {
-  int set_mem = is_set(lim->memory), set_swap = is_set(lim->memory_swap);
+  int r0, set_mem = is_set(lim->memory), set_swap = is_set(lim->memory_swap);
   /* Without swap accounting (no memsw files) Docker drops the swap limit; so do we. */
   if (set_swap && !exists_in(dir, "memory.memsw.limit_in_bytes")) set_swap = 0;
   if (set_mem && set_swap && lim->memory_swap != -1 && lim->memory_swap < lim->memory)
@@ -46,14 +46,19 @@ int berth_cg1_memory_set(const char *dir, const berth_cgroup_limits_t *lim, bert
     int r = write_int_in(dir, "memory.limit_in_bytes", lim->memory, &first);
     if (r == -EINVAL && set_swap) {
       if ((r = write_int_in(dir, "memory.memsw.limit_in_bytes", lim->memory_swap, err)) < 0) return r;
-      return write_int_in(dir, "memory.limit_in_bytes", lim->memory, err);
-    }
-    if (r < 0) {
+      if ((r = write_int_in(dir, "memory.limit_in_bytes", lim->memory, err)) < 0) return r;
+      set_swap = 0; /* written */
+    } else if (r < 0) {
       if (err) *err = first;
       return r;
     }
   }
-  if (set_swap) return write_int_in(dir, "memory.memsw.limit_in_bytes", lim->memory_swap, err);
+  if (set_swap && (r0 = write_int_in(dir, "memory.memsw.limit_in_bytes", lim->memory_swap, err)) < 0) return r0;
+  if (is_set(lim->memory_reservation) &&
+      (r0 = write_int_in(dir, "memory.soft_limit_in_bytes", lim->memory_reservation, err)) < 0)
+    return r0;
+  /* Docker only ever turns the OOM killer off, at create; an update leaves it as it is. */
+  if (lim->oom_kill_disable == 1 && (r0 = write_in(dir, "memory.oom_control", "1", err)) < 0) return r0;
   return 0;
 }
 

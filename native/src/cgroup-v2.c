@@ -65,7 +65,8 @@ int berth_cg2_memory_set(const char *dir, const berth_cgroup_limits_t *lim, bert
     }
     if ((r = write_limit_in(dir, "memory.swap.max", swap, err)) < 0) return r;
   }
-  if (set_mem) return write_limit_in(dir, "memory.max", lim->memory, err);
+  if (set_mem && (r = write_limit_in(dir, "memory.max", lim->memory, err)) < 0) return r;
+  if (is_set(lim->memory_reservation) && (r = write_limit_in(dir, "memory.low", lim->memory_reservation, err)) < 0) return r;
   return 0;
 }
 

@@ -25,6 +25,8 @@ void berth_cgroup_limits_init(berth_cgroup_limits_t *lim) {
   *lim = (berth_cgroup_limits_t){
       .memory = BERTH_CG_UNSET,
       .memory_swap = BERTH_CG_UNSET,
+      .memory_reservation = BERTH_CG_UNSET,
+      .oom_kill_disable = BERTH_CG_UNSET,
       .nano_cpus = BERTH_CG_UNSET,
       .cpu_quota = BERTH_CG_UNSET,
       .cpu_period = BERTH_CG_UNSET,

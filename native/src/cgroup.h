@@ -65,6 +65,8 @@ int berth_cgroup_create(const berth_cgroup_layout_t *l, const char *parent, cons
 typedef struct {
   int64_t memory;      /* bytes; -1 unlimited */
   int64_t memory_swap; /* memory + swap bytes; -1 unlimited swap */
+  int64_t memory_reservation; /* soft limit bytes (v1 memory.soft_limit_in_bytes, v2 memory.low) */
+  int64_t oom_kill_disable;   /* 1: v1 memory.oom_control disables the OOM killer (v2 has no such file) */
   int64_t nano_cpus;   /* 1e9 = one CPU; exclusive with cpu_quota/cpu_period */
   int64_t cpu_quota;   /* microseconds per period; -1 unlimited */
   int64_t cpu_period;  /* microseconds */

@@ -148,7 +148,7 @@ static void test_v2_writers(void) {
   ok(strcmp(paths->oom_file, want) == 0, "the oom counter is memory.events");
   free(paths);
 
-  static const char *const files[] = {"memory.max", "memory.swap.max", "cpu.max",       "cpu.weight",
+  static const char *const files[] = {"memory.max", "memory.low", "memory.swap.max", "cpu.max",       "cpu.weight",
                                       "pids.max",   "cpuset.cpus",     "cpuset.mems",   "io.weight",
                                       "cgroup.freeze", "cgroup.kill",  "cgroup.procs"};
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) put(leaf, files[i], "");
@@ -164,6 +164,8 @@ static void test_v2_writers(void) {
   berth_cgroup_limits_init(&lim);
   lim.memory = 64 << 20;
   lim.memory_swap = 96 << 20;
+  lim.memory_reservation = 32 << 20;
+  lim.oom_kill_disable = 1;
   lim.nano_cpus = 1500000000;
   lim.cpu_shares = 1024;
   lim.pids_limit = 0;
@@ -173,6 +175,8 @@ static void test_v2_writers(void) {
   ok_call(berth_cgroup_set_limits(&l, "berth-test/c1", &lim, &err), "v2 set limits");
   ok(strcmp(get(leaf, "memory.max"), "67108864") == 0, "memory.max = Memory");
   ok(strcmp(get(leaf, "memory.swap.max"), "33554432") == 0, "memory.swap.max = MemorySwap - Memory");
+  ok(strcmp(get(leaf, "memory.low"), "33554432") == 0, "memory.low = MemoryReservation");
+  ok(strcmp(get(leaf, "memory.oom_control"), "<missing>") == 0, "no oom_control on v2: OomKillDisable writes nothing");
   ok(strcmp(get(leaf, "cpu.max"), "150000 100000") == 0, "NanoCpus 1.5 = cpu.max \"150000 100000\": %s",
      get(leaf, "cpu.max"));
   ok(strcmp(get(leaf, "cpu.weight"), "39") == 0, "CpuShares 1024 = cpu.weight 39");
@@ -257,6 +261,8 @@ static void test_v1_writers(void) {
   for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) mkdir(dirs[i], 0755);
   put(mem, "memory.limit_in_bytes", "");
   put(mem, "memory.memsw.limit_in_bytes", "");
+  put(mem, "memory.soft_limit_in_bytes", "");
+  put(mem, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");
   put(cpu, "cpu.shares", "");
   put(cpu, "cpu.cfs_quota_us", "");
   put(cpu, "cpu.cfs_period_us", "");
@@ -273,6 +279,8 @@ static void test_v1_writers(void) {
   berth_cgroup_limits_init(&lim);
   lim.memory = 32 << 20;
   lim.memory_swap = -1;
+  lim.memory_reservation = 16 << 20;
+  lim.oom_kill_disable = 1;
   lim.nano_cpus = 500000000;
   lim.cpu_shares = 512;
   lim.pids_limit = -1;
@@ -280,6 +288,8 @@ static void test_v1_writers(void) {
   ok_call(berth_cg1_memory_set(mem, &lim, &err), "v1 memory");
   ok(strcmp(get(mem, "memory.limit_in_bytes"), "33554432") == 0 && strcmp(get(mem, "memory.memsw.limit_in_bytes"), "-1") == 0,
      "memory.limit_in_bytes and memsw -1");
+  ok(strcmp(get(mem, "memory.soft_limit_in_bytes"), "16777216") == 0, "MemoryReservation is memory.soft_limit_in_bytes");
+  ok(strcmp(get(mem, "memory.oom_control"), "1") == 0, "OomKillDisable writes 1 to memory.oom_control");
   ok_call(berth_cg1_cpu_set(cpu, &lim, &err), "v1 cpu");
   ok(strcmp(get(cpu, "cpu.cfs_quota_us"), "50000") == 0 && strcmp(get(cpu, "cpu.cfs_period_us"), "100000") == 0,
      "NanoCpus 0.5 = quota 50000 / period 100000");

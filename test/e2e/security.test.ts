@@ -191,3 +191,36 @@ t.test('an exec gets the container\'s capabilities, no-new-privileges, seccomp f
   const priv = (await dockerOk(d, ['exec', '--privileged', 'sec-exec', 'grep', 'CapEff', '/proc/self/status'])).stdout;
   t.notMatch(priv, /CapEff:\t0000000000000020/, 'exec --privileged gets every capability');
 });
+
+t.test('--memory-reservation, --oom-kill-disable (v1 memory.oom_control), HostConfig.ShmSize 64 MiB by default', { skip }, async (t) => {
+  const memCg = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
+    .find((f) => f[f.indexOf('-') + 1] === 'cgroup' && (f[f.indexOf('-') + 3] ?? '').split(',').includes('memory'))?.[4];
+  const id = (await dockerOk(d, ['run', '-d', '-m', '64m', '--memory-reservation', '32m', '--oom-kill-disable', 'busybox', 'sleep', '1000'])).stdout.trim();
+  t.teardown(() => docker(d, ['rm', '-f', id]));
+  const hc = JSON.parse((await dockerOk(d, ['inspect', '--format', '{{json .HostConfig}}', id])).stdout);
+  t.equal(hc.MemoryReservation, 32 * 1024 * 1024);
+  t.equal(hc.ShmSize, 67108864, 'dockerd\'s DefaultShmSize');
+  if (memCg) {
+    t.equal(hc.OomKillDisable, true);
+    const file = (f: string) => readFileSync(join(memCg, d.cgroupParent, id, f), 'utf8');
+    t.equal(file('memory.soft_limit_in_bytes').trim(), String(32 * 1024 * 1024));
+    t.match(file('memory.oom_control'), /^oom_kill_disable 1$/m);
+  } else {
+    t.equal(hc.OomKillDisable, null, 'cgroup v2 has no OOM-killer switch: discarded, as dockerd does');
+  }
+  const plainId = (await dockerOk(d, ['create', 'busybox', 'true'])).stdout.trim();
+  const plain = JSON.parse((await dockerOk(d, ['inspect', '--format', '{{json .HostConfig}}', plainId])).stdout);
+  t.equal(plain.ShmSize, 67108864);
+  t.equal(plain.OomKillDisable, memCg ? false : null);
+
+  const warned = await dockerOk(d, ['create', '--oom-kill-disable', 'busybox', 'true']);
+  t.match(warned.stderr, memCg ? 'WARNING: OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.'
+    : 'WARNING: Your kernel does not support OomKillDisable. OomKillDisable discarded.');
+  const small = await docker(d, ['create', '--memory-reservation', '1m', 'busybox', 'true']);
+  t.not(small.code, 0);
+  t.match(small.stderr, 'Minimum memory reservation allowed is 6MB');
+  const above = await docker(d, ['create', '-m', '16m', '--memory-reservation', '32m', 'busybox', 'true']);
+  t.not(above.code, 0);
+  t.match(above.stderr, 'Minimum memory limit can not be less than memory reservation limit, see usage');
+  await dockerOk(d, ['container', 'prune', '-f']);
+});

@@ -75,6 +75,25 @@ export function normalizeConfig(body: Json, hostname: string): Json {
   return c;
 }
 
+/** 64 MiB, dockerd's default size of a container's /dev/shm. */
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
+/**
+ * dockerd's create-time resource warnings; on cgroup v2 (no memory.oom_control) OomKillDisable
+ * is discarded, as dockerd discards it, and inspect shows null.
+ */
+export function resourceWarnings(h: Json, cgroupVersion: '1' | '2'): string[] {
+  const out: string[] = [];
+  if (cgroupVersion === '2' && h.OomKillDisable !== null) {
+    if (h.OomKillDisable) out.push('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
+    h.OomKillDisable = null;
+  }
+  if (h.OomKillDisable && !h.Memory) {
+    out.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+  }
+  return out;
+}
+
 /** HostConfig as dockerd shows it after create: the fields the CLI sends, with defaults. */
 export function normalizeHostConfig(hc: Json | undefined): Json {
   const h: Json = { ...(hc ?? {}) };
@@ -91,6 +110,14 @@ export function normalizeHostConfig(hc: Json | undefined): Json {
     throw new InvalidParameter('Minimum memoryswap limit should be larger than memory limit, see usage');
   }
   if (h.MemorySwap > 0 && h.Memory === 0) throw new InvalidParameter('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (h.MemoryReservation < 0) throw new InvalidParameter('invalid MemoryReservation: must be a positive number of bytes');
+  if (h.MemoryReservation > 0 && h.MemoryReservation < 6 * 1024 * 1024) throw new InvalidParameter('Minimum memory reservation allowed is 6MB');
+  if (h.Memory > 0 && h.MemoryReservation > 0 && h.Memory < h.MemoryReservation) {
+    throw new InvalidParameter('Minimum memory limit can not be less than memory reservation limit, see usage');
+  }
+  // dockerd's DefaultShmSize: what /dev/shm gets when the client asks for nothing
+  if (h.ShmSize === 0) h.ShmSize = DEFAULT_SHM_SIZE;
+  if (h.OomKillDisable !== null) h.OomKillDisable = !!h.OomKillDisable;
   if (h.NanoCpus && (h.CpuQuota || h.CpuPeriod)) {
     throw new InvalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   }

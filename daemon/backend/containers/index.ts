@@ -12,7 +12,7 @@ import type { ContainerRow, ContainerState, ContainersRepo } from '../../store/c
 import type { EventBus } from '../events';
 import { Filters } from '../filters';
 import { Mutex } from '../lock';
-import { commandOf, DEFAULT_PATH, mergeConfig, normalizeConfig, normalizeHostConfig, parseSignal, type Json } from './config';
+import { commandOf, DEFAULT_PATH, mergeConfig, normalizeConfig, normalizeHostConfig, parseSignal, resourceWarnings, type Json } from './config';
 import { containerPaths, createContainerFiles, removeContainerFiles, type ContainerPaths } from './files';
 import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { generateName, validName } from './names';
@@ -210,6 +210,7 @@ export class Containers {
     const image = await this.d.images.forContainer(body.Image);
     const hostConfig = normalizeHostConfig(body.HostConfig);
     validateSecurity(hostConfig, this.d.defaultUlimits);
+    const warnings = resourceWarnings(hostConfig, this.d.cgroups.version);
     const id = randomBytes(32).toString('hex');
     const config = mergeConfig(normalizeConfig(body, id.slice(0, 12)), image.config);
     if (commandOf(config).length === 0) throw new InvalidParameter('No command specified');
@@ -243,7 +244,7 @@ export class Containers {
     }
     if (plannedMounts) await this.d.mounts!.record(id, plannedMounts, image.lowerDirs);
     this.emit(row, 'create');
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   /** What the network engine needs of a container (connect and disconnect name it). */

@@ -8,7 +8,7 @@ import type { Json } from './config';
 import { deviceRulesOf } from './security';
 import type { CgroupHandle, CgroupManager, ExitInfo, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
 
-const limitKeys = ['Memory', 'MemorySwap', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares', 'PidsLimit', 'CpusetCpus', 'CpusetMems', 'BlkioWeight'] as const;
+const limitKeys = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares', 'PidsLimit', 'CpusetCpus', 'CpusetMems', 'BlkioWeight'] as const;
 
 function limitsOf(hostConfig: Json): CgroupLimits {
   const limits: CgroupLimits = {};
@@ -26,7 +26,8 @@ export class NativeCgroups implements CgroupManager {
   create(id: string, hostConfig: Json): CgroupHandle {
     const paths = this.ops.cgroupCreate(this.parent, id, { privileged: !!hostConfig.Privileged, deviceRules: deviceRulesOf(hostConfig) });
     try {
-      this.ops.cgroupSetLimits(paths.name, limitsOf(hostConfig));
+      // the OOM killer is turned off at create only (dockerd's update leaves it alone)
+      this.ops.cgroupSetLimits(paths.name, { ...limitsOf(hostConfig), OomKillDisable: hostConfig.OomKillDisable ? 1 : null });
     } catch (err) {
       this.ops.cgroupDestroy(paths.name);
       throw err;
