@@ -114,7 +114,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   const system = new System(config, engineId(config.dataRoot), {
     containers: () => containers.counts(),
     images: () => images.count(),
-  }, { driver: 'cgroupfs', version: cgroups.version }, new Usage(images, containers, volumes));
+  }, { driver: 'cgroupfs', version: cgroups.version }, new Usage(images, containers, volumes, () => build.cacheRecords()));
 
   const layers = new LayersRepo(db);
   const stats: EngineStats = {

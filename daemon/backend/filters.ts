@@ -51,3 +51,33 @@ export class Filters {
     return true;
   }
 }
+
+const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** A Go duration (`90s`, `1h30m`, `500ms`, `0`) in nanoseconds; undefined when it is not one. */
+export function parseGoDuration(v: string): number | undefined {
+  if (v === '0') return 0;
+  let rest = v;
+  let total = 0;
+  if (rest === '') return undefined;
+  while (rest.length > 0) {
+    const m = /^(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/.exec(rest);
+    if (!m) return undefined;
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return total;
+}
+
+/**
+ * An `until`/`since` value as Docker's timestamp.GetTimestamp reads it: Unix seconds
+ * (fractions allowed), a Go duration back from `now`, or an RFC 3339 / date string.
+ * Returns Unix seconds; undefined when it is none of these.
+ */
+export function parseTimestamp(v: string, now = Date.now()): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
+  const ns = parseGoDuration(v);
+  if (ns !== undefined) return now / 1000 - ns / 1e9;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : ms / 1000;
+}

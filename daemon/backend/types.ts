@@ -175,6 +175,6 @@ export interface BuildOptions {
 export interface BuildBackend {
   /** Builds; progress gets the stream records. Returns the image ID. A failed RUN throws an error with `exitCode`. */
   build(opts: BuildOptions, progress: ProgressSink): Promise<string>;
-  /** docker builder prune. */
-  prune(filters: Filters): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>;
+  /** docker builder prune: `all` takes shared entries too, `keepStorage` bytes stay (0: no bound). */
+  prune(filters: Filters, opts: { all: boolean; keepStorage: number }): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>;
 }

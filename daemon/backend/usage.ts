@@ -3,11 +3,13 @@ import type { Images } from './images';
 import type { Containers } from './containers';
 import { Filters } from './filters';
 import type { Volumes } from './volumes';
+import type { CacheRecord } from './build/cache';
 
 export type DfType = 'image' | 'container' | 'volume' | 'build-cache';
 
 export class Usage {
-  constructor(private readonly images: Images, private readonly containers: Containers, private readonly volumes?: Pick<Volumes, 'usage'>) {}
+  constructor(private readonly images: Images, private readonly containers: Containers, private readonly volumes?: Pick<Volumes, 'usage'>,
+    private readonly buildCache?: () => CacheRecord[]) {}
 
   async df(types: DfType[]): Promise<Record<string, unknown>> {
     const want = (t: DfType) => types.length === 0 || types.includes(t);
@@ -37,8 +39,11 @@ export class Usage {
       out.Containers = await Promise.all(containers.map(async (c) => ({ ...c, ...(await this.containers.sizes(c.Id)) })));
     }
     if (want('volume')) out.Volumes = this.volumes ? await this.volumes.usage() : [];
-    if (want('build-cache')) out.BuildCache = [];
-    out.BuilderSize = 0;
+    if (want('build-cache')) {
+      // dockerd sends null for an empty cache; BuilderSize (deprecated) only before API 1.42
+      const records = this.buildCache?.() ?? [];
+      out.BuildCache = records.length > 0 ? records : null;
+    }
     return out;
   }
 }

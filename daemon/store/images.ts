@@ -31,6 +31,7 @@ export class ImagesRepo {
   private readonly childrenStmt;
   private readonly containersStmt;
   private readonly usedStmt;
+  private readonly chainsStmt;
 
   constructor(readonly db: DB) {
     this.getStmt = db.prepare<[string], ImageRow>('SELECT * FROM images WHERE id = ?');
@@ -49,6 +50,7 @@ export class ImagesRepo {
     this.childrenStmt = db.prepare<[string], { id: string }>('SELECT id FROM images WHERE parent = ?');
     this.containersStmt = db.prepare<[string], { id: string; state: string }>('SELECT id, state FROM containers WHERE image_id = ? ORDER BY created');
     this.usedStmt = db.prepare<[], { image_id: string }>('SELECT DISTINCT image_id FROM containers');
+    this.chainsStmt = db.prepare<[], { image_id: string; chain_id: string }>('SELECT image_id, chain_id FROM image_layers ORDER BY image_id, idx');
   }
 
   get(id: string): ImageRow | undefined { return this.getStmt.get(id); }
@@ -80,6 +82,17 @@ export class ImagesRepo {
 
   /** IDs of the images any container was created from. */
   usedImageIds(): string[] { return this.usedStmt.all().map((r) => r.image_id); }
+
+  /** Every image's layer chain, bottom first. */
+  chains(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const r of this.chainsStmt.all()) {
+      const chain = out.get(r.image_id);
+      if (chain) chain.push(r.chain_id);
+      else out.set(r.image_id, [r.chain_id]);
+    }
+    return out;
+  }
 
   /** Containers created from this image, oldest first, with whether they are running. */
   containersUsing(id: string): ContainerUse[] {

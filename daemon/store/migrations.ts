@@ -117,4 +117,8 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache(image_id);
   `,
+  // 6: how often each build cache entry was used (UsageCount in system df -v)
+  `
+  ALTER TABLE build_cache ADD COLUMN usage_count INTEGER NOT NULL DEFAULT 1;
+  `,
 ];

@@ -3,7 +3,8 @@
 // and the unused-arg warning, --label, ADD of a local tar and of an unreachable URL, the
 // stream record for record, failures (a RUN's exit code, an unknown instruction, a missing
 // COPY source), the cache (` ---> Using cache`, an edit invalidating later steps, --no-cache),
-// -q, several -t, -f outside the context and from stdin, builder prune.
+// -q, several -t, -f outside the context and from stdin, the cache in system df and
+// builder prune (filters, --keep-storage, what system prune takes).
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -236,4 +237,57 @@ t.test('classic builder', { skip }, async (t) => {
     await buildOk(d, ['-f', '-', '-t', 'bt-b8', dir], 'FROM busybox\nCOPY keep.txt /\n');
     t.equal(await run(d, ['bt-b8', 'cat', '/keep.txt']), 'k\n');
   });
+});
+
+t.test('build cache in system df and builder prune: in-use entries stay, stale ones go with their bytes', { skip }, async (t) => {
+  const d = await startDaemon(t);
+  await importTestImage(d);
+  const dir = context({ Dockerfile: 'FROM busybox\nRUN head -c 300000 /dev/zero > /zeros\nCOPY f.txt /\nCMD ["cat", "/f.txt"]\n', 'f.txt': 'v1\n' });
+  await buildOk(d, ['-t', 'bt-cache', dir]);
+  writeFileSync(join(dir, 'f.txt'), 'v22\n');
+  await buildOk(d, ['-t', 'bt-cache', dir]); // the tag moves: the v1 COPY and CMD steps are stale
+  const cacheRow = async () => JSON.parse((await dockerOk(d, ['system', 'df', '--format', '{{json .}}'])).stdout.trim().split('\n')
+    .find((l) => l.includes('"Build Cache"'))!);
+  t.same(await cacheRow(), { Active: '3', Reclaimable: '3B', Size: '300kB', TotalCount: '5', Type: 'Build Cache' },
+    'RUN (300 kB, shared by both builds) and the new COPY and CMD are in use; the old COPY (3 B) and CMD are not');
+  const records = JSON.parse((await d.request('GET', '/v1.45/system/df?type=build-cache')).body).BuildCache as Array<Record<string, any>>;
+  const run1 = records.find((r) => r.Description.endsWith('head -c 300000 /dev/zero > /zeros'))!;
+  t.match(run1, { Type: 'regular', InUse: true, Shared: false, Size: 300000, Parents: null, UsageCount: 2 }, 'the second build took RUN from the cache');
+  const stale = records.filter((r) => !r.InUse);
+  t.same(stale.map((r) => r.Size).sort(), [0, 3]);
+  t.ok(stale.every((r) => r.Parents?.[0] === run1.ID || stale.some((p) => r.Parents?.[0] === p.ID)), 'Parents link each entry to the step before it');
+  t.match((await dockerOk(d, ['system', 'df', '-v'])).stdout, /Build cache usage: 300kB\n\nCACHE ID +CACHE TYPE +SIZE +CREATED +LAST USED +USAGE +SHARED\n/);
+
+  const imagesBefore = (await dockerOk(d, ['images', '-aq'])).stdout.split('\n').length;
+  const young = await dockerOk(d, ['builder', 'prune', '-f', '--filter', 'until=1h']);
+  t.equal(young.stdout, 'Total reclaimed space: 0B\n', 'nothing was last used more than an hour ago');
+  const bad = await docker(d, ['builder', 'prune', '-f', '--filter', 'until=soon']);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /"until" filter expects a duration \(e\.g\., '24h'\) or a timestamp/);
+  const prune = (f: object) => d.request('POST', `/v1.45/build/prune?filters=${encodeURIComponent(JSON.stringify(f))}`);
+  const conflict = await prune({ until: ['1h'], 'unused-for': ['1h'] });
+  t.same([conflict.status, JSON.parse(conflict.body).message], [400, 'conflicting filters: "until" and "unused-for"']);
+  const two = await prune({ id: ['a', 'b'] });
+  t.same([two.status, JSON.parse(two.body).message], [400, 'filters expect only one value']);
+  const other = await prune({ id: ['^not-hex'] });
+  t.same(JSON.parse(other.body), { CachesDeleted: null, SpaceReclaimed: 0 }, 'id is a pattern, and no ID matches this one');
+  const kept = await dockerOk(d, ['builder', 'prune', '-f', '--keep-storage', '1MB']);
+  t.equal(kept.stdout, 'Total reclaimed space: 0B\n', 'the cache is under --keep-storage');
+
+  const pruned = await dockerOk(d, ['builder', 'prune', '-f']);
+  t.equal(pruned.stdout, `Deleted build cache objects:\n${stale.map((r) => r.ID).join('\n')}\n\nTotal reclaimed space: 3B\n`);
+  t.equal((await dockerOk(d, ['images', '-aq'])).stdout.split('\n').length, imagesBefore - 2, 'the stale COPY and CMD images went');
+  t.same(await cacheRow(), { Active: '3', Reclaimable: '0B', Size: '300kB', TotalCount: '3', Type: 'Build Cache' });
+  t.equal(await run(d, ['bt-cache']), 'v22\n');
+  t.equal((await buildOk(d, [dir])).stdout.match(/ ---> Using cache/g)?.length, 3, 'the kept entries still hit');
+
+  // system prune takes the build cache too (the CLI sends its label filter, which the build cache ignores)
+  writeFileSync(join(dir, 'f.txt'), 'v333\n');
+  await buildOk(d, ['-t', 'bt-cache', dir]);
+  const sys = await dockerOk(d, ['system', 'prune', '-f', '--filter', 'label=nothing.has.this']);
+  t.match(sys.stdout, /Total reclaimed space/);
+  await dockerOk(d, ['system', 'prune', '-f']);
+  t.same(await cacheRow(), { Active: '3', Reclaimable: '0B', Size: '300kB', TotalCount: '3', Type: 'Build Cache' }, 'only the in-use entries remain');
+  await dockerOk(d, ['rmi', 'bt-cache']);
+  t.equal((await cacheRow()).TotalCount, '0', 'removing the image took its cache entries');
 });

@@ -9,7 +9,7 @@ import { migrate, openDatabase } from '../../daemon/store/db';
 import { migrations } from '../../daemon/store/migrations';
 import { BuildCacheRepo } from '../../daemon/store/build-cache';
 
-const BUILD_CACHE = 5;
+const BUILD_CACHE = 5; // the migration that made the table
 
 function tempRoot(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
@@ -28,6 +28,8 @@ t.test('a fresh data root gets the table from the migrations; rows go with their
   const repo = new BuildCacheRepo(db);
   repo.put('sha256:k1', IMAGE, '2026-01-01T00:00:01Z');
   t.equal(repo.get('sha256:k1')?.image_id, IMAGE);
+  repo.used('sha256:k1', '2026-01-01T00:00:02Z');
+  t.match(repo.get('sha256:k1'), { last_used: '2026-01-01T00:00:02Z', usage_count: 2 });
   db.prepare('DELETE FROM images WHERE id = ?').run(IMAGE);
   t.same(repo.all(), [], 'ON DELETE CASCADE');
 });
@@ -50,6 +52,6 @@ t.test('a data root whose berthd made build_cache at runtime keeps its rows', as
   const db = openDatabase(file);
   t.teardown(() => db.close());
   t.equal(db.pragma('user_version', { simple: true }), migrations.length);
-  t.same(new BuildCacheRepo(db).all().map((r) => r.key), ['sha256:old']);
+  t.same(new BuildCacheRepo(db).all().map((r) => [r.key, r.usage_count]), [['sha256:old', 1]], 'the row, used once (migration 6)');
   t.doesNotThrow(() => migrate(db), 'migrating again is a no-op');
 });

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidParameter, NotFound, errorMessage } from '../../errors';
 import type { DB } from '../../store/db';
-import { BuildCacheRepo } from '../../store/build-cache';
 import { BERTH_VERSION } from '../../version';
-import type { Filters } from '../filters';
+import { parseGoDuration, type Filters } from '../filters';
 import type { BuildBackend, BuildOptions, ProgressSink } from '../types';
 import type { Images, ImageRecord } from '../images';
 import type { Containers } from '../containers';
@@ -22,6 +21,7 @@ import { goArch, normalizeContainerConfig, type ContainerConfig, type ImageConfi
 import { familiarString, parseNormalizedNamed, shortId, withDefaultTag, type Reference } from '../images/reference';
 import { rfc3339Nano } from '../containers/status';
 import { parseSignal } from '../containers/config';
+import { BuildCache, type CacheRecord, type PruneOptions } from './cache';
 import { applyDockerignore, extractContext, readDockerfile } from './context';
 import { copyEntries, hasGlob, hashEntries, isArchive, matchSources, packEntries, type LayerEntry, type Owner } from './copy';
 import { expandWord, expandWords, flagValues, keyValues, parseDockerfile, type Instruction, type Lookup } from './parser';
@@ -76,10 +76,10 @@ interface Run {
 }
 
 export class Builder implements BuildBackend {
-  private readonly cache: BuildCacheRepo;
+  private readonly cache: BuildCache;
 
   constructor(private readonly d: BuilderDeps) {
-    this.cache = new BuildCacheRepo(d.db);
+    this.cache = new BuildCache(d.db, d.images);
   }
 
   async build(opts: BuildOptions, progress: ProgressSink): Promise<string> {
@@ -128,22 +128,14 @@ export class Builder implements BuildBackend {
     }
   }
 
-  /** docker builder prune: forget every cached step (the images stay until image prune). */
-  async prune(_filters: Filters): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> {
-    const deleted: string[] = [];
-    for (const row of this.cache.all()) {
-      this.cache.delete(row.key);
-      deleted.push(row.key.replace(/^sha256:/, ''));
-    }
-    return { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 };
+  /** docker builder prune (cache.ts says what goes). */
+  prune(filters: Filters, opts: PruneOptions): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> {
+    return this.cache.prune(filters, opts);
   }
 
   /** Cache entries, as `system df` lists them. */
-  cacheRecords(): Array<{ ID: string; Parent: string; Type: string; Description: string; InUse: boolean; Shared: boolean; Size: number; CreatedAt: string; LastUsedAt: string | null; UsageCount: number }> {
-    return this.cache.all().map((r) => ({
-      ID: r.key.replace(/^sha256:/, '').slice(0, 25), Parent: '', Type: 'regular', Description: `image ${r.image_id}`,
-      InUse: false, Shared: true, Size: 0, CreatedAt: r.created_at, LastUsedAt: r.last_used, UsageCount: r.last_used ? 2 : 1,
-    }));
+  cacheRecords(): CacheRecord[] {
+    return this.cache.records();
   }
 
   // ---- stages ------------------------------------------------------------------------------
@@ -554,12 +546,11 @@ export class Builder implements BuildBackend {
 
   private cacheHit(run: Run, stage: Stage, key: string): boolean {
     if (run.opts.noCache) return false;
-    const row = this.cache.get(key);
-    if (!row) return false;
-    this.cache.used(key, rfc3339Nano());
+    const imageId = this.cache.take(key, rfc3339Nano());
+    if (!imageId) return false;
     run.out({ stream: ' ---> Using cache\n' });
-    stage.imageId = row.image_id;
-    stage.config = normalizeContainerConfig(structuredClone(this.d.images.resolve(row.image_id).config.config ?? {}));
+    stage.imageId = imageId;
+    stage.config = normalizeContainerConfig(structuredClone(this.d.images.resolve(imageId).config.config ?? {}));
     return true;
   }
 
@@ -718,18 +709,10 @@ function healthcheck(ins: Instruction, stage: Stage): Record<string, unknown> {
   return hc;
 }
 
-/** A Go duration (`30s`, `1m30s`, `500ms`) in nanoseconds. */
+/** A healthcheck duration flag in nanoseconds (moby's parseOptInterval). */
 function goDuration(v: string, name: string): number {
-  const units: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  let total = 0;
-  let rest = v;
-  if (rest === '0') return 0;
-  while (rest.length > 0) {
-    const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
-    if (!m) throw new InvalidParameter(`time: invalid duration "${v}" for --${name}`);
-    total += Number(m[1]) * units[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
+  const total = parseGoDuration(v);
+  if (total === undefined) throw new InvalidParameter(`time: invalid duration "${v}" for --${name}`);
   if (total > 0 && total < 1e6) throw new InvalidParameter(`Interval "${name}" cannot be less than 1ms`);
   return Math.round(total);
 }

@@ -9,7 +9,7 @@ import type { DB } from '../../store/db';
 import { ImagesRepo, type ImageRow } from '../../store/images';
 import { DigestsRepo, TagsRepo } from '../../store/tags';
 import type { EventBus } from '../events';
-import type { Filters } from '../filters';
+import { parseTimestamp, type Filters } from '../filters';
 import type { CommitOptions, DeleteItem, ImageHistoryItem, ImageSummary, ImagesBackend, ImportOptions, LoadOptions, ProgressSink } from '../types';
 import { LayerStore, chainIds, type LayerHandle, type LayerNativeOps, type Logger } from '../layers/store';
 import { defaultDiffOps, defaultLayerOps } from '../layers/native';
@@ -124,6 +124,24 @@ export class Images implements ImagesBackend {
   }
 
   /**
+   * What keeps images: `kept` holds the IDs a tag, a digest or a container names, and every
+   * ancestor (Parent) of those; with each image's parent and layer chain (bottom first).
+   */
+  keepers(): { kept: Set<string>; parents: Map<string, string>; chains: Map<string, string[]> } {
+    const parents = new Map(this.repo.all().map((r) => [r.id, r.parent]));
+    const kept = new Set<string>();
+    const roots = [...this.tags.all(), ...this.digests.all()].map((r) => r.image_id).concat(this.repo.usedImageIds());
+    for (const root of roots) {
+      let id: string | undefined = root;
+      while (id && parents.has(id) && !kept.has(id)) {
+        kept.add(id);
+        id = parents.get(id);
+      }
+    }
+    return { kept, parents, chains: this.repo.chains() };
+  }
+
+  /**
    * Records an image whose layers are registered (load, pull, commit): `config` is the exact
    * config bytes; `layers` the handles from LayerStore.register/acquire, bottom first. The
    * handles are released here. Returns the image ID; an existing identical image is kept.
@@ -181,7 +199,7 @@ export class Images implements ImagesBackend {
     }
     const before = f.has('before') ? Math.min(...f.get('before').map((r) => this.createdOf(this.resolve(r)))) : undefined;
     const since = f.has('since') ? Math.max(...f.get('since').map((r) => this.createdOf(this.resolve(r)))) : undefined;
-    const until = f.has('until') ? Math.min(...f.get('until').map(parseTimestamp)) : undefined;
+    const until = f.has('until') ? Math.min(...f.get('until').map(untilSeconds)) : undefined;
     const patterns = f.get('reference');
 
     const refs = this.refsByImage();
@@ -461,7 +479,7 @@ export class Images implements ImagesBackend {
         else if (v.every((x) => ['false', '0'].includes(x.toLowerCase()))) danglingOnly = false;
         else throw new InvalidParameter(`invalid filter 'dangling=${v.join(',')}'`);
       }
-      const until = f.has('until') ? Math.min(...f.get('until').map(parseTimestamp)) : undefined;
+      const until = f.has('until') ? Math.min(...f.get('until').map(untilSeconds)) : undefined;
       const sizes = new Map(this.layers.all().map((l) => [l.chain_id, l.size]));
       const used = new Set(this.repo.usedImageIds());
       const deleted: DeleteItem[] = [];
@@ -675,14 +693,8 @@ function unixSeconds(created: string | undefined): number {
 }
 
 /** The `until` filter (moby's timetypes.GetTimestamp): Unix seconds, a Go duration before now, or an RFC 3339 time. */
-function parseTimestamp(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.floor(Number(v));
-  const d = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(v);
-  if (d) {
-    const unit = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 }[d[2] as 's'];
-    return Math.floor(Date.now() / 1000 - Number(d[1]) * unit);
-  }
-  const ms = Date.parse(v);
-  if (Number.isNaN(ms)) throw new InvalidParameter(`invalid filter 'until=${v}'`);
-  return Math.floor(ms / 1000);
+function untilSeconds(v: string): number {
+  const t = parseTimestamp(v);
+  if (t === undefined) throw new InvalidParameter(`invalid filter 'until=${v}'`);
+  return Math.floor(t);
 }

@@ -12,7 +12,8 @@ import { jsonMessageStream } from '../streams';
 type BuildRequest = FastifyRequest<{ Querystring: Query }>;
 
 export function buildRoutes(app: FastifyInstance, backend: Backend): void {
-  app.post('/build/prune', async (req: BuildRequest) => backend.build.prune(filters(req.query)));
+  app.post('/build/prune', async (req: BuildRequest) =>
+    backend.build.prune(filters(req.query), { all: bool(req.query, 'all'), keepStorage: int(req.query, 'keep-storage') ?? 0 }));
 
   void app.register(async (uploads) => {
     uploads.removeAllContentTypeParsers();
