@@ -3,7 +3,9 @@
 // socket that is free of the HTTP parser, which is what a raw stdin/stdout stream needs. We
 // read the (small) request body ourselves, then route the request through fastify as usual;
 // the route calls `hijack()` to take the socket.
+import { EventEmitter } from 'node:events';
 import { IncomingMessage, ServerResponse } from 'node:http';
+import fastifyWebsocket from '@fastify/websocket';
 import type { Socket } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -13,6 +15,23 @@ const MAX_UPGRADE_BODY = 1024 * 1024;
 const kSocket = Symbol('berth.upgradedSocket');
 
 type Upgraded = IncomingMessage & { [kSocket]?: Duplex };
+
+/** Per app: where `Upgrade: websocket` requests go (@fastify/websocket listens there, not on the server). */
+const websocketUpgrades = new WeakMap<FastifyInstance, EventEmitter>();
+
+/**
+ * Registers websocket routes (GET /containers/{id}/attach/ws) in a scope of their own with
+ * @fastify/websocket. The plugin does not listen on the server's 'upgrade' event, which is
+ * berth's hijack path: registerUpgrade hands it only the requests that ask for a websocket.
+ */
+export function websocketRoutes(app: FastifyInstance, routes: (scope: FastifyInstance) => void): void {
+  const upgrades = new EventEmitter();
+  websocketUpgrades.set(app, upgrades);
+  app.register(async (scope) => {
+    await scope.register(fastifyWebsocket, { options: { server: upgrades as never } });
+    routes(scope);
+  });
+}
 
 export function registerUpgrade(app: FastifyInstance): void {
   // Hijacked sockets are no longer the HTTP server's: close them ourselves at shutdown, or
@@ -25,6 +44,11 @@ export function registerUpgrade(app: FastifyInstance): void {
     hijacked.add(socket);
     socket.on('close', () => hijacked.delete(socket));
     socket.on('error', () => socket.destroy());
+    const ws = websocketUpgrades.get(app);
+    if (ws && /^websocket$/i.test(req.headers.upgrade ?? '')) {
+      ws.emit('upgrade', req, socket, head);
+      return;
+    }
     socket.pause();
     readBody(req, socket, head, (err, body, rest) => {
       if (err) {

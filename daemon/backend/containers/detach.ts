@@ -13,7 +13,7 @@ export function parseDetachKeys(spec: string): Buffer {
       continue;
     }
     const m = /^ctrl-([a-z@[\\\]^_])$/.exec(key);
-    if (!m) throw new InvalidParameter(`Invalid detach keys (${key}) provided`);
+    if (!m) throw new InvalidParameter(`Invalid detach keys (${spec}) provided`);
     const c = m[1]!;
     out.push(c >= 'a' && c <= 'z' ? c.charCodeAt(0) - 96 : c.charCodeAt(0) - 64);
   }

@@ -614,10 +614,15 @@ export class Containers {
   // ---- attach, resize, logs -------------------------------------------------------------
 
   attach(ref: string, opts: { stdin: boolean; stdout: boolean; stderr: boolean; logs: boolean; stream: boolean; detachKeys?: string }): AttachHandle {
+    // keys are checked before the container is looked up, as dockerd does
+    const keys = parseDetachKeys(opts.detachKeys || DEFAULT_DETACH_KEYS);
     const c = this.find(ref);
-    const detach = new DetachMatcher(parseDetachKeys(opts.detachKeys || DEFAULT_DETACH_KEYS));
+    if (c.state.Paused) throw new Conflict(`container ${ref} is paused, unpause the container before attach`);
+    if (c.state.Restarting) throw new Conflict(`container ${ref} is restarting, wait until the container is running`);
     const live = this.liveOf(c.id);
     const tty = !!c.config.Tty;
+    // only a TTY's stdin is scanned for detach keys: other stdin is passed through byte for byte
+    const detach = tty ? new DetachMatcher(keys) : undefined;
     const output = new PassThrough({ objectMode: true });
     const session: AttachSession = {
       stdout: opts.stdout,
@@ -631,7 +636,8 @@ export class Containers {
       ? readLog(this.paths(c.id).log, { stdout: opts.stdout, stderr: opts.stderr, since: 0, until: 0, timestamps: false, tail: -1 })
       : undefined;
     const begin = async () => {
-      if (replay) for await (const r of replay) output.write(r);
+      if (replay) for await (const r of replay) if (!output.writableEnded) output.write(r);
+      if (output.writableEnded) return;
       // A streaming attach lasts until the process's next exit: for a container that is not
       // running yet that is the exit after its next start (how `docker run` and `start -a` work).
       if (opts.stream) live.sessions.add(session);
@@ -645,7 +651,7 @@ export class Containers {
       ? new Writable({
           write(raw: Buffer, _enc, cb) {
             if (session.detached) return cb();
-            const { deliver: chunk, detach: done } = detach.feed(raw);
+            const { deliver: chunk, detach: done } = detach ? detach.feed(raw) : { deliver: raw, detach: false };
             const m = live.monitor;
             if (chunk.length > 0) {
               if (m && m.state !== 'exited') m.stdin(chunk);
@@ -663,9 +669,15 @@ export class Containers {
           final(cb) {
             session.stdinClosed = true;
             if (session.detached) return cb();
-            // Docker closes the process's stdin on client EOF only for non-TTY StdinOnce attaches.
+            // Docker closes the process's stdin on client EOF only for non-TTY StdinOnce attaches;
+            // any other attach ends with its client's stdin (the process's stdin stays open).
             const current = self.d.repo.get(c.id);
-            if (current && !current.config.Tty && current.config.StdinOnce && live.monitor && session.pending.length === 0) live.monitor.closeStdin();
+            if (current && !current.config.Tty && current.config.StdinOnce) {
+              if (live.monitor && session.pending.length === 0) live.monitor.closeStdin();
+            } else {
+              live.sessions.delete(session);
+              output.end();
+            }
             cb();
           },
         })

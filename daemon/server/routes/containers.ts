@@ -4,7 +4,9 @@ import type { Backend } from '../../backend/types';
 import { InvalidParameter } from '../../errors';
 import { bool, filters, int, str, type Query } from '../query';
 import { atLeast } from '../version';
-import { pipeHijacked, streamType } from '../upgrade';
+import { pipeHijacked, streamType, websocketRoutes } from '../upgrade';
+import type { HijackStream } from '../upgrade';
+import type { WebSocket } from 'ws';
 import { beginStream, Coalescer } from '../streams';
 import { standardHeaders } from '../version';
 import type { FastifyReply } from 'fastify';
@@ -103,6 +105,41 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
       logs: bool(q, 'logs'), stream: bool(q, 'stream'), detachKeys: str(q, 'detachKeys'),
     });
     pipeHijacked(req, reply, handle);
+  });
+
+  // The websocket attach: the container's output as raw (never multiplexed) messages, binary
+  // from API 1.28 on; messages from the client are its stdin. Before API 1.42 the stdin,
+  // stdout and stderr parameters are ignored (all three are attached).
+  const handles = new WeakMap<object, HijackStream>();
+  websocketRoutes(app, (scope) => {
+    scope.get('/containers/:id/attach/ws', {
+      websocket: true,
+      // the lookup (404, 409, bad detach keys) answers before the upgrade, as dockerd's does
+      preHandler: async (req: Req) => {
+        const q = req.query;
+        const all = !atLeast(req, '1.42');
+        const handle = c.attach(req.params.id, {
+          stdin: all || bool(q, 'stdin'), stdout: all || bool(q, 'stdout'), stderr: all || bool(q, 'stderr'),
+          logs: bool(q, 'logs'), stream: bool(q, 'stream'), detachKeys: str(q, 'detachKeys'),
+        });
+        handles.set(req.raw, handle);
+        // a handshake that fails never reaches the handler: the attach ends with its socket
+        req.raw.socket.once('close', () => handle.detach());
+      },
+    }, (socket: WebSocket, req: FastifyRequest) => {
+      const handle = handles.get(req.raw)!;
+      const binary = atLeast(req, '1.28');
+      handle.output.on('data', (r: { data: Buffer }) => {
+        if (socket.readyState === socket.OPEN) socket.send(r.data, { binary });
+      });
+      handle.output.on('end', () => socket.close());
+      const input = handle.input;
+      socket.on('message', (data: Buffer) => input?.write(data));
+      socket.on('close', () => {
+        input?.end();
+        handle.detach();
+      });
+    });
   });
 
   app.get('/containers/:id/logs', async (req: Req, reply) => {
