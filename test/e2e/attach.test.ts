@@ -6,12 +6,24 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import * as pty from 'node-pty';
-import WebSocket from 'ws';
 import { e2eSkipReason, startDaemon, type Daemon, type TestLike } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
 
 const skip = e2eSkipReason();
+
+/** The `ws` client (a dependency of @fastify/websocket), typed as far as this test uses it. */
+interface WsClient {
+  send(data: string): void;
+  close(): void;
+  terminate(): void;
+  on(event: 'message', fn: (data: Buffer, binary: boolean) => void): void;
+  on(event: 'open' | 'close', fn: () => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  on(event: 'unexpected-response', fn: (req: unknown, res: { statusCode?: number }) => void): void;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const WebSocket = require('ws') as new (url: string) => WsClient;
 
 let d: Daemon;
 t.before(async () => {

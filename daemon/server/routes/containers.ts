@@ -6,12 +6,21 @@ import { bool, filters, int, str, type Query } from '../query';
 import { atLeast } from '../version';
 import { pipeHijacked, streamType, websocketRoutes } from '../upgrade';
 import type { HijackStream } from '../upgrade';
-import type { WebSocket } from 'ws';
 import { beginStream, Coalescer } from '../streams';
 import { standardHeaders } from '../version';
 import type { FastifyReply } from 'fastify';
 
 type Req = FastifyRequest<{ Params: { id: string }; Querystring: Query }>;
+
+/** The part of a `ws` WebSocket the attach route uses. */
+interface WebSocketConn {
+  readonly readyState: number;
+  readonly OPEN: number;
+  send(data: Buffer, opts: { binary: boolean }): void;
+  close(): void;
+  on(event: 'message', fn: (data: Buffer) => void): void;
+  on(event: 'close', fn: () => void): void;
+}
 
 export function containerRoutes(app: FastifyInstance, backend: Backend): void {
   const c = backend.containers;
@@ -126,7 +135,7 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
         // a handshake that fails never reaches the handler: the attach ends with its socket
         req.raw.socket.once('close', () => handle.detach());
       },
-    }, (socket: WebSocket, req: FastifyRequest) => {
+    }, (socket: WebSocketConn, req: FastifyRequest) => {
       const handle = handles.get(req.raw)!;
       const binary = atLeast(req, '1.28');
       handle.output.on('data', (r: { data: Buffer }) => {
