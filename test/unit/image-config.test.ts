@@ -48,7 +48,7 @@ t.test('EXPOSE, VOLUME, WORKDIR, USER, LABEL, STOPSIGNAL, ONBUILD', async (t) =>
 
 t.test('instructions a change cannot hold are rejected', async (t) => {
   t.throws(() => applyChanges({}, ['RUN echo']), { message: 'RUN is not a valid change command' });
-  t.throws(() => applyChanges({}, ['BOGUS x']), { message: 'dockerfile parse error line 1: unknown instruction: BOGUS' });
+  t.throws(() => applyChanges({}, ['BOGUS x']), { message: 'BOGUS is not a valid change command' }, 'moby checks the name against the change commands before anything else');
   t.throws(() => applyChanges({}, ['EXPOSE abc']), { message: 'invalid containerPort: abc' });
   t.throws(() => applyChanges({}, ['ONBUILD ONBUILD RUN x']), { message: /Chaining ONBUILD/ });
 });

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { InvalidParameter, NotFound, errorMessage } from '../../errors';
 import type { DB } from '../../store/db';
 import { BERTH_VERSION } from '../../version';
-import { parseGoDuration, type Filters } from '../filters';
+import type { Filters } from '../filters';
 import type { BuildBackend, BuildOptions, ProgressSink } from '../types';
 import type { Images, ImageRecord } from '../images';
 import type { Containers } from '../containers';
@@ -20,11 +20,11 @@ import { commitLayer } from '../images/commit';
 import { goArch, normalizeContainerConfig, type ContainerConfig, type ImageConfigJSON } from '../images/config';
 import { familiarString, parseNormalizedNamed, shortId, withDefaultTag, type Reference } from '../images/reference';
 import { rfc3339Nano } from '../containers/status';
-import { parseSignal } from '../containers/config';
 import { BuildCache, type CacheRecord, type PruneOptions } from './cache';
 import { applyDockerignore, extractContext, readDockerfile } from './context';
 import { copyEntries, hasGlob, hashEntries, isArchive, matchSources, packEntries, type LayerEntry, type Owner } from './copy';
-import { expandWord, expandWords, flagValues, keyValues, parseDockerfile, type Instruction, type Lookup } from './parser';
+import { CONFIG_INSTRUCTIONS, applyConfigInstruction, argDecls, argValue, commandLine } from './instructions';
+import { expandWord, expandWords, flagValues, parseDockerfile, type Instruction, type Lookup } from './parser';
 import { layeredView, pathParts, type FsView } from './rootfs';
 
 /** A failed build step with the exit code the CLI exits with (errorDetail.code). */
@@ -38,7 +38,6 @@ export class BuildStepFailed extends Error {
 const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy',
   'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
-const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const URL_TIMEOUT_MS = 15_000;
 
 export interface BuilderDeps {
@@ -152,8 +151,8 @@ export class Builder implements BuildBackend {
         stages.push({ from: ins, body: [], name });
       } else if (stages.length === 0) {
         if (ins.cmd !== 'arg') throw new InvalidParameter('no build stage in current context');
-        for (const [k, v] of argDecls(ins, run.escape, (n) => valueOf(run.globalArgs, n))) {
-          run.globalArgs.set(k, k in run.opts.buildArgs && run.opts.buildArgs[k] != null ? run.opts.buildArgs[k]! : v);
+        for (const [k, v] of argDecls(ins, (n) => valueOf(run.globalArgs, n), run.escape)) {
+          run.globalArgs.set(k, argValue(k, v, run.opts.buildArgs));
           if (k in run.opts.buildArgs) run.usedArgs.add(k);
         }
       } else stages[stages.length - 1]!.body.push(ins);
@@ -240,110 +239,27 @@ export class Builder implements BuildBackend {
 
   private async dispatch(run: Run, stage: Stage, ins: Instruction): Promise<void> {
     const env = this.lookup(run, stage);
-    const esc = run.escape;
-    const c = stage.config;
-    if (ins.cmd !== 'run' && ins.cmd !== 'copy' && ins.cmd !== 'add' && ins.cmd !== 'healthcheck') flagValues(ins, []);
     switch (ins.cmd) {
       case 'run': return this.runStep(run, stage, ins);
       case 'copy': case 'add': return this.copyStep(run, stage, ins);
-      case 'workdir': {
-        const dir = expandWord(ins.args, env, esc);
-        if (dir === '') throw new InvalidParameter('WORKDIR requires exactly one argument');
-        c.WorkingDir = '/' + pathParts(dir.startsWith('/') ? dir : `${c.WorkingDir || '/'}/${dir}`).join('/');
-        return this.workdirStep(run, stage, ins);
-      }
-      case 'env': {
-        const list = [...(c.Env ?? [])];
-        for (const [k, v] of keyValues(ins.args, 'ENV', env, esc)) {
-          const i = list.findIndex((e) => e.startsWith(k + '=') || e === k);
-          if (i >= 0) list[i] = `${k}=${v}`;
-          else list.push(`${k}=${v}`);
-        }
-        c.Env = list;
-        break;
-      }
       case 'arg':
-        for (const [k, v] of argDecls(ins, esc, env)) {
-          let value = v;
-          if (run.globalArgs.has(k) && value === undefined) value = run.globalArgs.get(k);
-          const given = run.opts.buildArgs[k];
-          if (given != null) value = given;
+        flagValues(ins, []);
+        for (const [k, v] of argDecls(ins, env, run.escape)) {
+          stage.args.set(k, argValue(k, v, run.opts.buildArgs, run.globalArgs));
           if (k in run.opts.buildArgs) run.usedArgs.add(k);
-          stage.args.set(k, value);
         }
         break;
-      case 'label': {
-        c.Labels = { ...(c.Labels ?? {}) };
-        for (const [k, v] of keyValues(ins.args, 'LABEL', env, esc)) c.Labels[k] = v;
-        break;
-      }
       case 'maintainer':
+        flagValues(ins, []);
         if (ins.args === '') throw new InvalidParameter('MAINTAINER requires exactly one argument');
         stage.author = ins.args;
         break;
-      case 'expose': {
-        const ports = { ...(c.ExposedPorts ?? {}) };
-        const words = expandWords(ins.args, env, esc);
-        if (words.length === 0) throw new InvalidParameter('EXPOSE requires at least one argument');
-        for (const w of words) for (const p of exposedPorts(w)) ports[p] = {};
-        c.ExposedPorts = ports;
-        break;
-      }
-      case 'volume': {
-        const list = ins.json ?? expandWords(ins.args, env, esc);
-        if (list.length === 0) throw new InvalidParameter('VOLUME requires at least one argument');
-        c.Volumes = { ...(c.Volumes ?? {}) };
-        for (const v of list) {
-          if (v.trim() === '') throw new InvalidParameter('VOLUME specified can not be an empty string');
-          c.Volumes[v] = {};
-        }
-        break;
-      }
-      case 'user': {
-        const u = expandWord(ins.args, env, esc);
-        if (u === '') throw new InvalidParameter('USER requires exactly one argument');
-        c.User = u;
-        break;
-      }
-      case 'stopsignal': {
-        const sig = expandWord(ins.args, env, esc);
-        parseSignal(sig);
-        c.StopSignal = sig;
-        break;
-      }
-      case 'cmd':
-        c.Cmd = this.commandLine(stage, ins);
-        stage.cmdSet = true;
-        break;
-      case 'entrypoint':
-        c.Entrypoint = ins.args === '' ? null : this.commandLine(stage, ins);
-        if (!stage.cmdSet) c.Cmd = null;
-        break;
-      case 'shell':
-        if (!ins.json) throw new InvalidParameter('SHELL requires the arguments to be in JSON form');
-        if (ins.json.length === 0) throw new InvalidParameter('SHELL requires at least one argument');
-        c.Shell = ins.json;
-        break;
-      case 'healthcheck':
-        c.Healthcheck = healthcheck(ins, stage);
-        break;
-      case 'onbuild': {
-        const inner = /^(\S+)/.exec(ins.args)?.[1]?.toUpperCase();
-        if (!inner) throw new InvalidParameter('ONBUILD requires at least one argument');
-        if (inner === 'ONBUILD') throw new InvalidParameter('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
-        if (inner === 'FROM' || inner === 'MAINTAINER') throw new InvalidParameter(`${inner} isn't allowed as an ONBUILD trigger`);
-        parseDockerfile(ins.args); // an unknown trigger fails now, as moby's
-        c.OnBuild = [...(c.OnBuild ?? []), ins.args];
-        break;
-      }
       default:
-        throw new InvalidParameter(`unknown instruction: ${ins.cmd.toUpperCase()}`);
+        if (!CONFIG_INSTRUCTIONS.has(ins.cmd)) throw new InvalidParameter(`unknown instruction: ${ins.cmd.toUpperCase()}`);
+        applyConfigInstruction(stage, ins, env, run.escape);
+        if (ins.cmd === 'workdir') return this.workdirStep(run, stage, ins);
     }
     await this.metadataStep(run, stage, ins);
-  }
-
-  private commandLine(stage: Stage, ins: Instruction): string[] {
-    return ins.json ?? [...(stage.config.Shell?.length ? stage.config.Shell : DEFAULT_SHELL), ins.args];
   }
 
   /** ENV, LABEL, CMD ...: an image with an empty layer (moby commits a container that never ran). */
@@ -378,7 +294,7 @@ export class Builder implements BuildBackend {
   private async runStep(run: Run, stage: Stage, ins: Instruction): Promise<void> {
     flagValues(ins, []);
     if (!stage.imageId) throw new InvalidParameter('RUN needs a filesystem to run in: FROM scratch has none until a COPY or ADD');
-    const argv = this.commandLine(stage, ins);
+    const argv = commandLine(stage.config, ins);
     // build args the stage declared (and the proxy args) reach RUN's environment; ENV wins
     const argEnv: string[] = [];
     const shown: string[] = [];
@@ -625,17 +541,6 @@ function valueOf(m: Map<string, string | undefined>, name: string): string | und
   return m.get(name);
 }
 
-/** ARG name[=default] ... (moby's parseArg); defaults expanded. */
-function argDecls(ins: Instruction, escape: string, env: Lookup): Array<[string, string | undefined]> {
-  if (ins.args.trim() === '') throw new InvalidParameter('ARG requires at least one argument');
-  return ins.args.trim().split(/\s+/).map((w) => {
-    const eq = w.indexOf('=');
-    if (eq === 0) throw new InvalidParameter('ARG names can not be blank');
-    if (eq < 0) return [w, undefined] as [string, string | undefined];
-    return [w.slice(0, eq), expandWord(w.slice(eq + 1), env, escape)] as [string, string | undefined];
-  });
-}
-
 /** The `--label` options' extra step. */
 function labelStep(labels: Record<string, string>): Instruction | null {
   const keys = Object.keys(labels).sort();
@@ -658,63 +563,6 @@ function checkPlatform(p: string): void {
   if (os !== 'linux' || (arch !== undefined && arch !== goArch())) {
     throw new InvalidParameter(`berth builds for linux/${goArch()} only: platform ${p} is not supported`);
   }
-}
-
-/** `80`, `80/udp`, `8000-8002/tcp` → `80/tcp` ... */
-function exposedPorts(word: string): string[] {
-  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(word);
-  if (!m) throw new InvalidParameter(`invalid containerPort: ${word}`);
-  const lo = Number(m[1]);
-  const hi = m[2] !== undefined ? Number(m[2]) : lo;
-  if (lo > 65535 || hi > 65535 || hi < lo) throw new InvalidParameter(`invalid range specified for container port: ${word}`);
-  const out: string[] = [];
-  for (let p = lo; p <= hi; p++) out.push(`${p}/${(m[3] ?? 'tcp').toLowerCase()}`);
-  return out;
-}
-
-/** HEALTHCHECK [--interval ...] CMD ... | NONE (moby's parseHealthcheck). */
-function healthcheck(ins: Instruction, stage: Stage): Record<string, unknown> {
-  const flags = flagValues(ins, ['interval', 'timeout', 'start-period', 'start-interval', 'retries']);
-  const m = /^(\S+)\s*([\s\S]*)$/.exec(ins.args);
-  const kind = m?.[1]?.toUpperCase();
-  if (kind === 'NONE') {
-    if (m![2]!.trim() !== '' || flags.size > 0) throw new InvalidParameter('HEALTHCHECK NONE takes no arguments');
-    return { Test: ['NONE'] };
-  }
-  if (kind !== 'CMD') throw new InvalidParameter(`Unknown type "${kind ?? ''}" in HEALTHCHECK (try CMD)`);
-  const rest = m![2]!.trim();
-  let json: string[] | null = null;
-  if (rest.startsWith('[')) {
-    try {
-      const v = JSON.parse(rest) as unknown;
-      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) json = v as string[];
-    } catch { /* shell form */ }
-  }
-  if (!json && rest === '') throw new InvalidParameter('Missing command after HEALTHCHECK CMD');
-  const hc: Record<string, unknown> = { Test: json ? ['CMD', ...json] : ['CMD-SHELL', rest] };
-  const dur = (name: string, key: string) => {
-    const v = flags.get(name);
-    if (v) hc[key] = goDuration(v, name);
-  };
-  dur('interval', 'Interval');
-  dur('timeout', 'Timeout');
-  dur('start-period', 'StartPeriod');
-  dur('start-interval', 'StartInterval');
-  const retries = flags.get('retries');
-  if (retries) {
-    if (!/^\d+$/.test(retries) || Number(retries) < 1) throw new InvalidParameter('--retries must be at least 1');
-    hc.Retries = Number(retries);
-  }
-  void stage;
-  return hc;
-}
-
-/** A healthcheck duration flag in nanoseconds (moby's parseOptInterval). */
-function goDuration(v: string, name: string): number {
-  const total = parseGoDuration(v);
-  if (total === undefined) throw new InvalidParameter(`time: invalid duration "${v}" for --${name}`);
-  if (total > 0 && total < 1e6) throw new InvalidParameter(`Interval "${name}" cannot be less than 1ms`);
-  return Math.round(total);
 }
 
 /** ADD <url>: fetched with a bound, so an unreachable server fails the step instead of hanging it. */

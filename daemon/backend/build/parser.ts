@@ -44,8 +44,15 @@ function parseError(line: number, msg: string): InvalidParameter {
   return new InvalidParameter(`dockerfile parse error on line ${line}: ${msg}`);
 }
 
+export interface ParseOptions {
+  /** The error for an instruction name that is not a Dockerfile's (default: moby's parse error). */
+  unknown?: (word: string, line: number) => Error;
+  /** No instruction at all is fine (commit/import changes); a Dockerfile must have one. */
+  allowEmpty?: boolean;
+}
+
 /** Parses a whole Dockerfile. Throws InvalidParameter with moby's wording on a bad file. */
-export function parseDockerfile(text: string): Dockerfile {
+export function parseDockerfile(text: string, opts: ParseOptions = {}): Dockerfile {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   let escape = '\\';
   let i = 0;
@@ -79,16 +86,16 @@ export function parseDockerfile(text: string): Dockerfile {
       more = continuation.test(next);
       line += more ? next.replace(continuation, '') : next;
     }
-    instructions.push(parseInstruction(line.replace(/[ \t]+$/, ''), start));
+    instructions.push(parseInstruction(line.replace(/[ \t]+$/, ''), start, opts));
   }
-  if (instructions.length === 0) throw new InvalidParameter('the Dockerfile (Dockerfile) cannot be empty');
+  if (instructions.length === 0 && !opts.allowEmpty) throw new InvalidParameter('the Dockerfile (Dockerfile) cannot be empty');
   return { escape, instructions };
 }
 
-function parseInstruction(line: string, lineNo: number): Instruction {
+function parseInstruction(line: string, lineNo: number, opts: ParseOptions): Instruction {
   const m = /^(\S+)\s*([\s\S]*)$/.exec(line)!;
   const cmd = m[1]!.toLowerCase();
-  if (!INSTRUCTIONS.has(cmd)) throw parseError(lineNo, `unknown instruction: ${m[1]!.toUpperCase()}`);
+  if (!INSTRUCTIONS.has(cmd)) throw opts.unknown?.(m[1]!, lineNo) ?? parseError(lineNo, `unknown instruction: ${m[1]!.toUpperCase()}`);
   let rest = m[2]!;
   const flags: Instruction['flags'] = [];
   if (cmd !== 'onbuild') {
