@@ -8,9 +8,11 @@
 #    installing the package changes no running init (PID 1 stays what it is)
 #  python3-docker, docker-compose: the clients test/clients/ drives against a test berthd
 #    (Debian's Docker SDK for Python 5.0.3, run by /usr/bin/python3, and docker-compose 1.29)
+#  docker-registry, apache2-utils: the registry the pull/push tests run on 127.0.0.1, and
+#    htpasswd for its basic-auth setup (the package's own service is not used)
 set -euo pipefail
 need=()
-for pkg in build-essential python3 libseccomp-dev busybox-static systemd python3-docker docker-compose; do
+for pkg in build-essential python3 libseccomp-dev busybox-static systemd python3-docker docker-compose docker-registry apache2-utils; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)
@@ -18,4 +20,9 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# the tests start their own registries on 127.0.0.1; the package's service (all interfaces,
+# port 5000) is not wanted where systemd runs it
+if command -v systemctl >/dev/null && systemctl is-enabled docker-registry >/dev/null 2>&1; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi

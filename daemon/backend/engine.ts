@@ -28,6 +28,7 @@ import { serveDns } from './networks/dns';
 import { hostNetworks } from './networks/host';
 import { realNativeOps } from '../native/ops';
 import { Builder } from './build';
+import { Registry } from './registry';
 import { defaultDiffOps, defaultLayerOps } from './layers/native';
 
 export interface Engine {
@@ -109,6 +110,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   });
   images.useContainers((ref, pause, fn) => containers.withCommitSource(ref, pause, fn));
   const build = new Builder({ db, images, containers, tmpDir: tmp, layerOps: defaultLayerOps(), diffOps: defaultDiffOps() });
+  const registry = new Registry({ config, db, images, events, tmpDir: tmp });
   await containers.reconcile(readExitFile);
   await containers.applyRestartPolicies();
   const system = new System(config, engineId(config.dataRoot), {
@@ -127,9 +129,10 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   };
 
   return {
-    backend: { system, images, containers, execs, volumes, networks, events, build },
+    backend: { system, images, containers, execs, volumes, networks, events, build, registry },
     stats,
     async close() {
+      registry.close();
       // With live restore (the default) containers keep running; without it they are stopped
       // as dockerd stops them at shutdown.
       if (!config.liveRestore) await containers.stopAll();

@@ -8,6 +8,9 @@ import type { Execs } from './exec';
 import type { Volumes } from './volumes';
 import type { Networks } from './networks';
 
+export type { RegistryBackend } from './registry';
+import type { RegistryBackend } from './registry';
+
 export interface Backend {
   system: SystemBackend;
   images: ImagesBackend;
@@ -17,6 +20,7 @@ export interface Backend {
   networks: NetworksBackend;
   events: EventBus;
   build: BuildBackend;
+  registry: RegistryBackend;
 }
 
 // ---- networks --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { registerVersioning, rewriteUrl } from './version';
 import { dockerRoutes } from './docker-routes';
 import { systemRoutes } from './routes/system';
 import { imageRoutes } from './routes/images';
+import { registryRoutes } from './routes/registry';
 import { commitRoutes } from './routes/commit';
 import { buildRoutes } from './routes/build';
 import { pluginRoutes } from './routes/plugins';
@@ -73,6 +74,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   systemRoutes(app, deps.backend);
   imageRoutes(app, deps.backend);
+  registryRoutes(app, deps.backend);
   commitRoutes(app, deps.backend);
   buildRoutes(app, deps.backend);
   containerRoutes(app, deps.backend);

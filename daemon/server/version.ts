@@ -8,7 +8,8 @@ const versionOf = new WeakMap<object, string>();
 
 /**
  * fastify `rewriteUrl`: strips /v1.NN and remembers it for the request; encodes the
- * slashes of an image name (`localhost:5000/a/b`) so that `/images/:name/...` matches it.
+ * slashes of an image name (`localhost:5000/a/b`) so that `/images/:name/...` (and
+ * `/distribution/:name/json`) matches it.
  */
 export function rewriteUrl(raw: { url?: string; method?: string }): string {
   let url = raw.url ?? '/';
@@ -18,9 +19,14 @@ export function rewriteUrl(raw: { url?: string; method?: string }): string {
     const rest = url.slice(m[0].length);
     url = rest === '' || rest.startsWith('?') ? '/' + rest : rest;
   }
-  if (!url.startsWith('/images/')) return url;
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
+  if (path.startsWith('/distribution/')) {
+    const d = /^\/distribution\/(.+)\/json\/?$/.exec(path);
+    if (!d || !d[1]!.includes('/')) return url;
+    return `/distribution/${d[1]!.replace(/\//g, '%2F')}/json${q < 0 ? '' : url.slice(q)}`;
+  }
+  if (!url.startsWith('/images/')) return url;
   const named = raw.method === 'DELETE' ? /^\/images\/(.+?)\/?$/.exec(path) : /^\/images\/(.+)\/(json|history|push|tag|get)\/?$/.exec(path);
   if (!named || !named[1]!.includes('/')) return url;
   const name = named[1]!.replace(/\//g, '%2F');

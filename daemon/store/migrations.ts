@@ -121,4 +121,17 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE build_cache ADD COLUMN usage_count INTEGER NOT NULL DEFAULT 1;
   `,
+  // 7: which registry blob (compressed digest) holds each layer, and where it was seen, so a
+  // push can skip or mount layers a registry already has (moby's v2metadata)
+  `
+  CREATE TABLE layer_blobs (
+    diff_id    TEXT NOT NULL,             -- sha256 of the uncompressed tar
+    digest     TEXT NOT NULL,             -- sha256 of the blob as the registry stores it
+    media_type TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    registry   TEXT NOT NULL,             -- domain of the reference, e.g. localhost:5000
+    repository TEXT NOT NULL,             -- path in that registry, e.g. library/busybox
+    PRIMARY KEY (diff_id, digest, registry, repository)
+  );
+  `,
 ];

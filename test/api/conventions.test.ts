@@ -46,9 +46,9 @@ t.test('errors are {"message"} with an exact application/json content type', asy
 });
 
 t.test('a Docker route berth lacks answers 501 naming it; an unknown path 404', async (t) => {
-  const res = await app.inject({ method: 'GET', url: '/v1.45/distribution/busybox/json' });
+  const res = await app.inject({ method: 'POST', url: '/v1.45/session', payload: '' });
   t.equal(res.statusCode, 501);
-  t.match(res.json().message, 'GET /distribution/{name}/json');
+  t.match(res.json().message, 'POST /session');
   const nf = await app.inject({ method: 'GET', url: '/no/such/thing' });
   t.equal(nf.statusCode, 404);
   t.equal(nf.json().message, 'page not found');

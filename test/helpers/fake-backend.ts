@@ -3,7 +3,8 @@ import type { Backend, ContainersBackend, ExecsBackend, ImagesBackend, VolumesBa
 import type { NetworksBackend } from '../../daemon/backend/types';
 import { EventBus } from '../../daemon/backend/events';
 import { NotFound } from '../../daemon/errors';
-import type { BuildBackend } from '../../daemon/backend/types';
+import type { BuildBackend, RegistryBackend } from '../../daemon/backend/types';
+import { SystemError } from '../../daemon/errors';
 
 export interface FakeBackend extends Backend {
   calls: Array<{ method: string; args: unknown[] }>;
@@ -32,9 +33,18 @@ export function fakeBackend(overrides: { images?: Partial<ImagesBackend>; contai
     build: record('build.build', async () => 'sha256:' + '0'.repeat(64)),
     prune: record('build.prune', async () => ({ CachesDeleted: null, SpaceReclaimed: 0 })),
   };
+  const offline = (): never => { throw new SystemError('the fake backend reaches no registry'); };
+  const registry: RegistryBackend = {
+    pull: record('registry.pull', async () => offline()),
+    push: record('registry.push', async () => offline()),
+    login: record('registry.login', async () => offline()),
+    distribution: record('registry.distribution', async () => offline()),
+    search: record('registry.search', async () => offline()),
+  };
   return {
     calls,
     build,
+    registry,
     events: new EventBus(),
     system: {
       version: record('system.version', async () => ({ Version: 'fake', ApiVersion: '1.45' })),

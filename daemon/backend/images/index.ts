@@ -187,6 +187,57 @@ export class Images implements ImagesBackend {
     this.emit('tag', imageId, familiarString(named));
   }
 
+  // ---- what pull and push record ----------------------------------------------------------
+
+  hasImage(id: string): boolean {
+    return this.repo.get(id) !== undefined;
+  }
+
+  /** The image's labels (event attributes). */
+  labelsOf(id: string): Record<string, string> {
+    const row = this.repo.get(id);
+    return row ? this.record(row).config.config?.Labels ?? {} : {};
+  }
+
+  /**
+   * After a pull: `ref` (a tag or a digest reference) and `repoDigest` (name@manifest digest)
+   * point at `id`, as moby's pullTag records them (no tag event). True when the reference is
+   * new or moved.
+   */
+  recordPull(id: string, ref: Reference, repoDigest: string): boolean {
+    return this.db.transaction(() => {
+      const key = canonicalString(ref);
+      const table = ref.digest !== undefined ? this.digests : this.tags;
+      const moved = table.get(key)?.image_id !== id;
+      if (moved) table.set(key, id);
+      this.digests.set(repoDigest, id);
+      return moved;
+    })();
+  }
+
+  /** After a push: name@manifest digest is a RepoDigest of the image. */
+  recordPush(id: string, repoDigest: string): void {
+    this.digests.set(repoDigest, id);
+  }
+
+  /**
+   * The tags docker push sends for `name` (with `tag`: that one, else every tag of the
+   * repository), sorted. NotFound with Docker's wording when there is none.
+   */
+  tagsToPush(name: string, tag: string | undefined): Reference[] {
+    const repo = parseNormalizedNamed(name);
+    if (repo.digest !== undefined) throw new InvalidParameter('cannot push a digest reference');
+    const wanted = tag ? withTag(repo, tag) : repo.tag !== undefined ? repo : undefined;
+    if (wanted) {
+      if (!this.tags.get(canonicalString(wanted))) throw new NotFound(`tag does not exist: ${familiarString(wanted)}`);
+      return [wanted];
+    }
+    const refs = this.tags.all().map((r) => parseCanonical(r.ref)).filter((r) => r.name === repo.name && r.tag !== undefined)
+      .sort((a, b) => (a.tag! < b.tag! ? -1 : 1));
+    if (refs.length === 0) throw new NotFound(`An image does not exist locally with the tag: ${familiarName(repo.name)}`);
+    return refs;
+  }
+
   // ---- ImagesBackend ------------------------------------------------------------------------
 
   async list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]> {

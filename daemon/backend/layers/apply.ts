@@ -75,7 +75,8 @@ export async function applyLayerTar(input: Readable, root: string, ops: LayerNat
     }
     (extract as unknown as { end(): void }).end();
   })();
-  feeding.catch(() => { /* awaited below */ });
+  // a failed source (a corrupt gzip stream, a broken download) must end the entry loop too
+  feeding.catch((err: unknown) => extract.destroy(err as Error));
 
   const state: ApplyState = {
     root, ops, dirTimes: [], size: 0, entries: 0, asRoot: process.getuid?.() === 0,

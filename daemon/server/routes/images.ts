@@ -1,13 +1,14 @@
-// Image routes: list, inspect, history, tag, delete, prune, /images/create (import; pull
-// later), /images/load and save (/images/get, /images/{name}/get).
+// Image routes: list, inspect, history, tag, delete, prune, /images/create (import and pull),
+// push, search, /images/load and save (/images/get, /images/{name}/get).
 // Names with slashes (`localhost:5000/a/b`) reach `:name` because rewriteUrl (version.ts)
 // encodes the slashes of the name segment.
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Backend, ImageSummary } from '../../backend/types';
-import { InvalidParameter, NotImplemented } from '../../errors';
+import { InvalidParameter } from '../../errors';
+import { decodeAuthHeader } from '../../backend/registry/client';
 import { bool, filters, str, strs, type Query } from '../query';
-import { jsonMessageStream } from '../streams';
+import { jsonMessageStream, type JsonMessageStream } from '../streams';
 import { atLeast } from '../version';
 
 type NameRequest = FastifyRequest<{ Params: { name: string }; Querystring: Query }>;
@@ -22,6 +23,8 @@ export function imageRoutes(app: FastifyInstance, backend: Backend): void {
   app.post('/images/:name/tag', h.tag);
   app.delete('/images/:name', h.remove);
   app.post('/images/prune', h.prune);
+  app.get('/images/search', h.search);
+  app.post('/images/:name/push', h.push);
   app.get('/images/get', h.saveMany);
   app.get('/images/:name/get', h.save);
 
@@ -99,7 +102,15 @@ function handlers(backend: Backend) {
 
     async create(req: QueryRequest, reply: FastifyReply): Promise<FastifyReply> {
       const q = req.query;
-      if (str(q, 'fromImage')) throw new NotImplemented('pulling from a registry is not implemented yet');
+      const image = str(q, 'fromImage');
+      if (image) {
+        const auth = decodeAuthHeader(header(req, 'x-registry-auth'));
+        const tag = str(q, 'tag') || undefined;
+        const platform = str(q, 'platform') || undefined;
+        return streamWhileConnected(reply, (out, signal) => backend.registry.pull({
+          image, auth, signal, ...(tag !== undefined && { tag }), ...(platform !== undefined && { platform }),
+        }, (msg) => out.write(msg)).then(() => undefined));
+      }
       const src = str(q, 'fromSrc');
       if (src === undefined || src === '') throw new InvalidParameter('fromImage or fromSrc is required');
       if (src !== '-') throw new InvalidParameter('importing from a URL is not supported');
@@ -117,6 +128,23 @@ function handlers(backend: Backend) {
       });
     },
 
+    async push(req: NameRequest, reply: FastifyReply): Promise<FastifyReply> {
+      const auth = decodeAuthHeader(header(req, 'x-registry-auth'));
+      const tag = str(req.query, 'tag') || undefined;
+      return streamWhileConnected(reply, (out, signal) => backend.registry.push({
+        name: req.params.name, auth, signal, ...(tag !== undefined && { tag }),
+      }, (msg) => out.write(msg)));
+    },
+
+    async search(req: QueryRequest) {
+      const term = str(req.query, 'term');
+      if (!term) throw new InvalidParameter('term is required');
+      const limitText = str(req.query, 'limit');
+      const limit = limitText ? Number(limitText) : undefined;
+      if (limit !== undefined && !Number.isInteger(limit)) throw new InvalidParameter(`invalid limit: ${limitText}`);
+      return backend.registry.search({ term, filters: filters(req.query), auth: decodeAuthHeader(header(req, 'x-registry-auth')), ...(limit !== undefined && { limit }) });
+    },
+
     async load(req: QueryRequest, reply: FastifyReply): Promise<FastifyReply> {
       const source = (req.body as Readable | undefined) ?? Readable.from([]);
       return jsonMessageStream(reply, async (out) => {
@@ -126,4 +154,20 @@ function handlers(backend: Backend) {
       });
     },
   };
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * A JSON message stream whose work is cancelled when the client goes away (a pull or push
+ * cut short leaves no half layer: the signal aborts its transfers).
+ */
+function streamWhileConnected(reply: FastifyReply, body: (out: JsonMessageStream, signal: AbortSignal) => Promise<void>): Promise<FastifyReply> {
+  const abort = new AbortController();
+  const onClose = () => { if (!reply.raw.writableFinished) abort.abort(new Error('the client went away')); };
+  reply.raw.on('close', onClose);
+  return jsonMessageStream(reply, (out) => body(out, abort.signal)).finally(() => reply.raw.off('close', onClose));
 }

@@ -1,0 +1,187 @@
+// A real distribution registry for tests: Debian's `docker-registry` on 127.0.0.1 on a free
+// port, with its own temporary storage, optionally behind htpasswd basic auth or bearer token
+// auth (with a token server this helper runs on 127.0.0.1 too). Stopped by pid and removed
+// in teardown.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, createPrivateKey, createSign, X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { TestLike } from './daemon';
+
+export const REGISTRY_BIN = '/usr/bin/docker-registry';
+
+export interface RegistryOptions {
+  /** htpasswd basic auth with these users (name → password). */
+  basic?: Record<string, string>;
+  /** Bearer tokens from a token server in this process; users as for basic. */
+  token?: Record<string, string>;
+}
+
+export interface TestRegistry {
+  /** 127.0.0.1:<port>, the domain images are named with */
+  host: string;
+  url: string;
+  dir: string;
+  pid: number;
+  /** Token requests the token server saw (scopes asked, user), when token auth is on. */
+  tokenRequests: Array<{ user: string | undefined; scopes: string[] }>;
+  /** GET/HEAD/PUT/... lines the registry logged, for "what was sent" assertions. */
+  log(): string;
+  /** Requests the registry served: method and path, in order (from its access log). */
+  requests(): Array<{ method: string; path: string }>;
+  stop(): Promise<void>;
+}
+
+/** Why registry tests cannot run here, or false. */
+export function registrySkipReason(): string | false {
+  if (!existsSync(REGISTRY_BIN)) return `${REGISTRY_BIN} is missing (apt-get install docker-registry; scripts/install-deps.sh)`;
+  return false;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startRegistry(t: TestLike, opts: RegistryOptions = {}): Promise<TestRegistry> {
+  const dir = mkdtempSync('/tmp/bt-registry-');
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  let tokenServer: http.Server | undefined;
+  const tokenRequests: TestRegistry['tokenRequests'] = [];
+  let auth = '';
+  if (opts.basic) {
+    const lines = Object.entries(opts.basic).map(([u, p]) => bcryptLine(u, p));
+    writeFileSync(join(dir, 'htpasswd'), lines.join(''));
+    auth = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${join(dir, 'htpasswd')}\n`;
+  }
+  if (opts.token) {
+    const { key, cert } = selfSignedCert(dir);
+    writeFileSync(join(dir, 'token.crt'), cert);
+    const served = await serveTokens(opts.token, key, cert, host, tokenRequests);
+    tokenServer = served.server;
+    auth = `auth:\n  token:\n    realm: http://127.0.0.1:${served.port}/token\n    service: ${host}\n    issuer: berth-test\n    rootcertbundle: ${join(dir, 'token.crt')}\n`;
+  }
+  writeFileSync(join(dir, 'config.yml'), `version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: ${join(dir, 'data')}
+  delete:
+    enabled: true
+http:
+  addr: ${host}
+${auth}`);
+  let out = '';
+  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await new Promise<void>((resolve) => (tokenServer ? tokenServer.close(() => resolve()) : resolve()));
+    tokenServer?.closeAllConnections();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  t.teardown(stop);
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const req = http.get(`http://${host}/v2/`, (res) => { res.resume(); resolve(true); });
+      req.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (i > 100 || child.exitCode !== null) {
+      await stop();
+      throw new Error(`docker-registry did not start on ${host}:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    host,
+    url: `http://${host}`,
+    dir,
+    pid: child.pid!,
+    tokenRequests,
+    log: () => out,
+    requests: () => [...out.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) ([^ "]+) HTTP\/1\.1"/g)].map((m) => ({ method: m[1]!, path: m[2]! })),
+    stop,
+  };
+}
+
+/** One htpasswd line with a bcrypt hash (htpasswd -B from apache2-utils). */
+function bcryptLine(user: string, password: string): string {
+  const r = spawnSync('htpasswd', ['-nbB', user, password], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`htpasswd failed: ${r.stderr}`);
+  return r.stdout.trim() + '\n';
+}
+
+function selfSignedCert(dir: string): { key: string; cert: string } {
+  const keyFile = join(dir, 'token.key');
+  const certFile = join(dir, 'token.pem');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile,
+    '-days', '1', '-subj', '/CN=berth-test-token'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
+}
+
+const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+/**
+ * The token server of the distribution token spec: checks basic credentials (anonymous gets
+ * nothing), and grants what was asked for a repository. Tokens are RS256 JWTs whose x5c
+ * header carries the certificate the registry trusts.
+ */
+async function serveTokens(users: Record<string, string>, keyPem: string, certPem: string, service: string,
+  seen: TestRegistry['tokenRequests']): Promise<{ server: http.Server; port: number }> {
+  const key = createPrivateKey(keyPem);
+  const der = new X509Certificate(certPem).raw;
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const scopes = u.searchParams.getAll('scope');
+    const authz = req.headers.authorization ?? '';
+    let user: string | undefined;
+    if (authz.startsWith('Basic ')) {
+      const [name, ...rest] = Buffer.from(authz.slice(6), 'base64').toString('utf8').split(':');
+      if (users[name!] !== rest.join(':')) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }));
+        return;
+      }
+      user = name;
+    }
+    seen.push({ user, scopes });
+    const access = user === undefined ? [] : scopes.map((s) => {
+      const [type, name, actions] = s.split(':');
+      return { type, name, actions: (actions ?? '').split(',') };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const header = { alg: 'RS256', typ: 'JWT', x5c: [der.toString('base64')] };
+    const claims = {
+      iss: 'berth-test', sub: user ?? '', aud: service, exp: now + 300, nbf: now - 10, iat: now,
+      jti: createHash('sha256').update(`${now}${Math.random()}`).digest('hex').slice(0, 16), access,
+    };
+    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const sig = createSign('RSA-SHA256').update(input).sign(key);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ token: `${input}.${b64url(sig)}`, expires_in: 300 }));
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, port };
+}
