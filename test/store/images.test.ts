@@ -25,7 +25,7 @@ t.test('migrations create the schema at the latest user_version, and refuse a ne
   t.teardown(() => db.close());
   t.equal(db.pragma('user_version', { simple: true }), migrations.length);
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r: any) => r.name);
-  t.same(tables, ['build_cache', 'container_mounts', 'containers', 'digests', 'endpoints', 'events', 'image_layers', 'images', 'layers', 'networks', 'sqlite_sequence', 'tags', 'volumes']);
+  t.same(tables, ['build_cache', 'container_mounts', 'containers', 'digests', 'endpoints', 'events', 'image_layers', 'images', 'layer_blobs', 'layers', 'networks', 'sqlite_sequence', 'tags', 'volumes']);
   db.pragma(`user_version = ${migrations.length + 1}`);
   t.throws(() => openDatabase(join(root, 'berth.db')), { message: /newer than this berthd knows/ });
   db.pragma(`user_version = ${migrations.length}`);
