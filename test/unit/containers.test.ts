@@ -330,8 +330,10 @@ t.test('log driver none keeps nothing and logs says so; local reads like json-fi
   t.teardown(r.close);
   const none = await r.containers.create('ln', { Image: 'busybox', Cmd: ['echo', 'x'], HostConfig: { LogConfig: { Type: 'none', Config: {} } } });
   t.throws(() => r.containers.logs(none.Id, { stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: -1, follow: false }, () => false), { message: 'configured logging driver does not support reading' });
+  const exited = r.containers.waitFor(none.Id, 'next-exit');
   await r.containers.start(none.Id);
   t.equal(r.launcher.links[0]!.spec.log, undefined, 'the monitor writes no log');
+  t.same(await exited, { StatusCode: 0, Error: null }, 'echo exits before the rig closes its database');
   await t.rejects(r.containers.create('lx', { Image: 'busybox', HostConfig: { LogConfig: { Type: 'syslog', Config: {} } } }), { message: /logging driver "syslog" is not supported/ });
   const local = await r.containers.create('ll', { Image: 'busybox', HostConfig: { LogConfig: { Type: 'local', Config: {} } } });
   t.ok(r.containers.logs(local.Id, { stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: -1, follow: false }, () => false));

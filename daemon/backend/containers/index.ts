@@ -222,12 +222,12 @@ export class Containers {
     const plannedMounts = this.d.mounts?.plan(config, hostConfig);
 
     const p = this.paths(id);
-    await createContainerFiles(p, config.Hostname, config.Domainname);
+    createContainerFiles(p, config.Hostname, config.Domainname);
     // Name and row in one synchronous step, so concurrent creates cannot take the same name.
     const cname = given || generateName((n) => this.d.repo.byName(n) !== undefined);
     const clash = this.d.repo.byName(cname);
     if (clash) {
-      await removeContainerFiles(p);
+      removeContainerFiles(p);
       throw nameConflict(cname, clash.id);
     }
     const row: ContainerRow = {
@@ -239,7 +239,7 @@ export class Containers {
       this.d.network?.prepare(id, hostConfig, body.NetworkingConfig);
     } catch (err) {
       this.d.repo.delete(id);
-      await removeContainerFiles(p);
+      removeContainerFiles(p);
       throw err;
     }
     if (plannedMounts) await this.d.mounts!.record(id, plannedMounts, image.lowerDirs);
@@ -578,7 +578,7 @@ export class Containers {
       const gone = this.d.repo.get(c.id);
       if (!gone) return; // auto-removed while we waited
       this.d.repo.saveState(c.id, { ...gone.state, Status: 'removing' }, gone.restartCount);
-      await removeContainerFiles(this.paths(c.id));
+      removeContainerFiles(this.paths(c.id));
       const anonymous = opts.volumes ? this.d.mounts?.anonymousVolumes(c.id) ?? [] : [];
       this.d.repo.delete(c.id);
       this.emit(c, 'destroy');
