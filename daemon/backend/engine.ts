@@ -11,6 +11,7 @@ import { Images } from './images';
 import { Usage } from './usage';
 import { execProbe } from './exec/probe';
 import { Containers } from './containers';
+import { MonitorPool } from './containers/monitor-client';
 import { MonitorProcesses, NativeCgroups, readExitFile } from './containers/runtime';
 import { Execs } from './exec';
 import { ExecMonitors } from './exec/runtime';
@@ -79,6 +80,8 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   const ops = realNativeOps();
   const images = await Images.open({ config, db, events });
   const cgroups = new NativeCgroups(ops, config.cgroupParent);
+  // one berth-monitor started ahead of the next container start or exec
+  const monitorPool = new MonitorPool(config.execRoot);
   const volumesRepo = new VolumesRepo(db);
   const volumes = new Volumes({ repo: volumesRepo, events, dataRoot: config.dataRoot, log: (m) => process.stderr.write(`berthd: ${m}\n`) });
   const mounts = new ContainerMounts({
@@ -93,7 +96,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   networks.init();
   let execs: Execs | undefined;
   const containers = new Containers({
-    repo: new ContainersRepo(db), events, cgroups, monitors: new MonitorProcesses(ops),
+    repo: new ContainersRepo(db), events, cgroups, monitors: new MonitorProcesses(ops, monitorPool),
     images: { forContainer: (ref) => images.forContainer(ref), sizeOf: (id) => images.resolve(id).row.size },
     dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts, defaultUlimits: config.defaultUlimits,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
@@ -105,7 +108,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   });
   networks.useContainers((ref) => containers.networkInfo(ref));
   execs = new Execs({
-    containers, launcher: new ExecMonitors(() => ops.detectCgroups()), events, execRoot: config.execRoot,
+    containers, launcher: new ExecMonitors(() => ops.detectCgroups(), monitorPool), events, execRoot: config.execRoot,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
   images.useContainers((ref, pause, fn) => containers.withCommitSource(ref, pause, fn));
@@ -113,6 +116,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   const registry = new Registry({ config, db, images, events, tmpDir: tmp });
   await containers.reconcile(readExitFile);
   await containers.applyRestartPolicies();
+  monitorPool.refill();
   const system = new System(config, engineId(config.dataRoot), {
     containers: () => containers.counts(),
     images: () => images.count(),
@@ -133,6 +137,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
     stats,
     async close() {
       registry.close();
+      monitorPool.close();
       // With live restore (the default) containers keep running; without it they are stopped
       // as dockerd stops them at shutdown.
       if (!config.liveRestore) await containers.stopAll();

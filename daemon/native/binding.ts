@@ -38,8 +38,11 @@ export interface RawFsStat {
  * The backend uses these through NativeOps (./ops.ts), never directly.
  */
 export interface RawAddon {
-  /** posix_spawn: stdin /dev/null, stdout a pipe (fd, read end), stderr appended to stderrPath. */
-  spawn(path: string, args: string[], stderrPath: string): { pid: number; fd: number };
+  /**
+   * posix_spawn: stdin /dev/null, stdout a pipe (fd, read end), stderr appended to stderrPath;
+   * with duplex, stdin and stdout are one end of a Unix socketpair and fd is the other.
+   */
+  spawn(path: string, args: string[], stderrPath: string, duplex?: boolean): { pid: number; fd: number };
   /** waitpid(pid, WNOHANG): the wait status once exited, null while it runs. */
   reap(pid: number): number | null;
   lockFile(path: string): number;

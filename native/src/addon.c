@@ -155,9 +155,10 @@ static napi_value js_lock_file(napi_env env, napi_callback_info info) {
 
 /* ---- processes ---- */
 
-/* spawn(path, args[], stderrPath) -> { pid, fd }: fd is the read end of the child's stdout. */
+/* spawn(path, args[], stderrPath, duplex?) -> { pid, fd }: fd is the read end of the child's
+ * stdout; with duplex, the other end of a socketpair that is both the child's stdin and stdout. */
 static napi_value js_spawn(napi_env env, napi_callback_info info) {
-  ARGS(3);
+  ARGS(4);
   NEED(3);
   char path[MAX_PATH_ARG], errpath[MAX_PATH_ARG];
   if (get_string(env, argv[0], path, sizeof path) < 0 || get_string(env, argv[2], errpath, sizeof errpath) < 0) return NULL;
@@ -178,7 +179,9 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   args[n + 1] = NULL;
   berth_error_t err = {0};
   int fd = -1;
-  pid_t pid = berth_spawn(path, args, errpath, &fd, &err);
+  bool duplex = false;
+  if (argc > 3) napi_get_value_bool(env, argv[3], &duplex);
+  pid_t pid = berth_spawn(path, args, errpath, duplex, &fd, &err);
   if (pid < 0) {
     throw_berth(env, &err);
     goto done;

@@ -1,20 +1,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "spawn.h"
 
 extern char **environ;
 
-pid_t berth_spawn(const char *path, char *const argv[], const char *stderr_path, int *stdout_fd, berth_error_t *err) {
+pid_t berth_spawn(const char *path, char *const argv[], const char *stderr_path, bool duplex, int *stdout_fd, berth_error_t *err) {
   int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) return berth_fail(err, errno, "pipe2 for %s", path);
+  if (duplex ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0 : pipe2(p, O_CLOEXEC) < 0) return berth_fail(err, errno, "%s for %s", duplex ? "socketpair" : "pipe2", path);
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (duplex) posix_spawn_file_actions_adddup2(&fa, p[1], 0);
+  else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, p[1], 1);
   posix_spawn_file_actions_addopen(&fa, 2, stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
   /* its own session; default signal dispositions and an empty mask, whatever berthd has */

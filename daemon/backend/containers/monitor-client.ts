@@ -1,7 +1,7 @@
 // The berthd side of native/MONITOR-PROTOCOL.md: spawning a berth-monitor for a container
 // (CONFIG_FILE, the `ready <pid>` line) and speaking its socket's frames. Engine code: no fastify.
 import { EventEmitter } from 'node:events';
-import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, writeFileSync } from 'node:fs';
 import { createConnection, Socket } from 'node:net';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { loadAddon, monitorPath, type RawAddon } from '../../native/binding';
@@ -201,26 +201,111 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
 }
 
 /**
+ * Monitors started ahead of need (`berth-monitor standby`, MONITOR-PROTOCOL.md "Standby"), so a
+ * container start does not wait for posix_spawn, the dynamic loader and the monitor's detaching
+ * fork. Each standby serves exactly one container or exec and nothing else: it holds no state of
+ * its own until its request comes, and it exits at once if berthd goes away (EOF). One is kept
+ * by default; a start that finds none spawns a monitor as before.
+ */
+export class MonitorPool {
+  private readonly idle: Socket[] = [];
+  private closed = false;
+  private refilling = false;
+
+  constructor(private readonly execRoot: string, private readonly size = 1, private readonly executable = monitorPath()) {}
+
+  /** A standby's socket, removed from the pool; undefined when none is ready. */
+  take(): Socket | undefined {
+    const sock = this.idle.shift();
+    if (sock) sock.removeAllListeners();
+    return sock;
+  }
+
+  /** Starts standbys until the pool is full again, after the current I/O callbacks. */
+  refill(): void {
+    if (this.closed || this.refilling || this.idle.length >= this.size) return;
+    this.refilling = true;
+    setImmediate(() => {
+      this.refilling = false;
+      while (!this.closed && this.idle.length < this.size) {
+        if (!this.spawnOne()) return;
+      }
+    });
+  }
+
+  /** Ends every standby (they see EOF and exit). */
+  close(): void {
+    this.closed = true;
+    for (const sock of this.idle.splice(0)) sock.destroy();
+  }
+
+  private spawnOne(): boolean {
+    const addon = loadAddon();
+    let spawned: { pid: number; fd: number };
+    try {
+      spawned = addon.spawn(this.executable, ['standby', this.execRoot], `${this.execRoot}/monitor-standby.log`, true);
+    } catch {
+      return false; // a start spawns its own monitor, and says why if that fails too
+    }
+    reapSoon(addon, spawned.pid);
+    const sock = new Socket({ fd: spawned.fd, readable: true, writable: true });
+    const drop = () => {
+      const i = this.idle.indexOf(sock);
+      if (i >= 0) this.idle.splice(i, 1);
+      sock.destroy();
+    };
+    // a standby says nothing before its request: anything else means it is gone or broken
+    sock.on('data', drop);
+    sock.on('end', drop);
+    sock.on('error', drop);
+    this.idle.push(sock);
+    return true;
+  }
+}
+
+/**
  * Writes the CONFIG_FILE, starts berth-monitor detached (its own session, stderr to
  * monitorLog) and waits for its one line: resolves on `ready <pid>` (the init exists, held
- * before exec until GO), rejects with the monitor's message on `error <msg>`.
+ * before exec until GO), rejects with the monitor's message on `error <msg>`. With a pool, a
+ * standby monitor takes the request when one is ready.
  */
-export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<SpawnedMonitor> {
+export async function spawnMonitor(opts: SpawnMonitorOptions, pool?: MonitorPool): Promise<SpawnedMonitor> {
   const configFile = resolvePath(opts.configFile); // the monitor runs in /
-  await fsp.writeFile(configFile, encodeMonitorConfig(opts), { mode: 0o600 });
+  // synchronous: a small file, and a thread-pool round trip costs more than the write
+  writeFileSync(configFile, encodeMonitorConfig(opts), { mode: 0o600 });
+  const mode = opts.mode ?? 'container';
+  const standby = opts.executable === undefined ? pool?.take() : undefined;
+  if (standby) {
+    pool!.refill();
+    standby.write(`${mode}\0${configFile}\0${resolvePath(opts.monitorLog)}\0`);
+    try {
+      return await readAnswer(standby, opts.monitorLog);
+    } catch (err) {
+      if (!(err instanceof NoAnswer)) throw err;
+      // the standby was gone before it read the request: start one the usual way
+    }
+  }
   // posix_spawn through the addon (vfork: no copy of berthd's page tables, unlike Node's
   // fork-based spawn); the monitor forks once more and the first process exits at once.
   const addon = loadAddon();
-  const { pid: first, fd } = addon.spawn(opts.executable ?? monitorPath(), [opts.mode ?? 'container', configFile], opts.monitorLog);
-  const out = new Socket({ fd, readable: true, writable: false });
-  return await new Promise<SpawnedMonitor>((resolve, reject) => {
+  const { pid: first, fd } = addon.spawn(opts.executable ?? monitorPath(), [mode, configFile], opts.monitorLog);
+  reapSoon(addon, first);
+  pool?.refill();
+  return await readAnswer(new Socket({ fd, readable: true, writable: false }), opts.monitorLog);
+}
+
+/** The monitor closed its answer channel without a word. */
+class NoAnswer extends Error {}
+
+/** Reads the monitor's one line (`ready <pid> <monitorpid>` or `error <message>`) from `out`. */
+function readAnswer(out: Socket, monitorLog: string): Promise<SpawnedMonitor> {
+  return new Promise<SpawnedMonitor>((resolve, reject) => {
     let line = '';
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
       out.destroy();
-      reapSoon(addon, first);
       fn();
     };
     out.setEncoding('utf8');
@@ -238,8 +323,8 @@ export async function spawnMonitor(opts: SpawnMonitorOptions): Promise<SpawnedMo
         settle(() => reject(new Error(`berth-monitor said something unexpected: ${JSON.stringify(first)}`)));
       }
     });
-    out.on('error', (err) => settle(() => reject(new Error(`reading berth-monitor's answer: ${err.message}`))));
-    out.on('end', () => settle(() => reject(new Error(`berth-monitor exited before it was ready; see ${opts.monitorLog}`))));
+    out.on('error', (err) => settle(() => reject(line ? new Error(`reading berth-monitor's answer: ${err.message}`) : new NoAnswer(err.message))));
+    out.on('end', () => settle(() => reject(line ? new Error(`berth-monitor exited before it was ready; see ${monitorLog}`) : new NoAnswer(`berth-monitor exited before it was ready; see ${monitorLog}`))));
   });
 }
 

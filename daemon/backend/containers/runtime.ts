@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cgroupName, type CgroupLimits, type NativeOps } from '../../native/ops';
-import { MonitorClient, spawnMonitor } from './monitor-client';
+import { MonitorClient, spawnMonitor, type MonitorPool } from './monitor-client';
 import type { Json } from './config';
 import { deviceRulesOf } from './security';
 import type { CgroupHandle, CgroupManager, ExitInfo, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
@@ -61,12 +61,12 @@ const pidFile = (socket: string) => join(dirname(socket), 'monitor.pid');
 export class MonitorProcesses implements MonitorLauncher {
   private readonly boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
-  constructor(private readonly ops: NativeOps) {}
+  constructor(private readonly ops: NativeOps, private readonly pool?: MonitorPool) {}
 
   async launch(spec: MonitorSpec): Promise<MonitorLink> {
     mkdirSync(dirname(spec.socket), { recursive: true, mode: 0o700 });
     mkdirSync(spec.rootfs, { recursive: true, mode: 0o755 });
-    const { monitorPid } = await spawnMonitor(spec);
+    const { monitorPid } = await spawnMonitor(spec, this.pool);
     writeFileSync(pidFile(spec.socket), `${monitorPid}\n`);
     const client = await MonitorClient.connect(spec.socket);
     client.attach({ stdout: true, stderr: true });

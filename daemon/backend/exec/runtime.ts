@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupLayout } from '../../native/ops';
-import { MonitorClient, spawnMonitor } from '../containers/monitor-client';
+import { MonitorClient, spawnMonitor, type MonitorPool } from '../containers/monitor-client';
 import type { MonitorLink } from '../containers/types';
 import type { ExecLauncher, ExecSpec } from './types';
 
@@ -27,7 +27,7 @@ export function containerCgroupProcs(procCgroup: string, layout: CgroupLayout, c
 }
 
 export class ExecMonitors implements ExecLauncher {
-  constructor(private readonly layout: () => CgroupLayout) {}
+  constructor(private readonly layout: () => CgroupLayout, private readonly pool?: MonitorPool) {}
 
   async launch(spec: ExecSpec): Promise<MonitorLink> {
     await mkdir(spec.dir, { recursive: true, mode: 0o700 });
@@ -63,7 +63,7 @@ export class ExecMonitors implements ExecLauncher {
       cgroupProcs: containerCgroupProcs(procCgroup, this.layout(), spec.containerId),
       consoleRows: spec.consoleRows,
       consoleCols: spec.consoleCols,
-    });
+    }, this.pool);
     const client = await MonitorClient.connect(socket);
     client.attach({ stdout: spec.attachStdout, stderr: spec.attachStderr });
     return client;

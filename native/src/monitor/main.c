@@ -82,6 +82,51 @@ fail:
   return 1;
 }
 
+/* Standby: berthd starts a monitor ahead of need, with stdin and stdout one end of a socketpair,
+ * and later writes the request `MODE\0CONFIG_FILE\0MONITOR_LOG\0` to it; from there on the
+ * monitor is the one it asked for, with its answer line on the same socket. EOF before a whole
+ * request (berthd went away, or dropped its standby) ends it quietly. */
+static int standby(void) {
+  char req[3 * 4096 + 64];
+  size_t len = 0;
+  int fields = 0;
+  while (fields < 3) {
+    if (len == sizeof req) {
+      report("error standby request too long");
+      return 1;
+    }
+    ssize_t n = read(0, req + len, sizeof req - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    for (ssize_t i = 0; i < n; i++)
+      if (!req[len + (size_t)i]) fields++;
+    len += (size_t)n;
+  }
+  const char *mode = req, *config = mode + strlen(mode) + 1, *log = config + strlen(config) + 1;
+  int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    report("error open %s: %s", log, strerror(errno));
+    return 1;
+  }
+  dup2(fd, 2);
+  close(fd);
+  /* stdin goes back to /dev/null, as for a monitor started on demand; stdout (the socket) is
+   * closed by report() after the answer */
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, 0);
+    close(devnull);
+  }
+  if (*config != '/') {
+    report("error standby: %s is not an absolute path", config);
+    return 1;
+  }
+  if (!strcmp(mode, "container")) return run(config, false);
+  if (!strcmp(mode, "exec")) return run(config, true);
+  report("error standby: unknown mode %s", mode);
+  return 1;
+}
+
 int main(int argc, char **argv) {
   /* whatever berthd's process leaked to us must not reach the container */
   close_range(3, ~0U, 0);
@@ -105,7 +150,9 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &chld, NULL);
   if (argc == 3 && !strcmp(argv[1], "container")) return run(argv[2], false);
   if (argc == 3 && !strcmp(argv[1], "exec")) return run(argv[2], true);
-  fprintf(stderr, "usage: berth-monitor container|exec CONFIG_FILE\n");
-  report("error usage: berth-monitor container|exec CONFIG_FILE");
+  /* the second argument (berthd's exec root) only tells whose standby this is */
+  if (argc == 3 && !strcmp(argv[1], "standby")) return standby();
+  fprintf(stderr, "usage: berth-monitor container|exec CONFIG_FILE | standby EXEC_ROOT\n");
+  report("error usage: berth-monitor container|exec CONFIG_FILE | standby EXEC_ROOT");
   return 2;
 }
