@@ -18,10 +18,10 @@ export interface CliResult {
 }
 
 /** Spawns `docker ...args` against the engine; counts (and drops) its stdout. */
-export function timedDocker(engine: Engine, args: string[], timeoutMs = 600_000): Promise<CliResult> {
+export function timedDocker(engine: Engine, args: string[], timeoutMs = 600_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn('docker', args, { env: engine.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('docker', args, { env: { ...engine.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdoutBytes = 0;
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => { stdoutBytes += b.length; });

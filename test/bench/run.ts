@@ -3,7 +3,8 @@
 // dockerd the bench starts on a temporary root. Prints a table and writes every number to a
 // JSON file. Not a test: it asserts nothing and never runs in `npm test`.
 //
-//   npm run bench [-- --quick] [-- --no-dockerd] [-- --no-logs] [-- --out FILE]
+//   npm run bench [-- --quick] [-- --no-dockerd] [-- --no-logs] [-- --only SECTION,...] [-- --out FILE]
+//   sections: run, exec, api, list, memory, logs, images, build
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -14,13 +15,19 @@ import { measureFloor, type FloorResult } from './floor';
 import { apiLifecycle, execTrue, listMany, logs, memoryRunning, runRm, type LifecycleResult, type ListResult, type LogsResult, type RunningResult } from './measure';
 import { summarize, type Summary } from './stats';
 import { imageBench, type ImageBenchResult } from './images';
+import { BUILD_STEPS, buildBench, type BuildBenchResult } from './build';
 
 interface Options {
   quick: boolean;
   dockerd: boolean;
   logs: boolean;
   out: string;
+  /** --only: the sections to measure (all when absent). */
+  only?: Set<string>;
 }
+
+const SECTIONS = ['run', 'exec', 'api', 'list', 'memory', 'logs', 'images', 'build'];
+const USAGE = 'usage: npm run bench [-- --quick] [-- --no-dockerd] [-- --no-logs] [-- --only SECTION,...] [-- --out FILE]';
 
 function parseArgs(argv: string[]): Options {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -31,8 +38,15 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-dockerd') o.dockerd = false;
     else if (a === '--no-logs') o.logs = false;
     else if (a === '--out' && argv[i + 1]) o.out = argv[++i]!;
-    else {
-      process.stderr.write(`usage: npm run bench [-- --quick] [-- --no-dockerd] [-- --no-logs] [-- --out FILE]\nunknown argument: ${a}\n`);
+    else if (a === '--only' && argv[i + 1]) {
+      o.only = new Set(argv[++i]!.split(','));
+      const bad = [...o.only].filter((x) => !SECTIONS.includes(x));
+      if (bad.length) {
+        process.stderr.write(`${USAGE}\nunknown section ${bad.join(', ')}: the sections are ${SECTIONS.join(', ')}\n`);
+        process.exit(2);
+      }
+    } else {
+      process.stderr.write(`${USAGE}\nunknown argument: ${a}\n`);
       process.exit(2);
     }
   }
@@ -47,6 +61,8 @@ const N = opts.quick
 
 /** Runs of each save/load/commit measurement (each moves 50 MB). */
 const IMAGE_RUNS = opts.quick ? 1 : 3;
+/** Builds of each kind (cold, cached). */
+const BUILD_RUNS = opts.quick ? 1 : 5;
 
 const TARGETS = { runRmSpeedup: 5, apiOverFloor: 3, listMs: 50, memoryRatio: 1, logsMs: 2000 };
 
@@ -60,6 +76,8 @@ interface EngineResults {
   logs?: LogsResult;
   /** save/load/commit (test/bench/images.ts) */
   images?: ImageBenchResult & { summaries: Record<string, Summary> };
+  /** docker build cold and cached (test/bench/build.ts) */
+  build?: BuildBenchResult & { cold: Summary; cached: Summary };
   errors: Record<string, string>;
   cleanupNotes?: string[];
 }
@@ -82,7 +100,8 @@ function firstLine(cmd: string, args: string[]): string {
   return r.status === 0 ? r.stdout.split('\n')[0]!.trim() : 'unavailable';
 }
 
-async function section<T>(res: EngineResults, name: string, fn: () => Promise<T>): Promise<T | undefined> {
+async function section<T>(res: EngineResults, key: string, name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  if (opts.only && !opts.only.has(key)) return undefined;
   const t0 = Date.now();
   try {
     const v = await fn();
@@ -106,27 +125,30 @@ async function measureEngine(start: () => Promise<Engine>, label: string): Promi
   current = engine;
   const res: EngineResults = { version: engine.version, errors: {} };
   try {
-    const rr = await section(res, 'docker run --rm', () => runRm(engine, N.runRm, N.warmups));
+    const rr = await section(res, 'run', 'docker run --rm', () => runRm(engine, N.runRm, N.warmups));
     if (rr) res.runRm = { ...summarize(rr), samplesMs: rr };
-    const ex = await section(res, 'docker exec', () => execTrue(engine, N.exec, N.warmups));
+    const ex = await section(res, 'exec', 'docker exec', () => execTrue(engine, N.exec, N.warmups));
     if (ex) res.exec = { ...summarize(ex), samplesMs: ex };
-    const api: LifecycleResult | undefined = await section(res, 'API lifecycle', () => apiLifecycle(engine, N.api, N.warmups));
+    const api: LifecycleResult | undefined = await section(res, 'api', 'API lifecycle', () => apiLifecycle(engine, N.api, N.warmups));
     if (api) {
       const phases: Record<string, Summary> = {};
       for (const [k, v] of Object.entries(api.phasesMs)) phases[k] = summarize(v);
       res.api = { total: summarize(api.totalMs), phases, samplesMs: api.totalMs };
     }
-    const list = await section(res, `list over ${N.listContainers}`, () => listMany(engine, N.listContainers, N.listGets, N.warmups));
+    const list = await section(res, 'list', `list over ${N.listContainers}`, () => listMany(engine, N.listContainers, N.listGets, N.warmups));
     if (list) res.list = { ...list, get: summarize(list.getMs) };
-    const running = await section(res, `memory with ${N.running} running`, () => memoryRunning(engine, N.running));
+    const running = await section(res, 'memory', `memory with ${N.running} running`, () => memoryRunning(engine, N.running));
     if (running) res.running = running;
     if (opts.logs) {
-      const lg = await section(res, `logs ${N.logBytes >> 20} MB`, () => logs(engine, N.logBytes));
+      const lg = await section(res, 'logs', `logs ${N.logBytes >> 20} MB`, () => logs(engine, N.logBytes));
       if (lg) res.logs = lg;
     }
     // ---- images: save, load, commit (issue 7; test/bench/images.ts) ----
-    const img = await section(res, 'images save/load/commit', () => imageBench(engine, IMAGE_RUNS));
+    const img = await section(res, 'images', 'images save/load/commit', () => imageBench(engine, IMAGE_RUNS));
     if (img) res.images = { ...img, summaries: Object.fromEntries(Object.entries(img.samplesMs).map(([k, v]) => [k, summarize(v)])) };
+    // ---- build: a 5-step Dockerfile, --no-cache and cached (issue 8; test/bench/build.ts) ----
+    const bld = await section(res, 'build', 'docker build', () => buildBench(engine, BUILD_RUNS));
+    if (bld) res.build = { ...bld, cold: summarize(bld.samplesMs.cold), cached: summarize(bld.samplesMs.cached) };
   } finally {
     if (Object.keys(res.errors).length) process.stderr.write(`# ${label} output:\n${engine.output().slice(-8000).replace(/^/gm, '#   ')}\n`);
     const { problems, notes } = await engine.stop();
@@ -253,12 +275,15 @@ function main(): Promise<void> {
     // ---- ratios
     const verdicts: Verdict[] = [];
     const fmtX = (x: number) => `${x.toFixed(2)}×`;
+    /** Why a dockerd/berth ratio has no value. */
+    const unmeasured = (key: string, berthValue: unknown) =>
+      opts.only && !opts.only.has(key) ? 'not measured' : !berthValue ? 'berth failed' : noDockerd ?? 'dockerd failed';
     const runRatio = b?.runRm && d?.runRm ? d.runRm.median / b.runRm.median : undefined;
     verdicts.push({ name: 'docker run --rm', how: 'dockerd / berth (medians)', value: runRatio ? fmtX(runRatio) : 'n/a', target: `≥ ${TARGETS.runRmSpeedup}×`,
-      verdict: runRatio ? (runRatio >= TARGETS.runRmSpeedup ? 'met' : 'MISSED') : noDockerd ?? 'berth failed' });
+      verdict: runRatio ? (runRatio >= TARGETS.runRmSpeedup ? 'met' : 'MISSED') : unmeasured('run', b?.runRm) });
     const execRatio = b?.exec && d?.exec ? d.exec.median / b.exec.median : undefined;
     verdicts.push({ name: 'docker exec CTR true', how: 'dockerd / berth (medians)', value: execRatio ? fmtX(execRatio) : 'n/a', target: '',
-      verdict: execRatio ? '' : noDockerd ?? 'berth failed' });
+      verdict: execRatio ? '' : unmeasured('exec', b?.exec) });
     const apiRatio = b?.api && fl ? b.api.total.median / fl.median : undefined;
     verdicts.push({ name: 'API lifecycle', how: 'berth / kernel floor (medians)', value: apiRatio ? fmtX(apiRatio) : 'n/a', target: `≤ ${TARGETS.apiOverFloor}×`,
       verdict: apiRatio ? (apiRatio <= TARGETS.apiOverFloor ? 'met' : 'MISSED') : 'not measured' });
@@ -293,12 +318,22 @@ function main(): Promise<void> {
       L.push(row('  tar-split on disk / extracted layers', `${(ts.indexBytes / 1024).toFixed(0)} kB / ${(ts.layerBytes / 1e6).toFixed(0)} MB`, ''));
     }
 
+    // ---- build (issue 8)
+    L.push(row(`docker build, ${BUILD_STEPS} steps (COPY, 2 RUN), --no-cache (N=${BUILD_RUNS})`, medP90(b?.build?.cold), medP90(d?.build?.cold)));
+    L.push(row(`docker build, same, every step from the cache`, medP90(b?.build?.cached), medP90(d?.build?.cached)));
+
     // ---- images (issue 7): dockerd / berth ratios
     for (const [k, label] of [['load50', 'load 50 MB'], ['save50', 'save 50 MB'], ['load10x5', 'load 10 layers'], ['save10x5', 'save 10 layers'], ['commit50', 'commit 50 MB']] as const) {
       const bi = b?.images?.summaries[k];
       const di = d?.images?.summaries[k];
       const x = bi && di ? di.median / bi.median : undefined;
       verdicts.push({ name: label, how: 'dockerd / berth (medians)', value: x ? fmtX(x) : 'n/a', target: '', verdict: x ? '' : noDockerd ?? (bi ? '' : 'not measured') });
+    }
+    for (const [k, label] of [['cold', 'build --no-cache'], ['cached', 'build, cached']] as const) {
+      const bb = b?.build?.[k];
+      const db = d?.build?.[k];
+      const x = bb && db ? db.median / bb.median : undefined;
+      verdicts.push({ name: label, how: 'dockerd / berth (medians)', value: x ? fmtX(x) : 'n/a', target: '', verdict: x ? '' : noDockerd ?? (bb ? '' : 'not measured') });
     }
     L.push('');
     L.push(ratioLine({ name: 'ratio', how: '', value: 'value', target: '  target', verdict: '' }));
