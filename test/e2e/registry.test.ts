@@ -4,6 +4,7 @@
 // and hostile registries (wrong digest, truncated blob) that must leave no layer behind.
 // berthd runs with --registry-loopback-only: nothing here can reach beyond the machine.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import * as http from 'node:http';
@@ -252,3 +253,75 @@ async function tamperingProxy(t: { teardown(fn: () => unknown): void }, reg: Tes
   t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
   return `127.0.0.1:${port}`;
 }
+
+t.test('basic auth: docker login, push and pull with X-Registry-Auth; credentials never logged', { skip }, async (t) => {
+  const secret = 'pw-0f3c9a7e';
+  const reg = await startRegistry(t, { basic: { bob: secret } });
+  const d = await startDaemon(t);
+  await importTestImage(d, 'bt-src:latest');
+  const name = `${reg.host}/bt/basic:1`;
+  await dockerOk(d, ['tag', 'bt-src:latest', name]);
+
+  const anon = await docker(d, ['push', name]);
+  t.not(anon.code, 0);
+  t.match(anon.stderr, 'no basic auth credentials');
+
+  const wrong = await docker(d, ['login', '-u', 'bob', '--password-stdin', reg.host], { input: 'nope\n' });
+  t.not(wrong.code, 0);
+  t.match(wrong.stderr, `login attempt to http://${reg.host}/v2/ failed with status: 401 Unauthorized`);
+  const login = await docker(d, ['login', '-u', 'bob', '--password-stdin', reg.host], { input: `${secret}\n` });
+  t.equal(login.code, 0, login.stderr);
+  t.match(login.stdout, 'Login Succeeded');
+
+  const push = await docker(d, ['push', name]);
+  t.equal(push.code, 0, push.stderr);
+  t.match(push.stdout, /1: digest: sha256:[0-9a-f]{64} size: \d+/);
+
+  // another daemon, the same CLI config (logged in): pull
+  const d2 = await startDaemon(t);
+  const env = { DOCKER_CONFIG: d.env.DOCKER_CONFIG! };
+  const pull = await docker(d2, ['pull', name], { env });
+  t.equal(pull.code, 0, pull.stderr);
+  t.match(pull.stdout, `Status: Downloaded newer image for ${name}`);
+  // without credentials the same pull is refused
+  const d3 = await startDaemon(t);
+  const refused = await docker(d3, ['pull', name]);
+  t.not(refused.code, 0);
+  t.match(refused.stderr, 'no basic auth credentials');
+
+  for (const x of [d, d2, d3]) {
+    t.notMatch(x.output(), secret, 'the password is in no log line');
+    t.notMatch(x.output(), Buffer.from(`bob:${secret}`).toString('base64'), 'nor its base64');
+  }
+  const found = spawnSync('grep', ['-rl', '--', secret, d.dataRoot, d2.dataRoot], { encoding: 'utf8' });
+  t.equal(found.stdout, '', 'no file under the data roots holds the password');
+});
+
+t.test('bearer tokens: the challenge flow, scopes asked, one token per scope reused', { skip }, async (t) => {
+  const reg = await startRegistry(t, { token: { alice: 'tok-secret' } });
+  const d = await startDaemon(t);
+  await importTestImage(d, 'bt-src:latest');
+  const name = `${reg.host}/bt/tok:1`;
+  await dockerOk(d, ['tag', 'bt-src:latest', name]);
+
+  const anon = await docker(d, ['push', name]);
+  t.not(anon.code, 0, 'an anonymous token grants nothing');
+  const login = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], { input: 'tok-secret\n' });
+  t.equal(login.code, 0, login.stderr);
+  const wrong = await docker(d, ['login', '-u', 'alice', '--password-stdin', reg.host], { input: 'bad\n' });
+  t.not(wrong.code, 0);
+  t.match(wrong.stderr, /unauthorized/);
+
+  await dockerOk(d, ['push', name]);
+  t.ok(reg.tokenRequests.some((r) => r.user === 'alice' && r.scopes.includes('repository:bt/tok:pull,push')), 'push asked for pull,push on the repository');
+
+  const d2 = await startDaemon(t);
+  const env = { DOCKER_CONFIG: d.env.DOCKER_CONFIG! };
+  await dockerOk(d2, ['pull', name], { env });
+  t.ok(reg.tokenRequests.some((r) => r.user === 'alice' && r.scopes.includes('repository:bt/tok:pull')), 'pull asked for pull');
+  const asked = reg.tokenRequests.length;
+  await dockerOk(d2, ['rmi', name]);
+  await dockerOk(d2, ['pull', name], { env });
+  t.equal(reg.tokenRequests.length, asked, 'the second pull reused the cached token');
+  t.notMatch(d2.output(), 'tok-secret');
+});

@@ -6,6 +6,7 @@
 // Every request — API, blob redirects, token realms — goes through `send`, which refuses
 // hosts off loopback when berthd runs with --registry-loopback-only, before any lookup.
 // Credentials are only ever put in Authorization headers; no message carries them.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -264,7 +265,9 @@ export class RegistryClient {
   async token(challenge: Challenge, auth: AuthConfig, scopes: string[], signal?: AbortSignal, extra: Record<string, string> = {}): Promise<string> {
     const realm = challenge.params.realm;
     if (!realm) throw new SystemError('the registry asked for a bearer token without naming a realm');
-    const key = JSON.stringify([realm, challenge.params.service ?? '', [...scopes].sort(), auth.username ?? '', auth.identitytoken ?? ''].concat(Object.entries(extra).flat()));
+    // keyed by a hash of the credentials too: a token is never handed to other credentials
+    const who = createHash('sha256').update(JSON.stringify([auth.username ?? '', auth.password ?? '', auth.identitytoken ?? ''])).digest('hex');
+    const key = JSON.stringify([realm, challenge.params.service ?? '', [...scopes].sort(), who].concat(Object.entries(extra).flat()));
     const cached = this.tokens.get(key);
     if (cached && cached.expires > Date.now()) return cached.token;
     const u = new URL(realm);
@@ -310,6 +313,9 @@ export class RepositorySession {
   /** Pings the endpoint and authenticates (a registry that does not answer throws). */
   async open(): Promise<void> {
     this.challenge = await this.client.ping(this.endpoint, this.signal);
+    if (this.challenge.scheme === 'basic' && this.auth.username === undefined && !this.auth.registrytoken) {
+      throw new SystemError('no basic auth credentials');
+    }
     this.authHeader = await this.client.authorization(this.challenge, this.auth, this.scopes, this.signal);
   }
 
