@@ -47,6 +47,10 @@ export interface DaemonConfig {
   /** host:port of the Prometheus /metrics listener; '' = none. */
   metricsAddr: string;
   defaultUlimits: Record<string, Ulimit>;
+  /** Run an init (tini) as PID 1 of containers that do not say (dockerd's `init`). */
+  init: boolean;
+  /** The init binary; '' = tini-static or docker-init where Debian and Docker put them. */
+  initPath: string;
   bip: string;
   /** The default bridge's Linux name (dockerd's `bridge`, docker0 there). */
   bridge: string;
@@ -79,6 +83,8 @@ export const defaults: DaemonConfig = {
   labels: [],
   metricsAddr: '',
   defaultUlimits: {},
+  init: false,
+  initPath: '',
   bip: '',
   bridge: 'berth0',
   defaultAddressPools: [],
@@ -285,6 +291,9 @@ export const options: Option[] = [
   { key: 'cgroup-parent', field: 'cgroupParent', flags: ['--cgroup-parent'], metavar: 'NAME', ...one(str), help: 'Parent cgroup of all containers (default berth)' },
   { key: 'default-ulimits', field: 'defaultUlimits', flags: ['--default-ulimit'], metavar: 'N=S[:H]', arg: 'list', parseFlag: ulimitFlags, parseJson: ulimits,
     help: 'Default ulimit for containers, e.g. nofile=1024:2048 (repeatable)' },
+  { key: 'init', field: 'init', flags: ['--init'], ...flag, help: 'Run an init as PID 1 of every container (docker run --init=false overrides)' },
+  { key: 'init-path', field: 'initPath', flags: ['--init-path'], metavar: 'PATH', ...one(str),
+    help: 'Static init binary for --init (default /usr/bin/tini-static)' },
   { key: 'insecure-registries', field: 'insecureRegistries', flags: ['--insecure-registry'], metavar: 'HOST', ...list(insecure), reload: true,
     help: 'Registry to reach over plain HTTP (repeatable)' },
   { key: 'registry-mirrors', field: 'registryMirrors', flags: ['--registry-mirror'], metavar: 'URL', ...list(mirror), reload: true,

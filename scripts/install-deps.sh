@@ -3,6 +3,7 @@
 #  build-essential, python3: node-gyp (the addon, the monitor, better-sqlite3 from source)
 #  libseccomp-dev: the monitor's seccomp filter (links -lseccomp; libseccomp2 at run time)
 #  busybox-static: the test image is built from the host's static busybox (no network)
+#  tini: its static build, /usr/bin/tini-static, is the init `docker run --init` binds into a container
 #  docker.io: for its Docker CLI, which the e2e tests drive (skipped when `docker` exists)
 #  systemd: only for systemd-analyze and systemd-socket-activate (test/e2e/systemd.test.ts);
 #    installing the package changes no running init (PID 1 stays what it is)
@@ -12,7 +13,7 @@
 #    htpasswd for its basic-auth setup (the package's own service is not used)
 set -euo pipefail
 need=()
-for pkg in build-essential python3 libseccomp-dev busybox-static systemd python3-docker docker-compose docker-registry apache2-utils; do
+for pkg in build-essential python3 libseccomp-dev busybox-static tini systemd python3-docker docker-compose docker-registry apache2-utils; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)

@@ -21,6 +21,7 @@ import { capabilitySet, parseSecurityOpts, securitySpec, ulimitsOf, validateSecu
 import { rfc3339Nano, statusText, ZERO_TIME } from './status';
 import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
+import { INIT_PATH_IN_CONTAINER, initBinary, wantsInit } from './init';
 import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
 import { realNativeOps, type NativeOps } from '../../native/ops';
 import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
@@ -121,6 +122,9 @@ export interface ContainersDeps {
   mounts?: ContainerMounts;
   /** daemon.json default-ulimits: every container's, under its own --ulimit */
   defaultUlimits?: Record<string, Ulimit>;
+  /** daemon.json `init` (an init as PID 1 unless HostConfig.Init says otherwise) and `init-path` */
+  init?: boolean;
+  initPath?: string;
   /** Endpoints, links, addresses and published ports (the network engine's); loopback only without it. */
   network?: ContainerNetworking;
 }
@@ -284,6 +288,7 @@ export class Containers {
     if (c.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
     const logCfg = { ...this.d.logOpts, ...(c.hostConfig.LogConfig?.Config ?? {}) } as Record<string, string>;
     const [rows, cols] = (c.hostConfig.ConsoleSize as number[] | undefined) ?? [0, 0];
+    const init = wantsInit(c.hostConfig, !!this.d.init) ? initBinary(this.d.initPath) : undefined;
     return {
       id: c.id,
       socket: p.socket,
@@ -301,7 +306,7 @@ export class Containers {
       hostname: c.config.Hostname,
       cwd: c.config.WorkingDir || '/',
       user: c.config.User ?? '',
-      args: commandOf(c.config),
+      args: init ? [INIT_PATH_IN_CONTAINER, '--', ...commandOf(c.config)] : commandOf(c.config),
       env,
       tty: !!c.config.Tty,
       openStdin: !!c.config.OpenStdin,
@@ -310,6 +315,7 @@ export class Containers {
         { src: p.hostname, dst: '/etc/hostname', ro: false },
         { src: p.hosts, dst: '/etc/hosts', ro: false },
         { src: p.resolvConf, dst: '/etc/resolv.conf', ro: false },
+        ...(init ? [{ src: init, dst: INIT_PATH_IN_CONTAINER, ro: true }] : []),
       ],
       cgroupProcs: procs,
       oomFile,
