@@ -1,8 +1,7 @@
-// A container's own files: its directories, its init layer (the mount points berth needs,
-// kept out of the upper dir so diff, commit and export never show them), /etc/hostname,
-// /etc/hosts and /etc/resolv.conf as Docker writes them.
+// A container's own files: its directories, /etc/hostname, /etc/hosts and /etc/resolv.conf as
+// Docker writes them; and the init layer all containers share.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
@@ -36,7 +35,7 @@ export function containerPaths(dataRoot: string, execRoot: string, id: string): 
     dir,
     upper: join(dir, 'upper'),
     work: join(dir, 'work'),
-    init: join(dir, 'init'),
+    init: join(dataRoot, 'init-layer'),
     hostname: join(dir, 'hostname'),
     hosts: join(dir, 'hosts'),
     resolvConf: join(dir, 'resolv.conf'),
@@ -53,6 +52,31 @@ export function containerPaths(dataRoot: string, execRoot: string, id: string): 
 }
 
 const initFiles = ['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'dev/console'];
+const initLayersMade = new Set<string>();
+
+/**
+ * The init layer: the mount points berth needs (/proc, /sys, /dev/pts, /dev/shm, /dev/console,
+ * /etc/hostname, /etc/hosts, /etc/resolv.conf) and /.dockerenv, kept out of the upper dir so
+ * diff, commit and export never show them. Its content is the same for every container and
+ * overlayfs never writes to a lower dir, so all containers share one, made once (in a
+ * temporary dir renamed into place, so a crash never leaves half of it).
+ */
+function ensureInitLayer(dir: string): void {
+  if (initLayersMade.has(dir)) return;
+  if (!existsSync(dir)) {
+    const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
+    mkdirSync(tmp, { mode: 0o755 });
+    for (const d of ['proc', 'sys', 'dev/pts', 'dev/shm', 'etc']) mkdirSync(join(tmp, d), { recursive: true, mode: 0o755 });
+    for (const f of initFiles) writeFileSync(join(tmp, f), '', { mode: 0o755 });
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(dir)) throw err;
+    }
+  }
+  initLayersMade.add(dir);
+}
 
 /**
  * Creates the container's directories, init layer and network files (at create time).
@@ -63,9 +87,7 @@ export function createContainerFiles(p: ContainerPaths, hostname: string, domain
   mkdirSync(p.dir, { recursive: true, mode: 0o710 });
   mkdirSync(p.upper, { mode: 0o755 });
   mkdirSync(p.work, { mode: 0o700 });
-  mkdirSync(p.init, { mode: 0o755 });
-  for (const d of ['proc', 'sys', 'dev/pts', 'dev/shm', 'etc']) mkdirSync(join(p.init, d), { recursive: true, mode: 0o755 });
-  for (const f of initFiles) writeFileSync(join(p.init, f), '', { mode: 0o755 });
+  ensureInitLayer(p.init);
   writeFileSync(p.hostname, hostname + '\n', { mode: 0o644 });
   writeFileSync(p.hosts, hostsFile(hostname, domainname), { mode: 0o644 });
   writeFileSync(p.resolvConf, resolvConf(), { mode: 0o644 });
