@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { dirSize } from '../disk';
 import { PassThrough, Writable } from 'node:stream';
 import { Conflict, InvalidParameter, NotFound, NotImplemented, NotModified, SystemError, errorMessage } from '../../errors';
@@ -17,7 +18,7 @@ import { containerPaths, createContainerFiles, removeContainerFiles, type Contai
 import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { generateName, validName } from './names';
 import type { ContainerMounts } from './mounts';
-import { capabilitySet, parseSecurityOpts, securitySpec, ulimitsOf, validateSecurity, type Ulimit } from './security';
+import { capabilitySet, parseSecurityOpts, seccompFileOf, securitySpec, ulimitsOf, validateSecurity, type Ulimit } from './security';
 import { rfc3339Nano, statusText, ZERO_TIME } from './status';
 import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
@@ -175,6 +176,11 @@ export class Containers {
     return l;
   }
 
+  /** Seccomp profiles by content, shared by containers and execs (security.ts seccompFileOf). */
+  private seccompDir(): string {
+    return join(this.d.execRoot, 'seccomp');
+  }
+
   private paths(id: string): ContainerPaths {
     return containerPaths(this.d.dataRoot, this.d.execRoot, id);
   }
@@ -322,7 +328,7 @@ export class Containers {
       netns: c.hostConfig.NetworkMode === 'host' ? 'host' as const : 'none' as const,
       consoleRows: rows ?? 0,
       consoleCols: cols ?? 0,
-      ...securitySpec(c.hostConfig, `${p.monitorConfig}.seccomp`, this.d.defaultUlimits),
+      ...securitySpec(c.hostConfig, this.seccompDir(), this.d.defaultUlimits),
     };
   }
 
@@ -1023,12 +1029,11 @@ export class Containers {
   /** What an exec inherits of the container's isolation (moby: the exec's spec from the container's). */
   private execSecurity(c: ContainerRow): ExecSecurity {
     const hc = c.hostConfig;
-    const seccomp = `${this.paths(c.id).monitorConfig}.seccomp`;
     return {
       privileged: !!hc.Privileged,
       caps: hc.Privileged ? undefined : capabilitySet(hc),
       noNewPrivs: parseSecurityOpts(hc.SecurityOpt).noNewPrivs,
-      seccomp: existsSync(seccomp) ? seccomp : undefined,
+      seccomp: seccompFileOf(hc, this.seccompDir()),
       rlimits: ulimitsOf(hc, this.d.defaultUlimits),
     };
   }

@@ -3,9 +3,10 @@
 // caps.TweakCapabilities computes it, --security-opt (no-new-privileges, seccomp), the seccomp
 // profile in Docker's JSON format turned into the monitor's line format, ulimits, sysctls,
 // --group-add, --shm-size and --device.
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { arch, release } from 'node:os';
-import { dirname } from 'node:path';
+import { join } from 'node:path';
 import { InvalidParameter } from '../../errors';
 import type { Json } from './config';
 
@@ -319,19 +320,37 @@ export function validateSecurity(hc: Json, defaultUlimits?: Record<string, Ulimi
   for (const g of (hc.GroupAdd ?? []) as string[]) if (!/^[^\n:]+$/.test(String(g))) throw new InvalidParameter(`invalid group ${g}`);
 }
 
-/** HostConfig → the monitor's security keys; writes the seccomp profile (line format) to seccompFile. */
-export function securitySpec(hc: Json, seccompFile: string, defaultUlimits?: Record<string, Ulimit>): SecuritySpec {
+/**
+ * The seccomp profile in line format as a file in `dir` named by its content, written once: the
+ * containers with the same profile share it, and so does the compiled filter the monitor keeps
+ * beside it (`<file>.bpf`), so libseccomp compiles each profile once, not at every start.
+ */
+function profileFile(dir: string, lines: string): string {
+  const file = join(dir, createHash('sha256').update(lines).digest('hex'));
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    writeFileSync(tmp, lines, { mode: 0o600 });
+    renameSync(tmp, file);
+  }
+  return file;
+}
+
+/** The file in seccompDir with the container's seccomp profile in line format; undefined: no filter. */
+export function seccompFileOf(hc: Json, seccompDir: string): string | undefined {
+  const privileged = !!hc.Privileged;
+  const profile = seccompProfileOf(parseSecurityOpts(hc.SecurityOpt), privileged);
+  return profile ? profileFile(seccompDir, seccompLines(profile, { caps: capabilitySet(hc) })) : undefined;
+}
+
+/** HostConfig → the monitor's security keys; the seccomp profile (line format) goes to a file in seccompDir. */
+export function securitySpec(hc: Json, seccompDir: string, defaultUlimits?: Record<string, Ulimit>): SecuritySpec {
   const privileged = !!hc.Privileged;
   const caps = capabilitySet(hc);
   const opts = parseSecurityOpts(hc.SecurityOpt);
   const spec: SecuritySpec = { privileged, noNewPrivs: opts.noNewPrivs };
   if (!privileged) spec.caps = caps;
-  const profile = seccompProfileOf(opts, privileged);
-  if (profile) {
-    mkdirSync(dirname(seccompFile), { recursive: true, mode: 0o700 }); // the exec dir, made at the first start
-    writeFileSync(seccompFile, seccompLines(profile, { caps }), { mode: 0o600 });
-    spec.seccomp = seccompFile;
-  }
+  spec.seccomp = seccompFileOf(hc, seccompDir);
   spec.rlimits = ulimitsOf(hc, defaultUlimits);
   spec.groupAdd = ((hc.GroupAdd ?? []) as unknown[]).map(String);
   if (hc.ShmSize > 0) spec.shmSize = hc.ShmSize;

@@ -138,7 +138,7 @@ static void __attribute__((noreturn)) child_exec(const struct monitor_config *cf
   const struct security_config *sec = &cfg->security;
   if (security_set_rlimits(cfg, &err) < 0) process_fail(sync, start_failed, err.msg);
   /* without no_new_privs the filter goes in while CAP_SYS_ADMIN is still held (runc) */
-  if (sec->seccomp && !sec->no_new_privs && seccomp_load_profile(sec->seccomp, &sec->seccomp_profile, false, &err) < 0) process_fail(sync, start_failed, err.msg);
+  if (sec->seccomp && !sec->no_new_privs && seccomp_install(sec, &err) < 0) process_fail(sync, start_failed, err.msg);
   if (caps_drop_bounding(caps, &err) < 0) process_fail(sync, start_failed, err.msg);
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) process_fail(sync, start_failed, "prctl PR_SET_KEEPCAPS");
   if (setgroups(user.ngroups, user.groups) < 0) process_fail(sync, start_failed, "setgroups failed");
@@ -151,7 +151,7 @@ static void __attribute__((noreturn)) child_exec(const struct monitor_config *cf
   char path[4096];
   int code = lookpath(cfg->args.items[0], env, path, sizeof path, msg, sizeof msg);
   if (code) process_fail(sync, code, msg);
-  if (sec->seccomp && sec->no_new_privs && seccomp_load_profile(sec->seccomp, &sec->seccomp_profile, true, &err) < 0) process_fail(sync, start_failed, err.msg);
+  if (sec->seccomp && sec->no_new_privs && seccomp_install(sec, &err) < 0) process_fail(sync, start_failed, err.msg);
   umask(022);
   execve(path, cfg->args.items, env);
   int e = errno;

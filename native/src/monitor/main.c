@@ -12,6 +12,7 @@
 #include "exec.h"
 #include "exitrec.h"
 #include "log.h"
+#include "seccomp.h"
 #include "server.h"
 
 /* The one line berthd waits for; stdout is closed after it. */
@@ -57,6 +58,7 @@ static int run(const char *config_path, bool exec_mode) {
   struct container c = {.pid = -1, .sync_fd = -1, .pty_master = -1};
 
   if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, &err) < 0) goto fail;
+  seccomp_prepare(&cfg.security);
   long long oom_before = oom_kill_count(cfg.oom_file);
   if ((exec_mode ? exec_create(&cfg, &c, &err) : container_create(&cfg, &c, &err)) < 0) goto fail;
   if (join_cgroups(&cfg, c.pid, &err) < 0 || container_wait_ready(&c, &err) < 0) {

@@ -1,8 +1,15 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "seccomp.h"
+#include "security.h"
 
 /* allow | errno:N | kill_thread | kill_process | trap | trace:N | log */
 static int parse_action(const char *s, uint32_t *out) {
@@ -40,7 +47,7 @@ static void ctx_release(scmp_filter_ctx *ctx) {
  *   arch NAME                                  (libseccomp's names: x86_64, x86, x32, aarch64 ...)
  *   rule SYSCALL ACTION [INDEX OP VALUE VALUETWO]...   (the comparisons are ANDed)
  * A syscall this libseccomp does not know is skipped, as runc does. */
-int seccomp_load_profile(const char *path, const struct buf *profile, bool no_new_privs, berth_error_t *err) {
+static int seccomp_compile(const char *path, const struct buf *profile, struct buf *bpf, berth_error_t *err) {
   autobuf struct buf text = {0};
   buf_append(&text, profile->data ? profile->data : "", profile->len + 1); /* with its NUL: strtok writes */
   int rc;
@@ -56,8 +63,6 @@ int seccomp_load_profile(const char *path, const struct buf *profile, bool no_ne
     if (!strcmp(words[0], "default")) {
       if (ctx || n != 2 || parse_action(words[1], &action) < 0) return berth_fail(err, EINVAL, "seccomp profile %s:%u: bad default", path, lineno);
       if (!(ctx = seccomp_init(action))) return berth_fail(err, ENOMEM, "seccomp_init");
-      /* no_new_privs only when asked for (--security-opt no-new-privileges), as runc */
-      if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, no_new_privs ? 1 : 0)) < 0) return berth_fail(err, -rc, "seccomp_attr_set NNP");
       continue;
     }
     if (!ctx) return berth_fail(err, EINVAL, "seccomp profile %s:%u: no default action first", path, lineno);
@@ -85,6 +90,57 @@ int seccomp_load_profile(const char *path, const struct buf *profile, bool no_ne
     if (rc < 0) return berth_fail(err, -rc, "seccomp_rule_add %s", words[1]);
   }
   if (!ctx) return berth_fail(err, EINVAL, "seccomp profile %s: empty", path);
-  if ((rc = seccomp_load(ctx)) < 0) return berth_fail(err, -rc, "seccomp_load");
+  autoclose int mem = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+  if (mem < 0) return berth_fail(err, errno, "memfd_create");
+  if ((rc = seccomp_export_bpf(ctx, mem)) < 0) return berth_fail(err, -rc, "seccomp_export_bpf");
+  off_t size = lseek(mem, 0, SEEK_END);
+  if (size <= 0 || size % (off_t)sizeof(struct sock_filter) || size > BPF_MAXINSNS * (off_t)sizeof(struct sock_filter))
+    return berth_fail(err, EINVAL, "seccomp profile %s: a %lld-byte filter", path, (long long)size);
+  buf_free(bpf);
+  char chunk[4096];
+  ssize_t n;
+  for (off_t off = 0; off < size; off += n) {
+    n = pread(mem, chunk, sizeof chunk, off);
+    if (n <= 0) return berth_fail(err, n < 0 ? errno : EIO, "reading the exported filter");
+    buf_append(bpf, chunk, (size_t)n);
+  }
+  return 0;
+}
+
+static bool valid_bpf(const struct buf *b) {
+  return b->len > 0 && b->len % sizeof(struct sock_filter) == 0 && b->len <= BPF_MAXINSNS * sizeof(struct sock_filter);
+}
+
+/* `<profile>.bpf`, written to a temporary name of this process's own and renamed, so a reader
+ * only ever sees a whole filter. A failure only costs the next monitor a compile. */
+static void cache_write(const char *cache, const struct buf *bpf) {
+  char tmp[4200];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", cache, (int)getpid()) >= (int)sizeof tmp) return;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  int rc = write_all(fd, bpf->data, bpf->len);
+  close(fd);
+  if (rc < 0 || rename(tmp, cache) < 0) unlink(tmp);
+}
+
+void seccomp_prepare(struct security_config *sec) {
+  sec->seccomp_error[0] = 0;
+  if (!sec->seccomp) return;
+  char cache[4100];
+  bool cacheable = snprintf(cache, sizeof cache, "%s.bpf", sec->seccomp) < (int)sizeof cache;
+  berth_error_t err = {0};
+  if (cacheable && read_file(cache, &sec->seccomp_bpf, &err) == 0 && valid_bpf(&sec->seccomp_bpf)) return;
+  buf_free(&sec->seccomp_bpf);
+  if (seccomp_compile(sec->seccomp, &sec->seccomp_profile, &sec->seccomp_bpf, &err) < 0) {
+    snprintf(sec->seccomp_error, sizeof sec->seccomp_error, "%s", err.msg);
+    return;
+  }
+  if (cacheable) cache_write(cache, &sec->seccomp_bpf);
+}
+
+int seccomp_install(const struct security_config *sec, berth_error_t *err) {
+  if (sec->seccomp_error[0]) return berth_fail(err, EINVAL, "%s", sec->seccomp_error);
+  struct sock_fprog prog = {.len = (unsigned short)(sec->seccomp_bpf.len / sizeof(struct sock_filter)), .filter = (struct sock_filter *)sec->seccomp_bpf.data};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) return berth_fail(err, errno, "seccomp_load");
   return 0;
 }

@@ -5,7 +5,16 @@
 #include <stdbool.h>
 #include "util.h"
 
-/* Parses the whole profile first (a bad profile fails before anything is loaded). With
- * no_new_privs false the caller must hold CAP_SYS_ADMIN (the kernel's rule). */
-int seccomp_load_profile(const char *name, const struct buf *profile, bool no_new_privs, berth_error_t *err);
+struct security_config;
+
+/* In the monitor, before the clone: the profile's BPF program into sec->seccomp_bpf, read from
+ * `<profile>.bpf` when an earlier monitor compiled this profile already (berthd names profiles
+ * by their content), else compiled with libseccomp and left there for the next one. A profile
+ * that does not compile is not an error here: its message goes to sec->seccomp_error and the
+ * start fails with it after GO, where loading the filter would have failed. */
+void seccomp_prepare(struct security_config *sec);
+
+/* In the container's process: installs the prepared filter. With no_new_privs unset the caller
+ * must hold CAP_SYS_ADMIN (the kernel's rule). */
+int seccomp_install(const struct security_config *sec, berth_error_t *err);
 #endif

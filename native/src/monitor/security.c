@@ -132,6 +132,7 @@ void security_config_free(struct security_config *s) {
   free(s->sysctls);
   free(s->devices);
   buf_free(&s->seccomp_profile);
+  buf_free(&s->seccomp_bpf);
   memset(s, 0, sizeof *s);
 }
 
