@@ -113,8 +113,8 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
   images.useContainers((ref, pause, fn) => containers.withCommitSource(ref, pause, fn));
-  const build = new Builder({ db, images, containers, tmpDir: tmp, layerOps: defaultLayerOps(), diffOps: defaultDiffOps() });
   const registry = new Registry({ config, db, images, events, tmpDir: tmp });
+  const build = new Builder({ db, images, registry, containers, tmpDir: tmp, layerOps: defaultLayerOps(), diffOps: defaultDiffOps() });
   await containers.reconcile(readExitFile);
   await containers.applyRestartPolicies();
   monitorPool.refill();

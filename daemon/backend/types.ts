@@ -9,7 +9,7 @@ import type { Volumes } from './volumes';
 import type { Networks } from './networks';
 
 export type { RegistryBackend } from './registry';
-import type { RegistryBackend } from './registry';
+import type { AuthConfig, RegistryBackend } from './registry';
 
 export interface Backend {
   system: SystemBackend;
@@ -168,7 +168,10 @@ export interface BuildOptions {
   rm: boolean;
   forceRm: boolean;
   target?: string;
+  /** --pull: pull FROM images even when they are here. */
   pull: boolean;
+  /** X-Registry-Config: credentials by registry (the CLI sends all it has). */
+  authConfigs?: Record<string, AuthConfig>;
   networkMode?: string;
   platform?: string;
   remote?: string;

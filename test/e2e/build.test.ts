@@ -4,7 +4,8 @@
 // stream record for record, failures (a RUN's exit code, an unknown instruction, a missing
 // COPY source), the cache (` ---> Using cache`, an edit invalidating later steps, --no-cache),
 // -q, several -t, -f outside the context and from stdin, the cache in system df and
-// builder prune (filters, --keep-storage, what system prune takes).
+// builder prune (filters, --keep-storage, what system prune takes), --pull against a registry
+// on 127.0.0.1.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk, type DockerResult } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
+import { registrySkipReason, startRegistry } from '../helpers/registry';
 
 const skip = e2eSkipReason();
 const legacy = { env: { DOCKER_BUILDKIT: '0' } };
@@ -290,4 +292,35 @@ t.test('build cache in system df and builder prune: in-use entries stay, stale o
   t.same(await cacheRow(), { Active: '3', Reclaimable: '0B', Size: '300kB', TotalCount: '3', Type: 'Build Cache' }, 'only the in-use entries remain');
   await dockerOk(d, ['rmi', 'bt-cache']);
   t.equal((await cacheRow()).TotalCount, '0', 'removing the image took its cache entries');
+});
+
+t.test('--pull re-pulls FROM from a registry on 127.0.0.1; a missing base is pulled; Docker Hub is refused', { skip: skip || registrySkipReason() }, async (t) => {
+  const reg = await startRegistry(t);
+  const d = await startDaemon(t); // berthd runs with --registry-loopback-only
+  await importTestImage(d, 'bt-src:latest');
+  const base = `${reg.host}/bt/base:1`;
+  await dockerOk(d, ['tag', 'bt-src:latest', base]);
+  await dockerOk(d, ['push', base]);
+  const pushedId = (await dockerOk(d, ['image', 'inspect', '-f', '{{.Id}}', base])).stdout.trim();
+  // the local tag now names something else than the registry has
+  await buildOk(d, ['-t', base, context({ Dockerfile: 'FROM bt-src:latest\nRUN echo local > /marker\n' })]);
+  const dir = context({ Dockerfile: `FROM ${base}\nRUN cat /marker 2>/dev/null || echo no marker\n` });
+
+  const local = await buildOk(d, [dir]);
+  t.ok(local.stdout.includes('\nlocal\n'), 'without --pull the local image is the base');
+  t.notMatch(local.stdout, /Pulling from/);
+
+  const pulled = await buildOk(d, ['--pull', '--no-cache', dir]);
+  t.match(pulled.stdout, new RegExp(`Step 1/2 : FROM ${base.replace(/\./g, '\\.')}\n1: Pulling from bt/base\n`), 'the pull\'s progress is in the build\'s output');
+  t.match(pulled.stdout, /Status: Downloaded newer image for /);
+  t.ok(pulled.stdout.includes('\nno marker\n'), 'the registry\'s image is the base');
+  t.equal((await dockerOk(d, ['image', 'inspect', '-f', '{{.Id}}', base])).stdout.trim(), pushedId, 'the tag names the pulled image again');
+
+  await dockerOk(d, ['rmi', '-f', base]);
+  const missing = await buildOk(d, [dir]);
+  t.match(missing.stdout, /Pulling from bt\/base/, 'a base that is not here is pulled without --pull');
+
+  const hub = await build(d, ['--pull', context({ Dockerfile: 'FROM busybox\n' })]);
+  t.equal(hub.code, 1);
+  t.match(hub.stderr, /is not on a loopback address and berthd runs with --registry-loopback-only/, 'refused before any lookup');
 });

@@ -12,6 +12,7 @@ import type { DB } from '../../store/db';
 import { BERTH_VERSION } from '../../version';
 import type { Filters } from '../filters';
 import type { BuildBackend, BuildOptions, ProgressSink } from '../types';
+import type { AuthConfig, RegistryBackend } from '../registry';
 import type { Images, ImageRecord } from '../images';
 import type { Containers } from '../containers';
 import type { LayerHandle, LayerNativeOps } from '../layers/store';
@@ -39,10 +40,13 @@ const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_pr
   'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
 const URL_TIMEOUT_MS = 15_000;
+const DOCKER_HUB_INDEX = 'https://index.docker.io/v1/';
 
 export interface BuilderDeps {
   db: DB;
   images: Images;
+  /** Pulls FROM and COPY --from images (--pull, or not here); without it builds use local images only. */
+  registry?: Pick<RegistryBackend, 'pull'>;
   containers: Pick<Containers, 'create' | 'start' | 'attach' | 'waitFor' | 'remove' | 'withCommitSource'>;
   tmpDir: string;
   layerOps: LayerNativeOps;
@@ -199,21 +203,36 @@ export class Builder implements BuildBackend {
     if (base === '') throw new InvalidParameter('base name (' + words[0] + ') should not be blank');
     if (base.toLowerCase() === 'scratch') return stage;
     const prior = run.stages.find((s) => s.name !== '' && s.name === base.toLowerCase());
-    const img = prior?.imageId ? this.d.images.resolve(prior.imageId) : this.baseImage(base);
+    const img = prior?.imageId ? this.d.images.resolve(prior.imageId) : await this.image(run, base);
     stage.imageId = img.id;
     stage.config = normalizeContainerConfig(structuredClone(img.config.config ?? {}));
     return stage;
   }
 
-  private baseImage(name: string): ImageRecord {
+  /**
+   * An image FROM or COPY --from names, as dockerd's classic builder finds it: pulled when
+   * --pull asks for it or it is not here, the pull's progress in the build's stream; an image
+   * ID is never pulled. A pull that cannot happen fails the build with the registry's error.
+   */
+  private async image(run: Run, name: string): Promise<ImageRecord> {
+    let local: ImageRecord | undefined;
     try {
-      return this.d.images.resolve(name);
+      local = this.d.images.resolve(name);
     } catch (err) {
-      if (err instanceof NotFound) {
-        throw new NotFound(`pull access denied for ${name}, repository does not exist or may require 'docker login': berth found no local image ${familiarString(withDefaultTag(parseNormalizedNamed(name)))} and builds only from local images`);
-      }
-      throw err;
+      if (!(err instanceof NotFound)) throw err;
     }
+    const byId = /^(sha256:)?[0-9a-f]{64}$/.test(name);
+    if (local && (!run.opts.pull || byId)) return local;
+    if (!this.d.registry || byId) {
+      if (local) return local;
+      throw new NotFound(`pull access denied for ${name}, repository does not exist or may require 'docker login': berth found no local image ${familiarString(withDefaultTag(parseNormalizedNamed(name)))} and has no registry to pull it from`);
+    }
+    const ref = parseNormalizedNamed(name);
+    const id = await this.d.registry.pull({
+      image: name, auth: authFor(run.opts.authConfigs ?? {}, ref.name.slice(0, ref.name.indexOf('/'))),
+      ...(run.opts.platform && { platform: run.opts.platform }),
+    }, run.out);
+    return this.d.images.resolve(id);
   }
 
   private async onbuildTriggers(run: Run, stage: Stage): Promise<void> {
@@ -371,7 +390,7 @@ export class Builder implements BuildBackend {
       const name = expandWord(from, env, run.escape);
       const prior = /^\d+$/.test(name) ? run.stages[Number(name)] : run.stages.find((s) => s.name === name.toLowerCase());
       if (/^\d+$/.test(name) && (!prior || prior === stage)) throw new InvalidParameter(`invalid from flag value ${name}: refers to current build stage`);
-      fromId = prior?.imageId ?? this.baseImage(name).id;
+      fromId = prior?.imageId ?? (await this.image(run, name)).id;
       view = this.imageView(fromId);
     }
     const stageView = this.imageView(stage.imageId);
@@ -556,6 +575,18 @@ function quoteIfNeeded(s: string): string {
 /** What the history shows after `#(nop)`: moby prints the instruction with its expanded words. */
 function nopText(ins: Instruction): string {
   return `${ins.cmd.toUpperCase()} ${ins.json ? JSON.stringify(ins.json) : ins.args}`;
+}
+
+/**
+ * The credentials X-Registry-Config holds for a registry domain (moby's ResolveAuthConfig):
+ * Docker Hub's under its index address, others under their host with or without a scheme.
+ */
+function authFor(configs: Record<string, AuthConfig>, domain: string): AuthConfig {
+  if (domain === 'docker.io') return configs[DOCKER_HUB_INDEX] ?? {};
+  for (const [key, auth] of Object.entries(configs)) {
+    if (key.replace(/^[a-z]+:\/\//i, '').split('/')[0] === domain) return auth;
+  }
+  return {};
 }
 
 function checkPlatform(p: string): void {

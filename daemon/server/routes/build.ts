@@ -8,6 +8,7 @@ import type { Backend } from '../../backend/types';
 import { InvalidParameter, errorMessage } from '../../errors';
 import { bool, filters, int, str, strs, type Query } from '../query';
 import { jsonMessageStream } from '../streams';
+import { normalizeAuth, type AuthConfig } from '../../backend/registry/client';
 
 type BuildRequest = FastifyRequest<{ Querystring: Query }>;
 
@@ -36,6 +37,20 @@ function jsonMap(q: Query, key: string): Record<string, string | null> {
   return v as Record<string, string | null>;
 }
 
+/** X-Registry-Config: base64url JSON of registry → credentials; junk means none, as in dockerd. */
+function authConfigs(header: string | string[] | undefined): Record<string, AuthConfig> {
+  const text = Array.isArray(header) ? header[0] : header;
+  if (!text) return {};
+  try {
+    const v = JSON.parse(Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+    return Object.fromEntries(Object.entries(v as Record<string, AuthConfig>)
+      .filter(([, a]) => typeof a === 'object' && a !== null).map(([k, a]) => [k, normalizeAuth(a)]));
+  } catch {
+    return {};
+  }
+}
+
 async function build(backend: Backend, req: BuildRequest, reply: FastifyReply): Promise<FastifyReply> {
   const q = req.query;
   const version = str(q, 'version');
@@ -61,6 +76,7 @@ async function build(backend: Backend, req: BuildRequest, reply: FastifyReply): 
     rm: bool(q, 'rm', true),
     forceRm: bool(q, 'forcerm'),
     pull: bool(q, 'pull'),
+    authConfigs: authConfigs(req.headers['x-registry-config']),
     resources,
     ...(str(q, 'target') && { target: str(q, 'target')! }),
     ...(str(q, 'networkmode') && { networkMode: str(q, 'networkmode')! }),
