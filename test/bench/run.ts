@@ -4,7 +4,7 @@
 // JSON file. Not a test: it asserts nothing and never runs in `npm test`.
 //
 //   npm run bench [-- --quick] [-- --no-dockerd] [-- --no-logs] [-- --only SECTION,...] [-- --out FILE]
-//   sections: run, exec, api, list, memory, logs, images, build
+//   sections: run, exec, api, list, memory, logs, images, build, registry
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -16,6 +16,8 @@ import { apiLifecycle, execTrue, listMany, logs, memoryRunning, runRm, type Life
 import { summarize, type Summary } from './stats';
 import { imageBench, type ImageBenchResult } from './images';
 import { BUILD_STEPS, buildBench, type BuildBenchResult } from './build';
+import { registryBench, type RegistryBenchResult } from './registry';
+import { registrySkipReason } from '../helpers/registry';
 
 interface Options {
   quick: boolean;
@@ -26,7 +28,7 @@ interface Options {
   only?: Set<string>;
 }
 
-const SECTIONS = ['run', 'exec', 'api', 'list', 'memory', 'logs', 'images', 'build'];
+const SECTIONS = ['run', 'exec', 'api', 'list', 'memory', 'logs', 'images', 'build', 'registry'];
 const USAGE = 'usage: npm run bench [-- --quick] [-- --no-dockerd] [-- --no-logs] [-- --only SECTION,...] [-- --out FILE]';
 
 function parseArgs(argv: string[]): Options {
@@ -78,6 +80,8 @@ interface EngineResults {
   images?: ImageBenchResult & { summaries: Record<string, Summary> };
   /** docker build cold and cached (test/bench/build.ts) */
   build?: BuildBenchResult & { cold: Summary; cached: Summary };
+  /** docker push and pull of 50 MB against a local registry (test/bench/registry.ts) */
+  registry?: RegistryBenchResult & { push: Summary; pull: Summary };
   errors: Record<string, string>;
   cleanupNotes?: string[];
 }
@@ -149,6 +153,12 @@ async function measureEngine(start: () => Promise<Engine>, label: string): Promi
     // ---- build: a 5-step Dockerfile, --no-cache and cached (issue 8; test/bench/build.ts) ----
     const bld = await section(res, 'build', 'docker build', () => buildBench(engine, BUILD_RUNS));
     if (bld) res.build = { ...bld, cold: summarize(bld.samplesMs.cold), cached: summarize(bld.samplesMs.cached) };
+    // ---- registry: push and pull of 50 MB (issue 9; test/bench/registry.ts) ----
+    if (registrySkipReason() && (!opts.only || opts.only.has('registry'))) res.errors.registry = registrySkipReason() as string;
+    else {
+      const reg = await section(res, 'registry', 'docker push/pull', () => registryBench(engine, IMAGE_RUNS));
+      if (reg) res.registry = { ...reg, push: summarize(reg.samplesMs.push50), pull: summarize(reg.samplesMs.pull50) };
+    }
   } finally {
     if (Object.keys(res.errors).length) process.stderr.write(`# ${label} output:\n${engine.output().slice(-8000).replace(/^/gm, '#   ')}\n`);
     const { problems, notes } = await engine.stop();
@@ -322,12 +332,22 @@ function main(): Promise<void> {
     L.push(row(`docker build, ${BUILD_STEPS} steps (COPY, 2 RUN), --no-cache (N=${BUILD_RUNS})`, medP90(b?.build?.cold), medP90(d?.build?.cold)));
     L.push(row(`docker build, same, every step from the cache`, medP90(b?.build?.cached), medP90(d?.build?.cached)));
 
+    // ---- registry (issue 9)
+    L.push(row(`docker push, 50 MB in 1 layer, local registry (N=${IMAGE_RUNS})`, medP90(b?.registry?.push), medP90(d?.registry?.push)));
+    L.push(row('docker pull, same image after rmi', medP90(b?.registry?.pull), medP90(d?.registry?.pull)));
+
     // ---- images (issue 7): dockerd / berth ratios
     for (const [k, label] of [['load50', 'load 50 MB'], ['save50', 'save 50 MB'], ['load10x5', 'load 10 layers'], ['save10x5', 'save 10 layers'], ['commit50', 'commit 50 MB']] as const) {
       const bi = b?.images?.summaries[k];
       const di = d?.images?.summaries[k];
       const x = bi && di ? di.median / bi.median : undefined;
       verdicts.push({ name: label, how: 'dockerd / berth (medians)', value: x ? fmtX(x) : 'n/a', target: '', verdict: x ? '' : noDockerd ?? (bi ? '' : 'not measured') });
+    }
+    for (const [k, label] of [['push', 'push 50 MB'], ['pull', 'pull 50 MB']] as const) {
+      const br = b?.registry?.[k];
+      const dr = d?.registry?.[k];
+      const x = br && dr ? dr.median / br.median : undefined;
+      verdicts.push({ name: label, how: 'dockerd / berth (medians)', value: x ? fmtX(x) : 'n/a', target: '', verdict: x ? '' : noDockerd ?? (br ? '' : 'not measured') });
     }
     for (const [k, label] of [['cold', 'build --no-cache'], ['cached', 'build, cached']] as const) {
       const bb = b?.build?.[k];
