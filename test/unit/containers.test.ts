@@ -1,6 +1,7 @@
 // The container engine's state machine and Docker's answers, with fake processes.
 import t from 'tap';
 import { rig } from '../helpers/fake-runtime';
+import { appendFileSync } from 'node:fs';
 import { NotModified } from '../../daemon/errors';
 
 t.test('create merges the image config and picks a name', async (t) => {
@@ -337,4 +338,24 @@ t.test('log driver none keeps nothing and logs says so; local reads like json-fi
   await t.rejects(r.containers.create('lx', { Image: 'busybox', HostConfig: { LogConfig: { Type: 'syslog', Config: {} } } }), { message: /logging driver "syslog" is not supported/ });
   const local = await r.containers.create('ll', { Image: 'busybox', HostConfig: { LogConfig: { Type: 'local', Config: {} } } });
   t.ok(r.containers.logs(local.Id, { stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: -1, follow: false }, () => false));
+});
+
+t.test('logs -f: a container that exits while the log so far is sent still has its last lines followed', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('lf', { Image: 'busybox', Cmd: ['sleep'] });
+  await r.containers.start(Id);
+  const log = r.launcher.links[0]!.spec.log!;
+  const line = (s: string) => JSON.stringify({ log: s, stream: 'stdout', time: new Date().toISOString() }) + '\n';
+  appendFileSync(log, line('one\n'));
+  const { records } = r.containers.logs(Id, { stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: -1, follow: true }, () => false);
+  const it = records[Symbol.asyncIterator]();
+  t.equal((await it.next()).value?.data.toString(), 'one\n');
+  // the container writes its last line and exits while the client is busy with the first one
+  appendFileSync(log, line('two\n'));
+  const exited = r.containers.waitFor(Id, 'not-running');
+  await r.containers.kill(Id, 'KILL');
+  await exited;
+  t.equal((await it.next()).value?.data.toString(), 'two\n', 'the line written before the exit');
+  t.equal((await it.next()).done, true, 'and the stream ends');
 });

@@ -726,12 +726,13 @@ export class Containers {
     if (c.hostConfig.LogConfig?.Type === 'none') throw new NotImplemented('configured logging driver does not support reading');
     const live = this.liveOf(c.id);
     const path = this.paths(c.id).log;
-    const self = this;
+    // whether to follow is decided now: a container that exits while the log so far is being
+    // sent still has its last lines read by the follower (dockerd's logs -f ends with them)
+    const exited = c.state.Running ? live.exited : undefined;
     async function* all(): AsyncGenerator<LogRecord> {
       const end = { offset: 0 };
       yield* readLog(path, opts, end);
-      const running = self.d.repo.get(c.id)?.state.Running && live.exited;
-      if (opts.follow && running) yield* followLog(path, opts, end.offset, live.exited!, aborted);
+      if (opts.follow && exited) yield* followLog(path, opts, end.offset, exited, aborted);
     }
     return { tty: !!c.config.Tty, records: all() };
   }
