@@ -93,6 +93,11 @@ export interface SpawnedMonitor {
   pid: number;
   /** The monitor process itself. */
   monitorPid: number;
+  /**
+   * A standby's answer socket, already a client connection (HELLO follows the ready line):
+   * MonitorClient.adopt() it instead of connecting. Absent for a monitor spawned on demand.
+   */
+  connection?: { socket: Socket; pending: Buffer };
 }
 
 export interface MonitorHello {
@@ -279,7 +284,7 @@ export async function spawnMonitor(opts: SpawnMonitorOptions, pool?: MonitorPool
     pool!.refill();
     standby.write(`${mode}\0${configFile}\0${resolvePath(opts.monitorLog)}\0`);
     try {
-      return await readAnswer(standby, opts.monitorLog);
+      return await readAnswer(standby, opts.monitorLog, true);
     } catch (err) {
       if (!(err instanceof NoAnswer)) throw err;
       // the standby was gone before it read the request: start one the usual way
@@ -291,40 +296,57 @@ export async function spawnMonitor(opts: SpawnMonitorOptions, pool?: MonitorPool
   const { pid: first, fd } = addon.spawn(opts.executable ?? monitorPath(), [mode, configFile], opts.monitorLog);
   reapSoon(addon, first);
   pool?.refill();
-  return await readAnswer(new Socket({ fd, readable: true, writable: false }), opts.monitorLog);
+  return await readAnswer(new Socket({ fd, readable: true, writable: false }), opts.monitorLog, false);
 }
 
 /** The monitor closed its answer channel without a word. */
 class NoAnswer extends Error {}
 
-/** Reads the monitor's one line (`ready <pid> <monitorpid>` or `error <message>`) from `out`. */
-function readAnswer(out: Socket, monitorLog: string): Promise<SpawnedMonitor> {
+/**
+ * Reads the monitor's one line (`ready <pid> <monitorpid>` or `error <message>`) from `out`; a
+ * standby's socket is kept after `ready` (with what came after the line) as the first client
+ * connection, any other is closed.
+ */
+function readAnswer(out: Socket, monitorLog: string, keep: boolean): Promise<SpawnedMonitor> {
   return new Promise<SpawnedMonitor>((resolve, reject) => {
-    let line = '';
+    let got: Buffer = Buffer.alloc(0);
     let settled = false;
-    const settle = (fn: () => void) => {
+    const settle = (fn: () => void, close = true) => {
       if (settled) return;
       settled = true;
-      out.destroy();
+      out.removeListener('data', onData);
+      out.removeListener('error', onError);
+      out.removeListener('end', onEnd);
+      if (close) out.destroy();
       fn();
     };
-    out.setEncoding('utf8');
-    out.on('data', (chunk: string) => {
-      line += chunk;
-      const nl = line.indexOf('\n');
+    const onData = (chunk: Buffer) => {
+      got = got.length ? Buffer.concat([got, chunk]) : chunk;
+      const nl = got.indexOf(10);
       if (nl < 0) return;
-      const first = line.slice(0, nl);
+      const first = got.subarray(0, nl).toString('utf8');
       const ready = /^ready (\d+) (\d+)$/.exec(first);
       if (ready) {
-        settle(() => resolve({ pid: Number(ready[1]), monitorPid: Number(ready[2]) }));
+        const spawned: SpawnedMonitor = { pid: Number(ready[1]), monitorPid: Number(ready[2]) };
+        if (keep) {
+          out.pause();
+          spawned.connection = { socket: out, pending: Buffer.from(got.subarray(nl + 1)) };
+        }
+        settle(() => resolve(spawned), !keep);
       } else if (first.startsWith('error ')) {
         settle(() => reject(new Error(first.slice(6))));
       } else {
         settle(() => reject(new Error(`berth-monitor said something unexpected: ${JSON.stringify(first)}`)));
       }
-    });
-    out.on('error', (err) => settle(() => reject(line ? new Error(`reading berth-monitor's answer: ${err.message}`) : new NoAnswer(err.message))));
-    out.on('end', () => settle(() => reject(line ? new Error(`berth-monitor exited before it was ready; see ${monitorLog}`) : new NoAnswer(`berth-monitor exited before it was ready; see ${monitorLog}`))));
+    };
+    const onError = (err: Error) => settle(() => reject(got.length ? new Error(`reading berth-monitor's answer: ${err.message}`) : new NoAnswer(err.message)));
+    const onEnd = () => {
+      const msg = `berth-monitor exited before it was ready; see ${monitorLog}`;
+      settle(() => reject(got.length ? new Error(msg) : new NoAnswer(msg)));
+    };
+    out.on('data', onData);
+    out.on('error', onError);
+    out.on('end', onEnd);
   });
 }
 
@@ -395,9 +417,21 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
 
   /** Connects and waits for HELLO; rejects when the monitor is not there or speaks another version. */
   static async connect(socketPath: string): Promise<MonitorClient> {
-    const sock = await connectUnix(socketPath);
-    const client = new MonitorClient(sock);
-    return await new Promise<MonitorClient>((resolve, reject) => {
+    return await MonitorClient.greeted(new MonitorClient(await connectUnix(socketPath)), socketPath);
+  }
+
+  /** A standby's answer socket (SpawnedMonitor.connection), once its HELLO is in. */
+  static async adopt(conn: { socket: Socket; pending: Buffer }, socketPath: string): Promise<MonitorClient> {
+    const client = new MonitorClient(conn.socket);
+    const hello = MonitorClient.greeted(client, socketPath);
+    if (conn.pending.length) client.onData(conn.pending);
+    conn.socket.resume();
+    return await hello;
+  }
+
+  private static greeted(client: MonitorClient, socketPath: string): Promise<MonitorClient> {
+    if (client.hello) return Promise.resolve(client);
+    return new Promise<MonitorClient>((resolve, reject) => {
       const onClose = (err?: Error) => reject(err ?? new Error(`monitor at ${socketPath} closed the connection before HELLO`));
       client.once('close', onClose);
       client.once('hello', (h) => {

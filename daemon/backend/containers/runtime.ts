@@ -66,9 +66,9 @@ export class MonitorProcesses implements MonitorLauncher {
   async launch(spec: MonitorSpec): Promise<MonitorLink> {
     mkdirSync(dirname(spec.socket), { recursive: true, mode: 0o700 });
     mkdirSync(spec.rootfs, { recursive: true, mode: 0o755 });
-    const { monitorPid } = await spawnMonitor(spec, this.pool);
+    const { monitorPid, connection } = await spawnMonitor(spec, this.pool);
     writeFileSync(pidFile(spec.socket), `${monitorPid}\n`);
-    const client = await MonitorClient.connect(spec.socket);
+    const client = connection ? await MonitorClient.adopt(connection, spec.socket) : await MonitorClient.connect(spec.socket);
     client.attach({ stdout: true, stderr: true });
     return client;
   }

@@ -38,7 +38,7 @@ export class ExecMonitors implements ExecLauncher {
       // gone: the monitor reports it, as it would a process that dies a moment later
     }
     const socket = join(spec.dir, 'monitor.sock');
-    await spawnMonitor({
+    const { connection } = await spawnMonitor({
       mode: 'exec',
       id: spec.id,
       socket,
@@ -64,7 +64,7 @@ export class ExecMonitors implements ExecLauncher {
       consoleRows: spec.consoleRows,
       consoleCols: spec.consoleCols,
     }, this.pool);
-    const client = await MonitorClient.connect(socket);
+    const client = connection ? await MonitorClient.adopt(connection, socket) : await MonitorClient.connect(socket);
     client.attach({ stdout: spec.attachStdout, stderr: spec.attachStderr });
     return client;
   }

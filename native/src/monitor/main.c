@@ -50,7 +50,7 @@ static int join_cgroups(const struct monitor_config *cfg, pid_t pid, berth_error
 
 /* Container mode clones a container's init; exec mode starts a process inside a running
  * container. Everything after that is the same. */
-static int run(const char *config_path, bool exec_mode) {
+static int run(const char *config_path, bool exec_mode, bool standby) {
   berth_error_t err = {0};
   struct monitor_config cfg = {.exec_mode = exec_mode};
   struct listener l = {.fd = -1, .dirfd = -1};
@@ -67,8 +67,10 @@ static int run(const char *config_path, bool exec_mode) {
     goto fail;
   }
   if (cfg.tty && (cfg.console_rows || cfg.console_cols) && pty_resize(c.pty_master, cfg.console_rows, cfg.console_cols, &err) < 0) fprintf(stderr, "berth-monitor: %s\n", err.msg);
+  /* a standby's answer socket stays open as berthd's first client connection */
+  int first_client = standby ? fcntl(1, F_DUPFD_CLOEXEC, 3) : -1;
   report("ready %d %d", (int)c.pid, (int)getpid());
-  int rc = server_run(&cfg, &c, &log, &l, oom_before);
+  int rc = server_run(&cfg, &c, &log, &l, oom_before, first_client);
   json_log_close(&log);
   server_unlisten(&l);
   config_free(&cfg);
@@ -123,8 +125,8 @@ static int standby(void) {
     report("error standby: %s is not an absolute path", config);
     return 1;
   }
-  if (!strcmp(mode, "container")) return run(config, false);
-  if (!strcmp(mode, "exec")) return run(config, true);
+  if (!strcmp(mode, "container")) return run(config, false, true);
+  if (!strcmp(mode, "exec")) return run(config, true, true);
   report("error standby: unknown mode %s", mode);
   return 1;
 }
@@ -150,8 +152,8 @@ int main(int argc, char **argv) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, NULL);
-  if (argc == 3 && !strcmp(argv[1], "container")) return run(argv[2], false);
-  if (argc == 3 && !strcmp(argv[1], "exec")) return run(argv[2], true);
+  if (argc == 3 && !strcmp(argv[1], "container")) return run(argv[2], false, false);
+  if (argc == 3 && !strcmp(argv[1], "exec")) return run(argv[2], true, false);
   /* the second argument (berthd's exec root) only tells whose standby this is */
   if (argc == 3 && !strcmp(argv[1], "standby")) return standby();
   fprintf(stderr, "usage: berth-monitor container|exec CONFIG_FILE | standby EXEC_ROOT\n");

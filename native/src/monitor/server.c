@@ -191,6 +191,21 @@ static void broadcast(struct server *s, uint8_t type, const void *data, size_t l
 
 static const char *state_name(struct server *s) { return s->reaped ? "exited" : s->started ? "running" : "created"; }
 
+/* A new client (non-blocking, close-on-exec fd): registered and greeted with HELLO. */
+static void add_client(struct server *s, int fd) {
+  struct client *cl = calloc(1, sizeof *cl);
+  if (!cl) abort();
+  cl->w.kind = W_CLIENT;
+  cl->w.fd = fd;
+  cl->next = s->clients;
+  s->clients = cl;
+  autobuf struct buf hello = {0};
+  buf_append(&hello, "{\"version\":1,\"id\":", 18);
+  json_append_string(&hello, s->cfg->id, strlen(s->cfg->id));
+  buf_appendf(&hello, ",\"bootId\":\"%s\",\"pid\":%d,\"state\":\"%s\"}", s->boot_id, (int)s->c->pid, state_name(s));
+  client_send(s, cl, FRAME_HELLO, hello.data, hello.len);
+}
+
 static void accept_clients(struct server *s) {
   for (;;) {
     int fd = accept4(s->l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -199,17 +214,7 @@ static void accept_clients(struct server *s) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) fprintf(stderr, "berth-monitor: accept: %s\n", strerror(errno));
       return;
     }
-    struct client *cl = calloc(1, sizeof *cl);
-    if (!cl) abort();
-    cl->w.kind = W_CLIENT;
-    cl->w.fd = fd;
-    cl->next = s->clients;
-    s->clients = cl;
-    autobuf struct buf hello = {0};
-    buf_append(&hello, "{\"version\":1,\"id\":", 18);
-    json_append_string(&hello, s->cfg->id, strlen(s->cfg->id));
-    buf_appendf(&hello, ",\"bootId\":\"%s\",\"pid\":%d,\"state\":\"%s\"}", s->boot_id, (int)s->c->pid, state_name(s));
-    client_send(s, cl, FRAME_HELLO, hello.data, hello.len);
+    add_client(s, fd);
   }
 }
 
@@ -537,7 +542,7 @@ static void read_boot_id(char *out, size_t size) {
   buf_free(&b);
 }
 
-int server_run(const struct monitor_config *cfg, struct container *c, struct json_log *log, struct listener *l, long long oom_before) {
+int server_run(const struct monitor_config *cfg, struct container *c, struct json_log *log, struct listener *l, long long oom_before, int first_client) {
   struct server s = {.cfg = cfg, .c = c, .log = log, .l = l, .oom_before = oom_before};
   read_boot_id(s.boot_id, sizeof s.boot_id);
   s.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -563,6 +568,11 @@ int server_run(const struct monitor_config *cfg, struct container *c, struct jso
   ep_set(&s, &s.signal_w, EPOLLIN);
   ep_set(&s, &s.listen_w, EPOLLIN);
   update_container_watches(&s);
+  /* a standby's socket to berthd, a client from the start (MONITOR-PROTOCOL.md, Standby) */
+  if (first_client >= 0) {
+    set_nonblock(first_client);
+    add_client(&s, first_client);
+  }
   /* SIGCHLD may have come before the signalfd existed */
   reap(&s);
 

@@ -33,6 +33,7 @@ int server_listen(const char *path, struct listener *l, berth_error_t *err);
 void server_unlisten(struct listener *l);
 
 /* Serves until the init has exited, its output is drained, the exit record is written and
- * EXIT is delivered. SIGCHLD must already be blocked. Returns the monitor's exit status. */
-int server_run(const struct monitor_config *cfg, struct container *c, struct json_log *log, struct listener *l, long long oom_before);
+ * EXIT is delivered. SIGCHLD must already be blocked. first_client (or -1): a connected
+ * socket served as a client from the start. Returns the monitor's exit status. */
+int server_run(const struct monitor_config *cfg, struct container *c, struct json_log *log, struct listener *l, long long oom_before, int first_client);
 #endif
