@@ -16,12 +16,16 @@ export interface DockerOptions {
   timeoutMs?: number;
   /** Extra environment on top of the daemon's. */
   env?: Record<string, string>;
+  /** The program to run instead of `docker` (e.g. docker-compose), with the same environment. */
+  command?: string;
+  /** Working directory of the child (default: the test's). */
+  cwd?: string;
 }
 
 /** Runs `docker ...args` against `d` and collects its exit code and output. */
 export function docker(d: { env: NodeJS.ProcessEnv }, args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, { env: { ...d.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(opts.command ?? 'docker', args, { env: { ...d.env, ...opts.env }, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -49,7 +53,7 @@ export async function dockerOk(d: { env: NodeJS.ProcessEnv }, args: string[], op
   const r = await docker(d, args, opts);
   if (r.code !== 0) {
     const why = r.timedOut ? `was killed after ${opts.timeoutMs ?? 60_000} ms` : `exited ${r.code}`;
-    throw new Error(`docker ${args.join(' ')} ${why}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
+    throw new Error(`${opts.command ?? 'docker'} ${args.join(' ')} ${why}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
   }
   return r;
 }
