@@ -23,6 +23,7 @@ import { rfc3339Nano, statusText, ZERO_TIME } from './status';
 import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
 import { INIT_PATH_IN_CONTAINER, initBinary, wantsInit } from './init';
+import { namespaceSpec, validateNamespaceModes, type NamespaceSpec } from './namespaces';
 import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
 import { realNativeOps, type NativeOps } from '../../native/ops';
 import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
@@ -68,6 +69,8 @@ class Live {
   exitOnNext = false;
   startedAtMs = 0;
   health: HealthChecker | undefined;
+  /** Monitors launched so far: a start that failed before one existed has no exit to clean up after. */
+  launches = 0;
 
   nextExit(): Promise<number> {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
@@ -220,6 +223,7 @@ export class Containers {
     const image = await this.d.images.forContainer(body.Image);
     const hostConfig = normalizeHostConfig(body.HostConfig);
     validateSecurity(hostConfig, this.d.defaultUlimits);
+    validateNamespaceModes(hostConfig);
     const warnings = resourceWarnings(hostConfig, this.d.cgroups.version);
     const id = randomBytes(32).toString('hex');
     const config = mergeConfig(normalizeConfig(body, id.slice(0, 12)), image.config);
@@ -272,6 +276,7 @@ export class Containers {
   async start(ref: string): Promise<void> {
     const c0 = this.find(ref);
     const live = this.liveOf(c0.id);
+    let autoRemove = false;
     await live.lock.run(async () => {
       const c = this.d.repo.get(c0.id);
       if (!c) throw new NotFound(`No such container: ${ref}`);
@@ -282,11 +287,21 @@ export class Containers {
       live.exitOnNext = false;
       c.restartCount = 0;
       c.state = { ...c.state, ManuallyStopped: false };
-      await this.launch(c, live);
+      const launches = live.launches;
+      try {
+        await this.launch(c, live);
+      } catch (err) {
+        // no monitor, so no exit will remove it: a --rm container goes now, as dockerd's does
+        if (live.launches === launches && c.hostConfig.AutoRemove) autoRemove = true;
+        throw err;
+      }
+    }).catch(async (err) => {
+      if (autoRemove) await this.remove(c0.id, { force: true, volumes: true }).catch((e) => this.d.log?.(`auto-remove of ${c0.id}: ${errorMessage(e)}`));
+      throw err;
     });
   }
 
-  private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, procs: string[], oomFile: string | null) {
+  private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, procs: string[], oomFile: string | null, ns: NamespaceSpec) {
     const p = this.paths(c.id);
     const env: string[] = [...(c.config.Env ?? [])];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
@@ -322,10 +337,12 @@ export class Containers {
         { src: p.hosts, dst: '/etc/hosts', ro: false },
         { src: p.resolvConf, dst: '/etc/resolv.conf', ro: false },
         ...(init ? [{ src: init, dst: INIT_PATH_IN_CONTAINER, ro: true }] : []),
+        ...(ns.hostShm ? [{ src: '/dev/shm', dst: '/dev/shm', ro: false }] : []),
       ],
       cgroupProcs: procs,
       oomFile,
       netns: c.hostConfig.NetworkMode === 'host' ? 'host' as const : 'none' as const,
+      pidns: ns.pidns, ipcns: ns.ipcns, utsns: ns.utsns, shm: ns.shm,
       consoleRows: rows ?? 0,
       consoleCols: cols ?? 0,
       ...securitySpec(c.hostConfig, this.seccompDir(), this.d.defaultUlimits),
@@ -342,16 +359,21 @@ export class Containers {
   private async launch(c: ContainerRow, live: Live): Promise<void> {
     const t0 = process.hrtime.bigint();
     const image = await this.d.images.forContainer(c.imageId);
+    const ns = namespaceSpec(c.hostConfig, (ref) => {
+      const x = this.find(ref);
+      return { id: x.id, pid: x.state.Pid, running: x.state.Running && !x.state.Restarting, hostConfig: x.hostConfig };
+    });
     const cg = this.d.cgroups.create(c.id, c.hostConfig);
     let link: MonitorLink;
     try {
-      link = await this.d.monitors.launch(await this.withMounts(c, this.monitorSpec(c, image, cg.procs, cg.oomFile)));
+      link = await this.d.monitors.launch(await this.withMounts(c, this.monitorSpec(c, image, cg.procs, cg.oomFile, ns)));
     } catch (err) {
       this.d.cgroups.destroy(c.id);
       await this.d.mounts?.stopped(c.id);
       throw new SystemError(`failed to start container ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
     }
     live.monitor = link;
+    live.launches++;
     this.wire(c.id, live, link);
 
     const outcome = new Promise<{ ok: true; pid: number; startedAt: string } | { ok: false; message: string; exitCode: number }>((resolve) => {

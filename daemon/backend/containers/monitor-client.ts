@@ -75,6 +75,12 @@ export interface MonitorConfig extends Partial<SecuritySpec> {
   cgroupProcs?: string[];
   oomFile?: string | null;
   netns?: 'none' | 'host';
+  /** 'private' (default), 'host', or the host pid of a process whose namespace is joined */
+  pidns?: string;
+  ipcns?: string;
+  utsns?: string;
+  /** /dev/shm: 'private' (a tmpfs, default), 'none', or the host pid of a process whose /dev/shm is shared */
+  shm?: string;
   consoleRows?: number;
   consoleCols?: number;
 }
@@ -197,6 +203,10 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   for (const p of cfg.cgroupProcs ?? []) put('cgroup_procs', p);
   put('oom_file', cfg.oomFile || undefined);
   put('netns', cfg.netns);
+  put('pidns', cfg.pidns);
+  put('ipcns', cfg.ipcns);
+  put('utsns', cfg.utsns);
+  put('shm', cfg.shm);
   if (cfg.tty && cfg.consoleRows && cfg.consoleCols) {
     put('console_rows', cfg.consoleRows);
     put('console_cols', cfg.consoleCols);

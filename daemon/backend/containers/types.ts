@@ -96,6 +96,11 @@ export interface MonitorSpec extends Partial<SecuritySpec> {
   cgroupProcs: string[];
   oomFile: string | null;
   netns: 'none' | 'host';
+  /** --pid, --ipc, --uts and /dev/shm (namespaces.ts) */
+  pidns?: string;
+  ipcns?: string;
+  utsns?: string;
+  shm?: string;
   consoleRows: number;
   consoleCols: number;
 }

@@ -97,6 +97,7 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
   char *p = cfg->raw.data, *end = cfg->raw.data + cfg->raw.len;
   bool seen_version = false;
   cfg->log_max_files = 1;
+  cfg->shm_tree = -1;
   while (p < end) {
     char *rec_end = memchr(p, 0, (size_t)(end - p));
     if (!rec_end) return berth_fail(err, EINVAL, "config: last record is not NUL-terminated");
@@ -141,6 +142,10 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
     else if (!strcmp(key, "readonly_root")) rc = parse_bool(key, v, &cfg->readonly_root, err);
     else if (!strcmp(key, "cgroup_procs")) strlist_push(&cfg->cgroup_procs, v);
     else if (!strcmp(key, "oom_file")) cfg->oom_file = *v ? v : NULL;
+    else if (!strcmp(key, "pidns")) cfg->pidns = v;
+    else if (!strcmp(key, "ipcns")) cfg->ipcns = v;
+    else if (!strcmp(key, "utsns")) cfg->utsns = v;
+    else if (!strcmp(key, "shm")) cfg->shm = v;
     else if (!strcmp(key, "netns")) {
       if (!strcmp(v, "host")) cfg->netns_host = true;
       else if (!strcmp(v, "none") || !*v) cfg->netns_host = false;

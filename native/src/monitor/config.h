@@ -30,6 +30,11 @@ struct monitor_config {
   struct strlist lower, args, env, cgroup_procs;
   char *upper, *work, *rootfs, *hostname, *cwd, *user, *oom_file;
   bool tty, open_stdin, stdin_once, netns_host, privileged;
+  /* pidns, ipcns, utsns: NULL or "private" (new), "host" (the monitor's), or the host pid of a
+   * process whose namespace is joined; shm: NULL/"private" (a tmpfs), "none", or such a pid
+   * (that process's /dev/shm mount, shared) */
+  char *pidns, *ipcns, *utsns, *shm;
+  int shm_tree; /* set by the monitor before the clone: the detached /dev/shm to share, or -1 */
   pid_t target_pid; /* exec mode: a process of the container whose namespaces are joined */
   struct bind_mount *binds; /* bind and tmpfs records, in their order */
   bool readonly_root;       /* remount the root read-only once everything is mounted */

@@ -202,7 +202,8 @@ void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct 
 static void __attribute__((noreturn)) child_main(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes) {
   berth_error_t err = {0};
   process_reset();
-  if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special(cfg, &err) < 0 || rootfs_pivot(cfg->rootfs, &err) < 0 || ns_set_hostname(cfg->hostname, &err) < 0 ||
+  if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special(cfg, &err) < 0 || rootfs_pivot(cfg->rootfs, &err) < 0 ||
+      ((!cfg->utsns || !strcmp(cfg->utsns, "private")) && ns_set_hostname(cfg->hostname, &err) < 0) ||
       (!cfg->netns_host && ns_loopback_up(&err) < 0))
     process_fail(sync, 0, err.msg);
   process_ready_then_exec(cfg, sync, pipes);
@@ -241,7 +242,9 @@ int container_create(const struct monitor_config *cfg, struct container *c, bert
   int sv[2];
   int rc = process_prepare(cfg, c, sv, err);
   if (rc < 0) return rc;
-  pid_t pid = ns_clone(cfg->netns_host, err);
+  unsigned long flags;
+  if ((rc = ns_prepare((struct monitor_config *)cfg, &flags, err)) < 0) return rc;
+  pid_t pid = ns_clone_flags(flags, err);
   process_forked(c, sv, pid);
   if (pid == 0) child_main(cfg, sv[1], &c->pipes);
   return pid < 0 ? pid : 0;

@@ -10,6 +10,9 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sys/mount.h>
+#include <stdlib.h>
+#include "config.h"
 #include "namespaces.h"
 
 pid_t ns_clone(bool host_net, berth_error_t *err) {
@@ -19,6 +22,67 @@ pid_t ns_clone(bool host_net, berth_error_t *err) {
   long pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
   if (pid < 0) return berth_fail(err, errno, "clone (new pid, mount, uts, ipc%s namespaces)", host_net ? "" : ", net");
   return (pid_t)pid;
+}
+
+pid_t ns_clone_flags(unsigned long flags, berth_error_t *err) {
+  long pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid < 0) return berth_fail(err, errno, "clone (flags %#lx)", flags);
+  return (pid_t)pid;
+}
+
+/* "<pid>" of a namespace mode, or 0 for "private"/"host"/unset; -1 for anything else. */
+static long ns_mode_pid(const char *mode) {
+  if (!mode || !*mode || !strcmp(mode, "private") || !strcmp(mode, "host")) return 0;
+  char *end;
+  long pid = strtol(mode, &end, 10);
+  return *end || pid <= 0 ? -1 : pid;
+}
+
+static int ns_join(const char *key, const char *mode, int flag, const char *name, unsigned long *flags, berth_error_t *err) {
+  if (!mode || !*mode || !strcmp(mode, "private")) {
+    *flags |= (unsigned long)flag;
+    return 0;
+  }
+  if (!strcmp(mode, "host")) return 0;
+  long pid = ns_mode_pid(mode);
+  if (pid < 0) return berth_fail(err, EINVAL, "config: %s=%s is not private, host or a pid", key, mode);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/ns/%s", pid, name);
+  autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return berth_fail(err, errno, "open %s", path);
+  /* the monitor itself moves (uts, ipc) or its children will be born there (pid) */
+  if (setns(fd, flag) < 0) return berth_fail(err, errno, "setns %s", path);
+  return 0;
+}
+
+/* The /dev/shm mount of process `pid`, cloned as a detached tree: the monitor visits that
+ * process's mount namespace for the open_tree and comes back to its own. */
+static int ns_shm_tree(long pid, berth_error_t *err) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/ns/mnt", pid);
+  autoclose int theirs = open(path, O_RDONLY | O_CLOEXEC);
+  if (theirs < 0) return berth_fail(err, errno, "open %s", path);
+  autoclose int ours = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (ours < 0) return berth_fail(err, errno, "open /proc/self/ns/mnt");
+  if (setns(theirs, CLONE_NEWNS) < 0) return berth_fail(err, errno, "setns %s", path);
+  int tree = open_tree(AT_FDCWD, "/dev/shm", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  int e = errno;
+  if (setns(ours, CLONE_NEWNS) < 0) abort(); /* the monitor cannot be left in a container's mounts */
+  if (tree < 0) return berth_fail(err, e, "open_tree /dev/shm of process %ld", pid);
+  return tree;
+}
+
+int ns_prepare(struct monitor_config *cfg, unsigned long *flags, berth_error_t *err) {
+  int rc;
+  *flags = CLONE_NEWNS;
+  if (!cfg->netns_host) *flags |= CLONE_NEWNET;
+  long shm_pid = ns_mode_pid(cfg->shm);
+  if (shm_pid < 0 && strcmp(cfg->shm, "none")) return berth_fail(err, EINVAL, "config: shm=%s is not private, none or a pid", cfg->shm);
+  /* the shm tree first: a joined pid namespace must not change what /proc/<pid> names */
+  if (shm_pid > 0 && (cfg->shm_tree = ns_shm_tree(shm_pid, err)) < 0) return cfg->shm_tree;
+  if ((rc = ns_join("ipcns", cfg->ipcns, CLONE_NEWIPC, "ipc", flags, err)) < 0) return rc;
+  if ((rc = ns_join("utsns", cfg->utsns, CLONE_NEWUTS, "uts", flags, err)) < 0) return rc;
+  return ns_join("pidns", cfg->pidns, CLONE_NEWPID, "pid", flags, err);
 }
 
 int ns_set_hostname(const char *hostname, berth_error_t *err) {

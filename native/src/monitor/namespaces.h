@@ -8,6 +8,12 @@
 /* fork(2) into new PID, mount, UTS, IPC and (unless host_net) network namespaces. Returns the
  * child's pid in the parent and 0 in the child, like fork. */
 pid_t ns_clone(bool host_net, berth_error_t *err);
+struct monitor_config;
+/* Container mode, in the monitor before the clone: joins the pid (for children), ipc and uts
+ * namespaces the config names (host pids), opens the /dev/shm to share, and returns the clone
+ * flags for the namespaces that are new. */
+int ns_prepare(struct monitor_config *cfg, unsigned long *flags, berth_error_t *err);
+pid_t ns_clone_flags(unsigned long flags, berth_error_t *err);
 int ns_set_hostname(const char *hostname, berth_error_t *err);
 /* Brings up lo in a fresh network namespace. */
 int ns_loopback_up(berth_error_t *err);

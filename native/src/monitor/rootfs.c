@@ -244,7 +244,14 @@ int rootfs_mount_special(const struct monitor_config *cfg, berth_error_t *err) {
   if ((rc = mount_in_root(rootfd, "devpts", "/dev/pts", true, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", err)) < 0) return rc;
   char shm_opts[64];
   snprintf(shm_opts, sizeof shm_opts, "mode=1777,size=%lld", cfg->security.shm_size > 0 ? cfg->security.shm_size : 65536LL * 1024);
-  if ((rc = mount_in_root(rootfd, "shm", "/dev/shm", true, "tmpfs", nosuid_all, shm_opts, err)) < 0) return rc;
+  if (cfg->shm_tree >= 0) {
+    /* --ipc container:X: X's own /dev/shm, the same tmpfs */
+    autoclose int target = mkpath_in_root(rootfd, "/dev/shm", true, err);
+    if (target < 0) return target;
+    if (move_mount(cfg->shm_tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) return berth_fail(err, errno, "move_mount the shared /dev/shm");
+  } else if (!cfg->shm || strcmp(cfg->shm, "none")) {
+    if ((rc = mount_in_root(rootfd, "shm", "/dev/shm", true, "tmpfs", nosuid_all, shm_opts, err)) < 0) return rc;
+  }
   if ((rc = mount_in_root(rootfd, "mqueue", "/dev/mqueue", true, "mqueue", nosuid_all, NULL, err)) < 0) return rc;
   /* --privileged: /sys writable, nothing masked (Docker) */
   rc = mount_in_root(rootfd, "sysfs", "/sys", true, "sysfs", nosuid_all | (cfg->privileged ? 0 : MS_RDONLY), NULL, err);
