@@ -75,8 +75,13 @@ export async function startBerth(): Promise<Engine> {
       env: d.env,
       processes() {
         const procs = allProcs();
-        const helpers = monitorsUnder(d.dir);
-        return { daemons: [{ role: 'berthd', pid: d.pid }], helpers, inits: childrenOf(helpers, procs) };
+        // the standby monitor berthd keeps ahead of the next start (no container yet) is
+        // berth's memory, but not a per-container helper
+        const monitors = monitorsUnder(d.dir);
+        const idle = monitors.filter((pid) => childrenOf([pid], procs).length === 0
+          && (procs.find((p) => p.pid === pid)?.cmdline ?? []).includes('standby'));
+        const helpers = monitors.filter((pid) => !idle.includes(pid));
+        return { daemons: [{ role: 'berthd', pid: d.pid }, ...idle.map((pid) => ({ role: 'standby monitor', pid }))], helpers, inits: childrenOf(helpers, procs) };
       },
       output: () => d.output(),
       stop,
