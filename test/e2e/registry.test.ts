@@ -325,3 +325,107 @@ t.test('bearer tokens: the challenge flow, scopes asked, one token per scope reu
   t.equal(reg.tokenRequests.length, asked, 'the second pull reused the cached token');
   t.notMatch(d2.output(), 'tok-secret');
 });
+
+t.test('an OCI index: linux/amd64 picked, the attestation skipped, the index digest recorded', { skip }, async (t) => {
+  const reg = await startRegistry(t);
+  const d = await startDaemon(t);
+  await importTestImage(d, 'bt-src:latest');
+  await dockerOk(d, ['tag', 'bt-src:latest', `${reg.host}/bt/src:1`]);
+  await dockerOk(d, ['push', `${reg.host}/bt/src:1`]);
+  // the same blobs as an OCI manifest, listed in an OCI index after an attestation entry
+  const v2 = JSON.parse(await fetchText(`${reg.url}/v2/bt/src/manifests/1`, { accept: 'application/vnd.docker.distribution.manifest.v2+json' }));
+  const oci = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { ...v2.config, mediaType: 'application/vnd.oci.image.config.v1+json' },
+    layers: v2.layers.map((l: { digest: string; size: number }) => ({ ...l, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' })),
+  }));
+  // an index names manifests of its own repository, whose blobs are there
+  await dockerOk(d, ['tag', 'bt-src:latest', `${reg.host}/bt/multi:base`]);
+  await dockerOk(d, ['push', `${reg.host}/bt/multi:base`]);
+  const ociDigest = await putManifest(reg, 'bt/multi', 'oci', 'application/vnd.oci.image.manifest.v1+json', oci);
+  const entry = (platform: object, annotations?: object) => ({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: ociDigest, size: oci.length, platform, ...(annotations && { annotations }),
+  });
+  const index = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [
+      entry({ architecture: 'unknown', os: 'unknown' }, { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': ociDigest }),
+      entry({ architecture: 'amd64', os: 'linux' }),
+    ],
+  }));
+  const indexDigest = await putManifest(reg, 'bt/multi', 'latest', 'application/vnd.oci.image.index.v1+json', index);
+
+  const d2 = await startDaemon(t);
+  const pull = await dockerOk(d2, ['pull', `${reg.host}/bt/multi`]);
+  t.match(pull.stdout, `Digest: ${indexDigest}\n`);
+  const img = JSON.parse((await dockerOk(d2, ['image', 'inspect', `${reg.host}/bt/multi:latest`])).stdout)[0];
+  t.same(img.RepoDigests, [`${reg.host}/bt/multi@${indexDigest}`], 'the RepoDigest is the index digest');
+  t.equal(img.Id, v2.config.digest);
+
+  const dist = JSON.parse((await d2.request('GET', `/v1.45/distribution/${reg.host}/bt/multi/json`)).body);
+  t.same(dist.Descriptor, { mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: index.length });
+  t.same(dist.Platforms, [{ architecture: 'amd64', os: 'linux' }], 'the attestation is not a platform');
+  const single = JSON.parse((await d2.request('GET', `/v1.45/distribution/${reg.host}/bt/src:1/json`)).body);
+  t.equal(single.Descriptor.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  t.same(single.Platforms, [{ architecture: img.Architecture, os: 'linux' }]);
+});
+
+t.test('registry-mirrors serve Docker Hub names; the Hub fallback is never contacted', { skip }, async (t) => {
+  const reg = await startRegistry(t);
+  const d = await startDaemon(t);
+  await importTestImage(d, 'bt-src:latest');
+  await dockerOk(d, ['tag', 'bt-src:latest', `${reg.host}/library/bt-mirrored:1`]);
+  await dockerOk(d, ['push', `${reg.host}/library/bt-mirrored:1`]);
+  const d2 = await startDaemon(t, { daemonJson: { 'registry-mirrors': [`http://${reg.host}`] } });
+  const pull = await dockerOk(d2, ['pull', 'bt-mirrored:1']);
+  t.match(pull.stdout, '1: Pulling from library/bt-mirrored\n');
+  t.match(pull.stdout, 'Status: Downloaded newer image for bt-mirrored:1\n');
+  t.equal((await dockerOk(d2, ['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout, 'bt-mirrored:1\n');
+  // not on the mirror: the fallback to registry-1.docker.io is refused without a lookup
+  const missing = await docker(d2, ['pull', 'bt-not-mirrored:1']);
+  t.not(missing.code, 0);
+  t.match(missing.stderr, 'registry-1.docker.io is not on a loopback address');
+});
+
+t.test("docker search: Docker's shape from a registry that offers /v1/search, an error otherwise", { skip }, async (t) => {
+  const reg = await startRegistry(t);
+  const d = await startDaemon(t);
+  const none = await docker(d, ['search', `${reg.host}/busybox`]);
+  t.not(none.code, 0);
+  t.match(none.stderr, 'Unexpected status code 404');
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname !== '/v1/search') { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ num_results: 2, query: u.searchParams.get('q'), results: [
+      { name: 'bt/busybox', description: 'a small box', star_count: 7, is_official: false, is_automated: false },
+      { name: 'library/busybox', description: 'the official one', star_count: 3000, is_official: true, is_automated: false },
+    ] }));
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const res = await d.request('GET', `/v1.45/images/search?term=${encodeURIComponent(`127.0.0.1:${port}/busybox`)}&limit=5`);
+  t.equal(res.status, 200);
+  t.same(JSON.parse(res.body), [
+    { description: 'a small box', is_official: false, is_automated: false, name: 'bt/busybox', star_count: 7 },
+    { description: 'the official one', is_official: true, is_automated: false, name: 'library/busybox', star_count: 3000 },
+  ]);
+  const official = await dockerOk(d, ['search', '--filter', 'is-official=true', '--format', '{{.Name}} {{.StarCount}}', `127.0.0.1:${port}/busybox`]);
+  t.equal(official.stdout, 'library/busybox 3000\n');
+});
+
+/** PUT a manifest into the registry (anonymous, plain HTTP); returns its digest. */
+function putManifest(reg: TestRegistry, repo: string, ref: string, mediaType: string, body: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${reg.url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', headers: { 'content-type': mediaType, 'content-length': body.length } }, (res) => {
+      let s = '';
+      res.setEncoding('utf8').on('data', (c: string) => { s += c; }).on('end', () => {
+        if (res.statusCode !== 201) reject(new Error(`PUT manifest: ${res.statusCode} ${s}`));
+        else resolve(String(res.headers['docker-content-digest']));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -144,7 +144,14 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, progress
       if (isAbort(err)) throw err;
       continue; // the next endpoint (a mirror's fallback, or plain HTTP)
     }
-    return pullFrom(ctx, session, ep, req, reference, progress);
+    try {
+      return await pullFrom(ctx, session, ep, req, reference, progress);
+    } catch (err) {
+      // a mirror that fails in any way (the image missing included) hands over to the next
+      // endpoint, as dockerd's continueOnError does for mirrors
+      if (!ep.mirror || isAbort(err)) throw err;
+      lastErr = err;
+    }
   }
   throw lastErr instanceof Error ? lastErr : new SystemError(`no endpoint for ${domain}`);
 }
