@@ -300,6 +300,11 @@ async function fetchLayer(ctx: RegistryContext, s: RepositorySession, ep: Endpoi
   const verifier = new BlobVerifier(job.desc, (current) => progress({
     status: 'Downloading', progressDetail: { current, total: job.desc.size }, progress: progressBar(current, job.desc.size), id: job.id,
   }));
+  // an aborted or cut connection may end the response without an 'error': the blob is then
+  // short, and whoever reads the verifier must hear so rather than wait
+  const cut = () => { if (!verifier.verified && !verifier.destroyed) verifier.destroy(signal.aborted ? abortError(signal) : new SystemError('unexpected EOF')); };
+  res.on('close', () => { if (!res.complete) cut(); });
+  signal.addEventListener('abort', cut, { once: true });
   const finished = () => {
     progress({ status: 'Verifying Checksum', progressDetail: {}, id: job.id });
     progress({ status: 'Download complete', progressDetail: {}, id: job.id });
@@ -432,6 +437,12 @@ export class BlobVerifier extends Transform {
     this.failure = new SystemError(msg);
     return this.failure;
   }
+}
+
+function abortError(signal: AbortSignal): Error {
+  const err = new Error(signal.reason instanceof Error ? signal.reason.message : 'the pull was cancelled');
+  err.name = 'AbortError';
+  return err;
 }
 
 function signalAborted(v: BlobVerifier): boolean {
