@@ -105,3 +105,54 @@ t.test('"live-restore": false stops containers at shutdown', { skip }, async (t)
   t.equal(c.State.ExitCode, 0, 'stopped with its stop signal, not killed');
   await dockerOk(d, ['rm', 'polite']);
 });
+
+t.test('kill -9 of berthd during healthchecks and policy restarts: state stays consistent after it', { skip }, async (t) => {
+  const d = await startDaemon(t);
+  await importTestImage(d);
+  await dockerOk(d, ['run', '-d', '--name', 'checked', '--health-cmd', 'true', '--health-interval', '300ms', 'busybox', 'sleep', '1000']);
+  await dockerOk(d, ['run', '-d', '--name', 'flappy', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 1; exit 3']);
+  await dockerOk(d, ['run', '-d', '--name', 'giveup', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 5']);
+  await dockerOk(d, ['run', '-d', '--name', 'stopped', '--restart', 'unless-stopped', 'busybox', 'sleep', '1000']);
+  await dockerOk(d, ['stop', '-t', '0', 'stopped']);
+  t.ok(await until(async () => (await inspect(d, 'checked')).State.Health?.Status === 'healthy'), 'healthy before the kill');
+  t.ok(await until(async () => (await inspect(d, 'flappy')).RestartCount >= 1), 'flappy restarted by its policy');
+  t.ok(await until(async () => {
+    const g = await inspect(d, 'giveup');
+    return g.State.Status === 'exited' && g.RestartCount === 2;
+  }), 'on-failure:2 gave up after two restarts');
+  const checked = await inspect(d, 'checked');
+  const flappyCount = (await inspect(d, 'flappy')).RestartCount as number;
+
+  await d.stop('SIGKILL');
+  await sleep(2500); // flappy's process exits while berthd is down
+  await d.restart();
+  const back = Date.now();
+
+  const c = await inspect(d, 'checked');
+  t.equal(c.State.Status, 'running');
+  t.equal(c.State.Pid, checked.State.Pid, 'the same process: adopted, not restarted');
+  t.equal(c.State.Health.Status, 'healthy', 'its health survives the crash');
+  t.ok(await until(async () => {
+    const log = (await inspect(d, 'checked')).State.Health.Log as Array<{ End: string; ExitCode: number }>;
+    return log.some((l) => Date.parse(l.End) > back && l.ExitCode === 0);
+  }), 'the healthcheck runs again after the restart');
+  t.ok(await until(async () => {
+    const f = await inspect(d, 'flappy');
+    return f.State.Running && f.RestartCount > flappyCount;
+  }), 'the policy restarts the container that exited while berthd was down');
+  const g = await inspect(d, 'giveup');
+  t.equal(g.State.Status, 'exited', 'a policy that gave up stays given up');
+  t.equal(g.State.ExitCode, 5);
+  t.equal(g.RestartCount, 2);
+  const s = await inspect(d, 'stopped');
+  t.equal(s.State.Status, 'exited', 'unless-stopped stopped by hand stays stopped');
+  const ps = (await dockerOk(d, ['ps', '--format', '{{.Names}} {{.Status}}'])).stdout;
+  t.match(ps, /^checked Up .* \(healthy\)$/m);
+  t.match(ps, /^flappy (Up|Restarting)/m);
+  t.notMatch(ps, /giveup|stopped/);
+  t.equal((await dockerOk(d, ['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean).length, 4, 'no container lost or doubled');
+
+  await dockerOk(d, ['rm', '-f', 'checked', 'flappy', 'giveup', 'stopped']);
+  t.same(containerCgroups(d), [], 'no container cgroup left');
+  t.same(mountsUnder(d.dir), [], 'no mount left');
+});
