@@ -2,7 +2,7 @@
 // berthd: config → data-root lock → store → engine → app → sockets. The only file that listens.
 // Signals as dockerd handles them: SIGTERM/SIGINT shut down gracefully (a third one forces
 // the exit), SIGHUP reloads daemon.json, SIGQUIT dumps stacks and exits without cleanup.
-import { chmodSync, chownSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
@@ -24,6 +24,15 @@ import { BERTH_VERSION } from './version';
 const DRAIN_MS = 10_000;
 /** SIGTERM/SIGINT this many times: exit at once, without cleanup (dockerd's forceQuitCount). */
 const FORCE_QUIT_SIGNALS = 3;
+
+/** Free space a tar upload may never take from the data root: 1 GiB, or 5% of a smaller disk. */
+function uploadAllowance(dataRoot: string): () => number {
+  return () => {
+    const s = statfsSync(dataRoot);
+    const reserve = Math.min(1024 ** 3, Math.floor(s.blocks * s.bsize * 0.05));
+    return Math.max(0, s.bavail * s.bsize - reserve);
+  };
+}
 
 /** One berthd per data root: an exclusive flock held for the life of the process. */
 function lockDataRoot(dataRoot: string): void {
@@ -216,7 +225,7 @@ async function main(argv: string[]): Promise<void> {
     onContainerRestart: () => metrics.restarts.inc(),
   });
   metrics.attach(engine.stats);
-  app = buildApp({ backend: engine.backend, logger: loggerOptions(config.logLevel) });
+  app = buildApp({ backend: engine.backend, logger: loggerOptions(config.logLevel), limits: { uploadAllowance: uploadAllowance(config.dataRoot) } });
   const log = app.log;
   logRequests(app);
   observeRequests(app, metrics);

@@ -18,10 +18,13 @@ import { execRoutes } from './routes/exec';
 import { volumeRoutes } from './routes/volumes';
 import { networkRoutes } from './routes/networks';
 import { registerUpgrade } from './upgrade';
+import { defaultLimits, noIdleBound, registerUploadParser, setLimits, type Limits } from './limits';
 
 export interface AppDeps {
   backend: Backend;
   logger?: FastifyServerOptions['logger'];
+  /** Body, upload, timeout and stream bounds (server/limits.ts); defaults otherwise. */
+  limits?: Partial<Limits>;
 }
 
 export interface RouteEntry { method: string; url: string }
@@ -32,25 +35,31 @@ export function registeredRoutes(app: FastifyInstance): RouteEntry[] {
   return routeTables.get(app) ?? [];
 }
 
-/** Largest JSON body accepted (container create bodies are a few KB). */
-const JSON_BODY_LIMIT = 8 * 1024 * 1024;
-
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const limits: Limits = { ...defaultLimits, ...deps.limits };
   const app = Fastify({
     logger: deps.logger ?? false,
     rewriteUrl: (req) => rewriteUrl(req),
     exposeHeadRoutes: false,
-    bodyLimit: JSON_BODY_LIMIT,
+    // JSON bodies (container create is a few KB); tar uploads are streams, bounded apart
+    bodyLimit: limits.jsonBody,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
     // at shutdown, streams (logs -f, events, wait) and idle keep-alives are cut, not awaited
     forceCloseConnections: true,
-    // the Docker CLI sends long-lived hijacked and streaming requests
+    // the Docker CLI sends long-lived hijacked and streaming requests: no bound on a whole
+    // request; a request's headers and JSON body may idle requestIdleMs at most (cleared
+    // once the route runs, see below)
     requestTimeout: 0,
-    connectionTimeout: 0,
+    connectionTimeout: limits.requestIdleMs,
     keepAliveTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
   });
+
+  app.server.headersTimeout = limits.headersTimeoutMs;
+  setLimits(app, limits);
+  // the request is read: what follows (a stream, a wait, a hijack) may be quiet for long
+  app.addHook('preHandler', async (request) => { noIdleBound(request.raw.socket); });
 
   const table: RouteEntry[] = [];
   routeTables.set(app, table);
@@ -99,8 +108,8 @@ function registerBodyParsers(app: FastifyInstance): void {
     }
   });
   // tar uploads (import, load, build, archive) arrive as text/plain, application/x-tar, or
-  // nothing at all: hand the route the unread stream.
-  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+  // nothing at all: hand the route the unread stream, bounded.
+  registerUploadParser(app);
 }
 
 /** Routes berth lacks: 501 naming the route; swarm routes 503 as a non-swarm dockerd. */

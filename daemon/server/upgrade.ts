@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { atLeast, standardHeaders } from './version';
+import { limitsOf } from './limits';
 
 const MAX_UPGRADE_BODY = 1024 * 1024;
 const kSocket = Symbol('berth.upgradedSocket');
@@ -41,6 +42,12 @@ export function registerUpgrade(app: FastifyInstance): void {
     for (const s of hijacked) s.destroy();
   });
   app.server.on('upgrade', (req: Upgraded, socket: Duplex, head: Buffer) => {
+    const max = limitsOf(app).maxHijacked;
+    if (hijacked.size >= max) {
+      socket.on('error', () => socket.destroy());
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message: `too many attached streams: ${max} are open (attach and exec); close some and try again` })}\n`);
+      return;
+    }
     hijacked.add(socket);
     socket.on('close', () => hijacked.delete(socket));
     socket.on('error', () => socket.destroy());
@@ -72,6 +79,9 @@ export function registerUpgrade(app: FastifyInstance): void {
       msg.push(null);
       const res = new ServerResponse(msg);
       res.assignSocket(socket as never);
+      // answered without a hijack (an error, say): the connection ends with the reply, so a
+      // refused attach never holds one of the hijacked slots
+      res.on('finish', () => socket.end());
       app.routing(msg, res);
     });
   });

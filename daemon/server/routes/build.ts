@@ -9,6 +9,7 @@ import { InvalidParameter, errorMessage } from '../../errors';
 import { bool, filters, int, str, strs, type Query } from '../query';
 import { jsonMessageStream } from '../streams';
 import { normalizeAuth, type AuthConfig } from '../../backend/registry/client';
+import { registerUploadParser } from '../limits';
 
 type BuildRequest = FastifyRequest<{ Querystring: Query }>;
 
@@ -18,7 +19,7 @@ export function buildRoutes(app: FastifyInstance, backend: Backend): void {
 
   void app.register(async (uploads) => {
     uploads.removeAllContentTypeParsers();
-    uploads.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    registerUploadParser(uploads);
     uploads.post('/build', (req: BuildRequest, reply: FastifyReply) => build(backend, req, reply));
   });
 }

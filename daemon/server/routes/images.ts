@@ -9,6 +9,7 @@ import { InvalidParameter } from '../../errors';
 import { decodeAuthHeader } from '../../backend/registry/client';
 import { bool, filters, str, strs, type Query } from '../query';
 import { jsonMessageStream, type JsonMessageStream } from '../streams';
+import { registerUploadParser } from '../limits';
 import { atLeast } from '../version';
 
 type NameRequest = FastifyRequest<{ Params: { name: string }; Querystring: Query }>;
@@ -31,7 +32,7 @@ export function imageRoutes(app: FastifyInstance, backend: Backend): void {
   // uploads: the body is a tar whatever its Content-Type (the CLI says text/plain)
   void app.register(async (uploads) => {
     uploads.removeAllContentTypeParsers();
-    uploads.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    registerUploadParser(uploads);
     uploads.post('/images/create', h.create);
     uploads.post('/images/load', h.load);
   });
