@@ -45,6 +45,62 @@ export function commandOf(config: Json): string[] {
   return [...((config.Entrypoint as string[] | null) ?? []), ...((config.Cmd as string[] | null) ?? [])];
 }
 
+type Kind = 'string' | 'bool' | 'int64' | '[]string' | 'strslice' | 'object' | '[]object';
+
+/** The Go type of each create field dockerd decodes, for its "cannot unmarshal" refusal. */
+const configKinds: Record<string, Kind> = {
+  Hostname: 'string', Domainname: 'string', User: 'string', AttachStdin: 'bool', AttachStdout: 'bool', AttachStderr: 'bool',
+  Tty: 'bool', OpenStdin: 'bool', StdinOnce: 'bool', Env: '[]string', Cmd: 'strslice', Image: 'string', Volumes: 'object',
+  WorkingDir: 'string', Entrypoint: 'strslice', NetworkDisabled: 'bool', MacAddress: 'string', OnBuild: '[]string',
+  Labels: 'object', StopSignal: 'string', StopTimeout: 'int64', Shell: 'strslice', ExposedPorts: 'object', Healthcheck: 'object',
+  HostConfig: 'object', NetworkingConfig: 'object',
+};
+const hostConfigKinds: Record<string, Kind> = {
+  Binds: '[]string', Memory: 'int64', MemorySwap: 'int64', MemoryReservation: 'int64', NanoCpus: 'int64', CpuShares: 'int64',
+  CpuPeriod: 'int64', CpuQuota: 'int64', PidsLimit: 'int64', BlkioWeight: 'int64', ShmSize: 'int64', OomScoreAdj: 'int64',
+  Privileged: 'bool', ReadonlyRootfs: 'bool', AutoRemove: 'bool', PublishAllPorts: 'bool', OomKillDisable: 'bool', Init: 'bool',
+  NetworkMode: 'string', IpcMode: 'string', PidMode: 'string', UTSMode: 'string', CgroupParent: 'string', Runtime: 'string',
+  CgroupnsMode: 'string', Isolation: 'string', CpusetCpus: 'string', CpusetMems: 'string', VolumeDriver: 'string',
+  RestartPolicy: 'object', LogConfig: 'object', PortBindings: 'object', Tmpfs: 'object', Sysctls: 'object', StorageOpt: 'object',
+  Mounts: '[]object', Ulimits: '[]object', Devices: '[]object', CapAdd: 'strslice', CapDrop: 'strslice', Dns: '[]string',
+  DnsOptions: '[]string', DnsSearch: '[]string', ExtraHosts: '[]string', GroupAdd: '[]string', SecurityOpt: '[]string',
+  VolumesFrom: '[]string', Links: '[]string', DeviceCgroupRules: '[]string', MaskedPaths: '[]string', ReadonlyPaths: '[]string',
+};
+
+/** What Go's decoder calls a JSON value ("number 1.5" where an integer was due). */
+function jsonKind(v: unknown, kind: Kind): string {
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return kind === 'int64' ? `number ${v}` : 'number';
+  return typeof v === 'boolean' ? 'bool' : typeof v;
+}
+
+function fits(v: unknown, kind: Kind): boolean {
+  if (v === null || v === undefined) return true; // JSON null is Go's zero value
+  switch (kind) {
+    case 'string': return typeof v === 'string';
+    case 'bool': return typeof v === 'boolean';
+    case 'int64': return typeof v === 'number' && Number.isInteger(v);
+    case 'object': return typeof v === 'object' && !Array.isArray(v);
+    case '[]string': return Array.isArray(v) && v.every((x) => x === null || typeof x === 'string');
+    case 'strslice': return typeof v === 'string' || (Array.isArray(v) && v.every((x) => x === null || typeof x === 'string'));
+    case '[]object': return Array.isArray(v) && v.every((x) => x === null || (typeof x === 'object' && !Array.isArray(x)));
+  }
+}
+
+/** dockerd's decode step: a create field of the wrong JSON type is a 400 naming field and type. */
+export function checkCreateTypes(body: Json): void {
+  const check = (obj: Json, kinds: Record<string, Kind>, prefix: string) => {
+    for (const [k, kind] of Object.entries(kinds)) {
+      const v = obj[k];
+      if (fits(v, kind)) continue;
+      const goType = { int64: 'int64', bool: 'bool', string: 'string', object: `map[string]...`, '[]string': '[]string', strslice: 'strslice.StrSlice', '[]object': '[]...' }[kind];
+      throw new InvalidParameter(`json: cannot unmarshal ${jsonKind(v, kind)} into Go struct field ${prefix}${k} of type ${goType}`);
+    }
+  };
+  check(body, configKinds, 'CreateRequest.');
+  if (body.HostConfig) check(body.HostConfig as Json, hostConfigKinds, 'CreateRequest.HostConfig.');
+}
+
 /** Fills the Config fields a create body may omit, in Docker's shapes. */
 export function normalizeConfig(body: Json, hostname: string): Json {
   const c: Json = {

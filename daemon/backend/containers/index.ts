@@ -13,7 +13,7 @@ import type { ContainerRow, ContainerState, ContainersRepo } from '../../store/c
 import type { EventBus } from '../events';
 import { Filters } from '../filters';
 import { Mutex } from '../lock';
-import { commandOf, DEFAULT_PATH, mergeConfig, normalizeConfig, normalizeHostConfig, parseSignal, resourceWarnings, type Json } from './config';
+import { checkCreateTypes, commandOf, DEFAULT_PATH, mergeConfig, normalizeConfig, normalizeHostConfig, parseSignal, resourceWarnings, type Json } from './config';
 import { containerPaths, createContainerFiles, removeContainerFiles, type ContainerPaths } from './files';
 import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { generateName, validName } from './names';
@@ -215,7 +215,8 @@ export class Containers {
   // ---- create ---------------------------------------------------------------------------
 
   async create(name: string | undefined, body: Json): Promise<{ Id: string; Warnings: string[] }> {
-    if (!body || typeof body !== 'object') throw new InvalidParameter('config cannot be empty in order to create a container');
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParameter('config cannot be empty in order to create a container');
+    checkCreateTypes(body);
     if (!body.Image) throw new InvalidParameter('No image was specified');
     if (name !== undefined && name !== '' && !validName.test(name)) {
       throw new InvalidParameter(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);

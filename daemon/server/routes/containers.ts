@@ -125,6 +125,8 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
       websocket: true,
       // the lookup (404, 409, bad detach keys) answers before the upgrade, as dockerd's does
       preHandler: async (req: Req) => {
+        // a plain GET would get @fastify/websocket's bare 404 after attaching for nothing
+        if (!(req as { ws?: boolean }).ws) throw new InvalidParameter('the websocket attach needs a websocket upgrade (Connection: Upgrade, Upgrade: websocket)');
         const q = req.query;
         const all = !atLeast(req, '1.42');
         const handle = c.attach(req.params.id, {
