@@ -105,7 +105,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
     mounts,
     healthProbe: execProbe(() => execs!),
     onStarted: onContainerStarted, onRestart: onContainerRestart,
-    // network: networks -- wired once the bridge passes its e2e test (test/e2e/networks.test.ts)
+    network: networks,
   });
   networks.useContainers((ref) => containers.networkInfo(ref));
   execs = new Execs({

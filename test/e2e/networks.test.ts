@@ -4,14 +4,14 @@
 // containers; the test daemon has its own bridge and 10.x ranges (test/helpers/daemon.ts).
 import t from 'tap';
 import { get } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
 
 const skip = e2eSkipReason();
-/** The container hook is not wired in engine.ts yet (the bridge path awaits its e2e run). */
-const bridgeSkip = skip || 'the bridge is not wired into container start yet';
 
 let d: Daemon;
 t.before(async () => {
@@ -62,7 +62,7 @@ t.test('predefined networks, create, inspect, duplicate, rm, prune', { skip }, a
   t.same(after.stdout.trim().split('\n').sort(), ['bridge', 'host', 'none']);
 });
 
-t.test('a network in use is refused with Docker\'s error, then removable once the container is gone', { skip: bridgeSkip }, async (t) => {
+t.test('a network in use is refused with Docker\'s error, then removable once the container is gone', { skip }, async (t) => {
   await dockerOk(d, ['network', 'create', '--subnet', '10.251.9.0/24', 'bt-net3']);
   await dockerOk(d, ['create', '--name', 'bt-user1', '--network', 'bt-net3', 'busybox', 'true']);
   const inUse = await docker(d, ['network', 'rm', 'bt-net3']);
@@ -72,7 +72,7 @@ t.test('a network in use is refused with Docker\'s error, then removable once th
   await dockerOk(d, ['network', 'rm', 'bt-net3']);
 });
 
-t.test('a published port answers on 127.0.0.1; docker port; released at stop', { skip: bridgeSkip }, async (t) => {
+t.test('a published port answers on 127.0.0.1; docker port; released at stop', { skip }, async (t) => {
   await dockerOk(d, ['run', '-d', '--name', 'bt-web', '-p', '127.0.0.1::80', 'busybox', ...httpd]);
   t.teardown(() => docker(d, ['rm', '-f', 'bt-web']));
   const port = (await dockerOk(d, ['port', 'bt-web', '80/tcp'])).stdout.trim();
@@ -92,7 +92,7 @@ t.test('a published port answers on 127.0.0.1; docker port; released at stop', {
   await t.rejects(fetchLocal(hostPort), 'the port is closed at stop');
 });
 
-t.test('containers on a user network reach each other by name and alias', { skip: bridgeSkip }, async (t) => {
+t.test('containers on a user network reach each other by name and alias', { skip }, async (t) => {
   const net = `bt-net-${randomBytes(3).toString('hex')}`;
   await dockerOk(d, ['network', 'create', '--subnet', '10.252.9.0/24', net]);
   t.teardown(async () => {
@@ -120,4 +120,67 @@ t.test('containers on a user network reach each other by name and alias', { skip
 t.test('--network none keeps loopback only', { skip }, async (t) => {
   const r = await dockerOk(d, ['run', '--rm', '--network', 'none', 'busybox', 'ip', '-o', 'link']);
   t.notMatch(r.stdout, /eth0/);
+});
+
+t.test('--network container:<name> shares the namespace and files; Docker\'s conflicts', { skip }, async (t) => {
+  t.teardown(() => docker(d, ['rm', '-f', 'bt-owner', 'bt-joiner']));
+  await dockerOk(d, ['run', '-d', '--name', 'bt-owner', 'busybox', 'sleep', '60']);
+  const ownerIp = (await dockerOk(d, ['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'bt-owner'])).stdout.trim();
+  const ownerHost = (await dockerOk(d, ['inspect', '-f', '{{.Config.Hostname}}', 'bt-owner'])).stdout.trim();
+  const joined = await dockerOk(d, ['run', '--rm', '--network', 'container:bt-owner', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; cat /etc/hostname /etc/hosts']);
+  t.match(joined.stdout, `inet ${ownerIp}/`);
+  t.match(joined.stdout, new RegExp(`^${ownerHost}$`, 'm'));
+  t.match(joined.stdout, new RegExp(`^${ownerIp.replace(/\./g, '\\.')}\t${ownerHost}$`, 'm'));
+  const withHostname = await docker(d, ['create', '--network', 'container:bt-owner', '-h', 'x', 'busybox', 'true']);
+  t.match(withHostname.stderr, /conflicting options: hostname and the network mode/);
+  const withPorts = await docker(d, ['create', '--network', 'container:bt-owner', '-p', '80', 'busybox', 'true']);
+  t.match(withPorts.stderr, /conflicting options: port publishing and the container type network mode/);
+  await dockerOk(d, ['create', '--name', 'bt-joiner', '--network', 'container:bt-owner', 'busybox', 'true']);
+  await dockerOk(d, ['stop', '-t', '1', 'bt-owner']);
+  const late = await docker(d, ['start', 'bt-joiner']);
+  t.not(late.code, 0);
+  t.match(late.stderr, /cannot join network of a non running container: bt-owner/);
+});
+
+t.test('--hostname, --domainname, --add-host (host-gateway), --dns*, --mac-address as Docker writes them', { skip }, async (t) => {
+  const gw = JSON.parse((await dockerOk(d, ['network', 'inspect', 'bridge'])).stdout)[0].IPAM.Config[0].Gateway;
+  const r = await dockerOk(d, ['run', '--rm', '-h', 'web', '--domainname', 'example.org', '--add-host', 'db.local:10.9.8.7',
+    '--add-host', 'host.docker.internal:host-gateway', '--dns', '192.0.2.53', '--dns-search', 'a.example', '--dns-option', 'ndots:3',
+    '--mac-address', '02:42:0a:0b:0c:0d', 'busybox', 'sh', '-c', 'hostname; cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; ip -o link show eth0']);
+  const [hostsPart, resolv, link] = r.stdout.split('---\n') as [string, string, string];
+  t.match(hostsPart, /^web\n127\.0\.0\.1\tlocalhost\n/);
+  t.match(hostsPart, /^10\.9\.8\.7\tdb\.local$/m);
+  t.match(hostsPart, new RegExp(`^${gw.replace(/\./g, '\\.')}\thost\.docker\.internal$`, 'm'));
+  t.match(hostsPart, /^10\.\d+\.\d+\.\d+\tweb\.example\.org web$/m);
+  t.equal(resolv, [
+    '# Generated by Docker Engine.', '# This file can be edited; Docker Engine will not make further changes once it', '# has been modified.', '',
+    'nameserver 192.0.2.53', 'search a.example', 'options ndots:3', '',
+    "# Based on host file: '/etc/resolv.conf' (legacy)", '# Overrides: [nameservers search options]', '',
+  ].join('\n'));
+  t.match(link, /link\/ether 02:42:0a:0b:0c:0d /);
+});
+
+t.test('--network host: the host\'s name and interfaces', { skip }, async (t) => {
+  const r = await dockerOk(d, ['run', '--rm', '--network', 'host', 'busybox', 'hostname']);
+  t.equal(r.stdout.trim(), hostname());
+});
+
+t.test('a user network: outbound NAT while in use; no bridge, link or rule left once container and network are gone', { skip }, async (t) => {
+  const net = `bt-nat-${randomBytes(3).toString('hex')}`;
+  const id = (await dockerOk(d, ['network', 'create', '--subnet', '10.252.11.0/24', net])).stdout.trim();
+  const bridge = `br-${id.slice(0, 12)}`;
+  t.teardown(async () => {
+    await docker(d, ['rm', '-f', 'bt-nat']);
+    await docker(d, ['network', 'rm', net]);
+  });
+  await dockerOk(d, ['run', '-d', '--name', 'bt-nat', '--network', net, '-p', '127.0.0.1::80', 'busybox', 'sleep', '60']);
+  const rules = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout;
+  t.match(rules, new RegExp(`-A POSTROUTING -s 10\\.252\\.11\\.0/24 ! -o ${bridge} .*-j MASQUERADE`));
+  const links = spawnSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' }).stdout;
+  t.equal(links.trim().split('\n').length, 1, 'one veth on the bridge');
+  await dockerOk(d, ['rm', '-f', 'bt-nat']);
+  t.equal(spawnSync('ip', ['-o', 'link', 'show', 'master', bridge], { encoding: 'utf8' }).stdout.trim(), '', 'the veth is gone');
+  await dockerOk(d, ['network', 'rm', net]);
+  t.not(spawnSync('ip', ['link', 'show', bridge], { stdio: 'ignore' }).status, 0, 'the bridge is gone');
+  t.notMatch(spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout, `berth:${bridge}`, 'its rules are gone');
 });

@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlink
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { deletionsOf } from '../../daemon/backend/networks/linux';
 
 /** The part of a tap Test the helpers use. */
 export interface TestLike {
@@ -214,6 +216,29 @@ export function cleanupDaemonLeftovers(dir: string, cgroupParent: string): strin
   return problems;
 }
 
+/** The Linux bridges of the networks a berthd on `dataRoot` knows (left when containers outlive it). */
+function networkBridges(dataRoot: string): string[] {
+  const file = join(dataRoot, 'berth.db');
+  if (!existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT bridge FROM networks WHERE bridge != ''").all() as Array<{ bridge: string }>).map((r) => r.bridge);
+  } catch {
+    return [];
+  } finally {
+    db.close();
+  }
+}
+
+/** Deletes the bridges and every iptables rule tagged for them. */
+export function removeBridges(bridges: string[]): void {
+  for (const b of bridges) spawnSync('ip', ['link', 'del', b], { stdio: 'ignore' });
+  const saved = spawnSync('iptables-save', [], { encoding: 'utf8' });
+  if (saved.status !== 0) return;
+  const dels = bridges.map((b) => deletionsOf(saved.stdout, b)).join('');
+  if (dels) spawnSync('iptables-restore', ['-w', '--noflush'], { input: dels });
+}
+
 /**
  * Starts `node dist/daemon/main.js` on a temp dir of its own and waits until /_ping answers.
  * Stopped and cleaned up in `t`'s teardown; its output is printed when `t` failed.
@@ -287,8 +312,9 @@ export async function startDaemon(t: TestLike, opts: DaemonOptions = {}): Promis
 
   t.teardown(async () => {
     await stop('SIGTERM');
+    const bridges = [bridge, ...networkBridges(join(dir, 'data'))];
     const problems = cleanupDaemonLeftovers(dir, cgroupParent);
-    spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
+    removeBridges(bridges);
     if (!t.passing() || problems.length > 0) {
       process.stderr.write(`# berthd output (${dir}):\n${out.replace(/^/gm, '#   ')}\n`);
     }

@@ -235,6 +235,7 @@ export class Containers {
     const early = given ? this.d.repo.byName(given) : undefined;
     if (early) throw nameConflict(given, early.id);
     const plannedMounts = this.d.mounts?.plan(config, hostConfig);
+    this.d.network?.configure(body, config, hostConfig);
 
     const p = this.paths(id);
     createContainerFiles(p, config.Hostname, config.Domainname);
@@ -269,6 +270,7 @@ export class Containers {
     return {
       id: row.id, name: row.name, hostname: row.config.Hostname ?? '', domainname: row.config.Domainname ?? '',
       running: typeof c === 'string' ? row.state.Running : true, pid: pid || row.state.Pid, hostsPath: p.hosts, resolvPath: p.resolvConf,
+      hostnamePath: p.hostname,
     };
   }
 
@@ -311,6 +313,7 @@ export class Containers {
     const logCfg = { ...this.d.logOpts, ...(c.hostConfig.LogConfig?.Config ?? {}) } as Record<string, string>;
     const [rows, cols] = (c.hostConfig.ConsoleSize as number[] | undefined) ?? [0, 0];
     const init = wantsInit(c.hostConfig, !!this.d.init) ? initBinary(this.d.initPath) : undefined;
+    const sandbox = this.d.network?.sandbox(c.id, c.hostConfig) ?? { netns: c.hostConfig.NetworkMode === 'host' ? 'host' : 'none' };
     return {
       id: c.id,
       socket: p.socket,
@@ -334,15 +337,15 @@ export class Containers {
       openStdin: !!c.config.OpenStdin,
       stdinOnce: !!c.config.StdinOnce,
       binds: [
-        { src: p.hostname, dst: '/etc/hostname', ro: false },
-        { src: p.hosts, dst: '/etc/hosts', ro: false },
-        { src: p.resolvConf, dst: '/etc/resolv.conf', ro: false },
+        { src: sandbox.hostnamePath ?? p.hostname, dst: '/etc/hostname', ro: false },
+        { src: sandbox.hostsPath ?? p.hosts, dst: '/etc/hosts', ro: false },
+        { src: sandbox.resolvPath ?? p.resolvConf, dst: '/etc/resolv.conf', ro: false },
         ...(init ? [{ src: init, dst: INIT_PATH_IN_CONTAINER, ro: true }] : []),
         ...(ns.hostShm ? [{ src: '/dev/shm', dst: '/dev/shm', ro: false }] : []),
       ],
       cgroupProcs: procs,
       oomFile,
-      netns: c.hostConfig.NetworkMode === 'host' ? 'host' as const : 'none' as const,
+      netns: sandbox.netns,
       pidns: ns.pidns, ipcns: ns.ipcns, utsns: ns.utsns, shm: ns.shm,
       consoleRows: rows ?? 0,
       consoleCols: cols ?? 0,
@@ -384,7 +387,7 @@ export class Containers {
     });
     // deliver stdin that attach clients sent before the start
     for (const s of live.sessions) this.flushStdin(c, live, s);
-    if (this.d.network && c.hostConfig.NetworkMode !== 'host' && c.hostConfig.NetworkMode !== 'none') {
+    if (this.d.network) {
       try {
         await this.d.network.start(this.networkInfo(c, link.pid ?? 0), c.hostConfig, c.config.ExposedPorts);
       } catch (err) {
@@ -833,22 +836,23 @@ export class Containers {
       f.any('exited', (v) => r.state.Status === 'exited' && Number(v) === r.state.ExitCode) &&
       f.any('health', (v) => (r.state.Health?.Status ?? 'none') === v) &&
       f.any('ancestor', (v) => v === r.imageRef || r.imageId.includes(v.replace(/^sha256:/, ''))) &&
+      (['network', 'publish', 'expose'] as const).every((k) => f.any(k, (v) => !!this.d.network?.matches(k, v, r.id, r.hostConfig, r.config.ExposedPorts))) &&
       f.matchLabels(r.config.Labels));
     if (opts.limit > 0) rows = rows.slice(0, opts.limit);
     const now = Date.now();
-    return rows.map((r) => ({
+    return rows.map((r) => ({ r, net: this.d.network?.summary(r.id, r.hostConfig, r.config.ExposedPorts) })).map(({ r, net }) => ({
       Id: r.id,
       Names: ['/' + r.name],
       Image: r.imageRef,
       ImageID: r.imageId,
       Command: commandOf(r.config).join(' '),
       Created: Math.floor(Date.parse(r.created) / 1000),
-      Ports: [],
+      Ports: net?.Ports ?? [],
       Labels: r.config.Labels ?? {},
       State: r.state.Status,
       Status: statusText(r.state, now),
       HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
-      NetworkSettings: { Networks: {} },
+      NetworkSettings: { Networks: net?.Networks ?? {} },
       Mounts: this.d.mounts?.inspect(r.id) ?? [],
     }));
   }
@@ -1249,6 +1253,8 @@ export class Containers {
         this.wire(c.id, live, link);
         this.startHealth(c, live);
         this.d.mounts?.adopt(c.id);
+        await this.d.network?.restore(this.networkInfo(c), c.hostConfig, c.config.ExposedPorts)
+          .catch((err) => this.d.log?.(`network of ${c.id.slice(0, 12)} after restart: ${errorMessage(err)}`));
         continue;
       }
       link?.close();

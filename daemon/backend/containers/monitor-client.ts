@@ -74,7 +74,7 @@ export interface MonitorConfig extends Partial<SecuritySpec> {
   readonlyRoot?: boolean;
   cgroupProcs?: string[];
   oomFile?: string | null;
-  netns?: 'none' | 'host';
+  netns?: 'none' | 'host' | string;
   /** 'private' (default), 'host', or the host pid of a process whose namespace is joined */
   pidns?: string;
   ipcns?: string;

@@ -95,7 +95,8 @@ export interface MonitorSpec extends Partial<SecuritySpec> {
   readonlyRoot?: boolean;
   cgroupProcs: string[];
   oomFile: string | null;
-  netns: 'none' | 'host';
+  /** none: a new one; host: the host's; a path: that namespace (--network container:X) */
+  netns: 'none' | 'host' | string;
   /** --pid, --ipc, --uts and /dev/shm (namespaces.ts) */
   pidns?: string;
   ipcns?: string;

@@ -5,7 +5,7 @@
 import { createSocket } from 'node:dgram';
 
 /** name → IPv4 addresses (empty: not a name of this network) */
-export type DnsTable = (name: string) => string[];
+export type DnsTable = (name: string, from?: string) => string[];
 export interface DnsServer { close(): void }
 
 /** The question of a query: name, type and where the question section ends. */

@@ -3,14 +3,16 @@
 // and given back at stop; the kernel side (bridges, veths) through a NetDriver and published
 // ports through a PortProxy, both replaced by fakes in unit tests.
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { AddressPool } from '../../config';
 import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../errors';
 import type { EndpointRow, IpamPool, NetworkRow, NetworksRepo } from '../../store/networks';
 import type { EventBus } from '../events';
 import { Filters } from '../filters';
 import { DEFAULT_POOLS, carveSubnet, cidrText, contains, intToIp, ipToInt, macFor, nextAddress, overlaps, parseCidr, type Cidr } from './ipam';
-import type { NetDriver } from './linux';
+import { vethName, type NetDriver } from './linux';
+import { extraHostEntries, hostsText, readHostResolv, resolvText, selfEntry, type HostsEntry } from './files';
 import type { Listener, PortProxy, Published } from './ports';
 import type { DnsServer, DnsTable } from './dns';
 
@@ -32,18 +34,36 @@ export interface NetworksDeps {
 }
 
 /** What the network engine knows of a container. */
-export interface ContainerInfo { id: string; name: string; hostname: string; domainname: string; running: boolean; pid: number; hostsPath: string; resolvPath: string }
+export interface ContainerInfo {
+  id: string; name: string; hostname: string; domainname: string; running: boolean; pid: number;
+  hostsPath: string; resolvPath: string; hostnamePath: string;
+}
+
+type Json = Record<string, any>;
+
+/** Where a container's network namespace and files come from (--network container:X joins X's). */
+export interface Sandbox { netns: 'none' | 'host' | string; hostsPath?: string; resolvPath?: string; hostnamePath?: string }
 
 /** The container engine's view of the network engine (the hooks it calls). */
 export interface ContainerNetworking {
+  /** At create, before the container is recorded: Docker's conflicts for the mode; the hostname the mode implies. */
+  configure(requested: Json, config: Json, hostConfig: Json): void;
   /** At create: checks the networks named and records the endpoints. */
-  prepare(id: string, hostConfig: Record<string, any>, networking: Record<string, any> | undefined): void;
-  /** With the init held before GO: links, addresses, routes, ports, /etc/hosts. */
-  start(c: ContainerInfo, hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Promise<void>;
+  prepare(id: string, hostConfig: Json, networking: Json | undefined): void;
+  /** At start: the namespace the init gets and whose files it binds. */
+  sandbox(id: string, hostConfig: Json): Sandbox;
+  /** With the init held before GO: links, addresses, routes, ports, /etc/hosts, /etc/resolv.conf. */
+  start(c: ContainerInfo, hostConfig: Json, exposed: Json | undefined): Promise<void>;
+  /** After a daemon restart, for a container that kept running: its links, ports and names again. */
+  restore(c: ContainerInfo, hostConfig: Json, exposed: Json | undefined): Promise<void>;
   /** After the exit: ports closed, links removed, addresses given back. */
   stop(id: string): Promise<void>;
   /** Inspect's NetworkSettings. */
-  settings(id: string, hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Record<string, unknown>;
+  settings(id: string, hostConfig: Json, exposed: Json | undefined): Json;
+  /** docker ps: Ports and NetworkSettings.Networks. */
+  summary(id: string, hostConfig: Json, exposed: Json | undefined): { Ports: Json[]; Networks: Json };
+  /** docker ps filters network=, publish=, expose=. */
+  matches(filter: 'network' | 'publish' | 'expose', value: string, id: string, hostConfig: Json, exposed: Json | undefined): boolean;
 }
 
 export interface NetworkCreateRequest {
@@ -69,6 +89,10 @@ interface Running {
 export class Networks implements ContainerNetworking {
   private readonly running = new Map<string, Running>();
   private readonly dnsServers = new Map<string, DnsServer>();
+  /** networks whose bridge, address and rules were made in this daemon run */
+  private readonly ready = new Set<string>();
+  /** container id → the servers its names outside the networks are forwarded to */
+  private readonly upstreams = new Map<string, string[]>();
   /** container id → name/aliases/ip, for the embedded DNS and inspect's Containers */
   private readonly info = new Map<string, ContainerInfo>();
   private lookupContainer: ((ref: string) => ContainerInfo) | undefined;
@@ -240,6 +264,7 @@ export class Networks implements ContainerNetworking {
   private async teardownNetwork(n: NetworkRow): Promise<void> {
     const dns = this.dnsServers.get(n.id);
     if (dns) { this.dnsServers.delete(n.id); dns.close(); }
+    this.ready.delete(n.id);
     if (n.bridge) await this.d.driver.removeBridge(n.bridge).catch((e) => this.d.log?.(`removing bridge ${n.bridge}: ${errorMessage(e)}`));
   }
 
@@ -327,12 +352,37 @@ export class Networks implements ContainerNetworking {
 
   // ---- the container engine's hooks -----------------------------------------------------
 
-  prepare(id: string, hostConfig: Record<string, any>, networking: Record<string, any> | undefined): void {
-    const mode = String(hostConfig.NetworkMode || 'default');
+  configure(requested: Json, config: Json, hostConfig: Json): void {
+    const mode = modeOf(hostConfig);
+    const bad = (what: string) => { throw new InvalidParameter(`conflicting options: ${what}`); };
+    if (mode.startsWith('container:')) {
+      if (requested.Hostname) bad('hostname and the network mode');
+      if (hostConfig.Links?.length) bad("container type network can't be used with links. This would result in undefined behavior");
+      if (hostConfig.Dns?.length) bad('dns and the network mode');
+      if (hostConfig.ExtraHosts?.length) bad('custom host-to-IP mapping and the network mode');
+      if (requested.MacAddress) bad('mac-address and the network mode');
+      if (hostConfig.PublishAllPorts || Object.keys(hostConfig.PortBindings ?? {}).length) bad('port publishing and the container type network mode');
+      if (Object.keys(requested.ExposedPorts ?? {}).length) bad('port exposing and the container type network mode');
+      const target = this.container(mode.slice('container:'.length));
+      config.Hostname = target.hostname;
+      config.Domainname = target.domainname;
+    } else if (mode === 'host') {
+      if (hostConfig.Links?.length) bad("host type networking can't be used with links. This would result in undefined behavior");
+      if (!requested.Hostname) config.Hostname = hostname();
+    }
+    for (const l of (hostConfig.Links ?? []) as string[]) {
+      const name = String(l).split(':')[0]!.replace(/^\//, '');
+      try { this.container(name); } catch { throw new InvalidParameter(`could not get container for ${name}`); }
+    }
+    extraHostEntries(hostConfig.ExtraHosts, '');
+  }
+
+  prepare(id: string, hostConfig: Json, networking: Json | undefined): void {
+    const mode = modeOf(hostConfig);
     if (mode.startsWith('container:')) return;
     const name = mode === 'default' ? 'bridge' : mode;
     const n = this.find(name);
-    const eps = (networking?.EndpointsConfig ?? {}) as Record<string, Record<string, any> | null>;
+    const eps = (networking?.EndpointsConfig ?? {}) as Record<string, Json | null>;
     this.record(n, id, eps[mode] ?? eps[name] ?? eps[n.id] ?? null);
     for (const [key, ec] of Object.entries(eps)) {
       if (key === mode || key === name || key === n.id) continue;
@@ -342,29 +392,81 @@ export class Networks implements ContainerNetworking {
     }
   }
 
-  async start(c: ContainerInfo, hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Promise<void> {
+  sandbox(id: string, hostConfig: Json): Sandbox {
+    const mode = modeOf(hostConfig);
+    if (mode === 'host') return { netns: 'host' };
+    if (!mode.startsWith('container:')) return { netns: 'none' };
+    const ref = mode.slice('container:'.length);
+    const t = this.container(ref);
+    if (t.id === id) throw new InvalidParameter('cannot join own network');
+    if (!t.running || !t.pid) throw new Conflict(`cannot join network of a non running container: ${ref}`);
+    return { netns: `/proc/${t.pid}/ns/net`, hostsPath: t.hostsPath, resolvPath: t.resolvPath, hostnamePath: t.hostnamePath };
+  }
+
+  async start(c: ContainerInfo, hostConfig: Json, exposed: Json | undefined): Promise<void> {
     this.info.set(c.id, c);
-    const eps = this.d.repo.endpointsOfContainer(c.id);
+    const mode = modeOf(hostConfig);
+    if (mode.startsWith('container:')) return; // the joined container's namespace and files
+    if (mode === 'host' || mode === 'none') {
+      await this.writeFiles(c, hostConfig, mode);
+      return;
+    }
     const run: Running = { links: [], listeners: [] };
     this.running.set(c.id, run);
     try {
       let idx = 0;
-      let first: { ip: string; endpoint: string } | undefined;
-      for (const e of eps) {
+      for (const e of this.d.repo.endpointsOfContainer(c.id)) {
         const n = this.byId(e.networkId);
         if (!n || n.driver !== 'bridge') continue;
-        const ip = await this.attachOne(c, n, idx++);
-        first ??= { ip, endpoint: e.endpointId };
+        await this.attachOne(c, n, idx++);
       }
-      if (first) {
-        for (const p of publishedPorts(hostConfig, exposed)) {
-          run.listeners.push(await this.d.proxy.open(p, first.ip, c.name));
-        }
-      }
-      await this.writeFiles(c, eps);
+      await this.publish(c, hostConfig, exposed, run);
+      await this.writeFiles(c, hostConfig, mode);
     } catch (err) {
       await this.stop(c.id);
       throw err;
+    }
+  }
+
+  async restore(c: ContainerInfo, hostConfig: Json, exposed: Json | undefined): Promise<void> {
+    this.info.set(c.id, c);
+    const mode = modeOf(hostConfig);
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return;
+    const run: Running = { links: [], listeners: [] };
+    this.running.set(c.id, run);
+    for (const e of this.d.repo.endpointsOfContainer(c.id)) {
+      const n = this.byId(e.networkId);
+      if (!n || n.driver !== 'bridge' || !e.ip) continue;
+      await this.ensureNetwork(n);
+      run.links.push(`${n.id}:${vethName(`${n.id}:${c.id}`)}`);
+    }
+    await this.publish(c, hostConfig, exposed, run).catch((err) => this.d.log?.(`ports of ${c.id.slice(0, 12)} after restart: ${errorMessage(err)}`));
+  }
+
+  /** Published ports, to the address on the container's first network (none on an internal one). */
+  private async publish(c: ContainerInfo, hostConfig: Json, exposed: Json | undefined, run: Running): Promise<void> {
+    const first = this.d.repo.endpointsOfContainer(c.id).find((e) => e.ip);
+    const n = first && this.byId(first.networkId);
+    if (!first || !n || n.internal) return;
+    for (const p of publishedPorts(hostConfig, exposed)) {
+      run.listeners.push(await this.d.proxy.open(p, first.ip, c.name));
+    }
+  }
+
+  /** The bridge, its address and firewall rules: made once per network per daemon run. */
+  private async ensureNetwork(n: NetworkRow): Promise<void> {
+    if (this.ready.has(n.id)) return;
+    const pool = n.ipam.Config[0]!;
+    const subnet = parseCidr(pool.Subnet);
+    const gw = pool.Gateway ?? intToIp(subnet.base + 1);
+    await this.d.driver.ensureBridge(n.bridge, `${gw}/${subnet.bits}`, { subnet: cidrText(subnet), internal: n.internal });
+    this.ready.add(n.id);
+    if (n.name !== 'bridge' && this.d.dns && !this.dnsServers.has(n.id)) {
+      try {
+        this.dnsServers.set(n.id, await this.d.dns(gw, (q, from) => this.resolve(n.id, q, from)));
+      } catch (err) {
+        this.d.log?.(`embedded DNS on ${gw}: ${errorMessage(err)}`);
+      }
     }
   }
 
@@ -375,7 +477,7 @@ export class Networks implements ContainerNetworking {
     const gw = pool.Gateway ?? intToIp(subnet.base + 1);
     const eps = this.d.repo.endpointsOf(n.id);
     const me = eps.find((e) => e.containerId === c.id)!;
-    const used = new Set(eps.filter((e) => e.ip && e.containerId !== c.id).map((e) => ipToInt(e.ip)));
+    const used = new Set(eps.filter((e) => e.ip && e.containerId !== c.id && this.info.get(e.containerId)?.running).map((e) => ipToInt(e.ip)));
     used.add(ipToInt(gw));
     for (const a of Object.values(pool.AuxiliaryAddresses ?? {})) used.add(ipToInt(a));
     let ip: string;
@@ -390,24 +492,17 @@ export class Networks implements ContainerNetworking {
     }
     const mac = me.mac || macFor(ip);
     this.d.repo.setAddress(n.id, c.id, ip, mac);
-    await this.d.driver.ensureBridge(n.bridge, `${gw}/${subnet.bits}`);
+    await this.ensureNetwork(n);
     const host = await this.d.driver.attach({
       pid: c.pid, bridge: n.bridge, ifname: `eth${idx}`, address: `${ip}/${subnet.bits}`, gateway: gw, mac, defaultRoute: idx === 0,
     }, `${n.id}:${c.id}`);
     this.running.get(c.id)?.links.push(`${n.id}:${host}`);
-    if (n.name !== 'bridge' && this.d.dns && !this.dnsServers.has(n.id)) {
-      try {
-        this.dnsServers.set(n.id, await this.d.dns(gw, (q) => this.resolve(n.id, q)));
-      } catch (err) {
-        this.d.log?.(`embedded DNS on ${gw}: ${errorMessage(err)}`);
-      }
-    }
     this.d.events.emit('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     return ip;
   }
 
   /** A name on a user network → the addresses of the running containers it names. */
-  private resolve(networkId: string, name: string): string[] {
+  private resolve(networkId: string, name: string, _from?: string): string[] {
     const q = name.toLowerCase().replace(/\.$/, '');
     const out: string[] = [];
     for (const e of this.d.repo.endpointsOf(networkId)) {
@@ -419,22 +514,58 @@ export class Networks implements ContainerNetworking {
     return out;
   }
 
-  private async writeFiles(c: ContainerInfo, eps: EndpointRow[]): Promise<void> {
-    const fresh = this.d.repo.endpointsOfContainer(c.id);
-    const first = fresh.find((e) => e.ip);
-    if (!first) return;
-    const { hostsFile } = await import('../containers/files');
-    await writeFile(c.hostsPath, hostsFile(c.hostname, c.domainname, first.ip));
-    const user = eps.map((e) => this.byId(e.networkId)).find((n) => n && n.driver === 'bridge' && n.name !== 'bridge');
-    if (user && this.d.dns) {
-      const gw = user.ipam.Config[0]!.Gateway!;
-      await writeFile(c.resolvPath, `nameserver ${gw}\noptions ndots:0\n`);
+  /** The default bridge's gateway: where `host-gateway` points. */
+  private hostGateway(): string {
+    const b = this.d.repo.all().find((n) => n.name === 'bridge');
+    return b?.ipam.Config[0]?.Gateway ?? '';
+  }
+
+  /** /etc/hosts and /etc/resolv.conf for the mode the container runs in. */
+  private async writeFiles(c: ContainerInfo, hostConfig: Json, mode: string): Promise<void> {
+    const extra = extraHostEntries(hostConfig.ExtraHosts, this.hostGateway());
+    const overrides = { dns: hostConfig.Dns, search: hostConfig.DnsSearch, options: hostConfig.DnsOptions };
+    const host = readHostResolv();
+    if (mode === 'host') {
+      let hosts = '';
+      try { hosts = await readFile('/etc/hosts', 'utf8'); } catch { /* none on the host */ }
+      const added = extra.map((e) => `${e.ip}\t${e.names}\n`).join('');
+      await writeFile(c.hostsPath, hosts.replace(/\n?$/, hosts ? '\n' : '') + added);
+      await writeFile(c.resolvPath, resolvText('host', host, overrides).text);
+      return;
     }
+    const eps = this.d.repo.endpointsOfContainer(c.id).filter((e) => e.ip);
+    const links = mode === 'default' || mode === 'bridge' ? this.linkEntries(c, hostConfig) : [];
+    const self = eps.map((e) => selfEntry(e.ip, c.hostname, c.domainname));
+    await writeFile(c.hostsPath, hostsText([...extra, ...links, ...self]));
+    const user = eps.map((e) => this.byId(e.networkId)).find((n) => n && n.driver === 'bridge' && n.name !== 'bridge');
+    const r = user && this.d.dns
+      ? resolvText('internal', host, overrides, user.ipam.Config[0]!.Gateway)
+      : resolvText('legacy', host, overrides);
+    this.upstreams.set(c.id, r.upstream);
+    await writeFile(c.resolvPath, r.text);
+  }
+
+  /** --link on the default bridge: `IP\talias ID name` for each running linked container. */
+  private linkEntries(c: ContainerInfo, hostConfig: Json): HostsEntry[] {
+    const bridge = this.d.repo.all().find((n) => n.name === 'bridge');
+    const out: HostsEntry[] = [];
+    for (const l of (hostConfig.Links ?? []) as string[]) {
+      const [ref, aliasPath] = String(l).split(':') as [string, string | undefined];
+      const name = ref.replace(/^\//, '');
+      const alias = (aliasPath ?? name).split('/').pop()!;
+      const t = this.container(name);
+      const ep = bridge && this.d.repo.endpointsOf(bridge.id).find((e) => e.containerId === t.id);
+      if (!t.running || !ep?.ip) throw new InvalidParameter(`Cannot link to a non running container: /${name} AS /${c.name}/${alias}`);
+      const names = [alias, t.id.slice(0, 12), t.name].filter((x, i, a) => a.indexOf(x) === i);
+      out.push({ ip: ep.ip, names: names.join(' ') });
+    }
+    return out;
   }
 
   async stop(id: string): Promise<void> {
     const run = this.running.get(id);
     this.running.delete(id);
+    this.upstreams.delete(id);
     const c = this.info.get(id);
     if (c) this.info.set(id, { ...c, running: false });
     if (!run) return;
@@ -446,46 +577,94 @@ export class Networks implements ContainerNetworking {
       if (n) this.d.events.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: n.driver });
     }
     for (const e of this.d.repo.endpointsOfContainer(id)) {
-      this.d.repo.setAddress(e.networkId, id, e.ipamConfig?.IPv4Address ? e.ip : '', e.mac && !e.ipamConfig ? '' : e.mac);
+      this.d.repo.setAddress(e.networkId, id, e.ipamConfig?.IPv4Address ? e.ip : '', e.ipamConfig?.MacAddress ?? (e.mac && !e.ipamConfig ? '' : e.mac));
     }
   }
 
-  settings(id: string, hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Record<string, unknown> {
+  private portMap(id: string, exposed: Json | undefined): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
     const run = this.running.get(id);
     const ports: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
-    if (run) {
-      for (const k of Object.keys(exposed ?? {})) ports[k.includes('/') ? k : `${k}/tcp`] = null;
-      for (const l of run.listeners) {
-        const key = `${l.published.containerPort}/${l.published.proto}`;
-        (ports[key] ??= []).push({ HostIp: l.published.hostIp, HostPort: String(l.published.hostPort) });
-      }
+    if (!run) return ports;
+    for (const k of Object.keys(exposed ?? {})) ports[k.includes('/') ? k : `${k}/tcp`] = null;
+    for (const l of run.listeners) {
+      const key = `${l.published.containerPort}/${l.published.proto}`;
+      (ports[key] ??= []).push({ HostIp: l.published.hostIp, HostPort: String(l.published.hostPort) });
     }
-    const networks: Record<string, unknown> = {};
-    let primary: Record<string, any> | undefined;
+    return ports;
+  }
+
+  private networksOf(id: string): { networks: Json; primary: Json | undefined } {
+    const run = this.running.get(id);
+    const networks: Json = {};
+    let primary: Json | undefined;
     for (const e of this.d.repo.endpointsOfContainer(id)) {
       const n = this.byId(e.networkId);
       if (!n) continue;
       const pool = n.ipam.Config[0];
       const live = !!run && !!e.ip;
+      const c = this.info.get(id);
+      const userNet = n.driver === 'bridge' && n.name !== 'bridge';
       const v = {
         IPAMConfig: e.ipamConfig, Links: null, Aliases: e.aliases.length ? e.aliases : null, MacAddress: live ? e.mac : '',
         DriverOpts: null, NetworkID: n.id, EndpointID: live ? e.endpointId : '', Gateway: live && pool ? pool.Gateway : '',
         IPAddress: live ? e.ip : '', IPPrefixLen: live && pool ? parseCidr(pool.Subnet).bits : 0, IPv6Gateway: '',
-        GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: n.name === 'bridge' || n.driver !== 'bridge' ? null : null,
+        GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+        DNSNames: userNet && c ? [c.name, ...e.aliases, id.slice(0, 12)].filter((x, i, a) => a.indexOf(x) === i) : null,
       };
       networks[n.name] = v;
+      primary ??= v;
       if (n.name === 'bridge') primary = v;
     }
+    return { networks, primary };
+  }
+
+  settings(id: string, hostConfig: Json, exposed: Json | undefined): Json {
+    const run = this.running.get(id);
+    const { networks, primary } = this.networksOf(id);
+    const legacy = primary && primary === networks.bridge;
     return {
       Bridge: '', SandboxID: run ? id : '', SandboxKey: run && this.info.get(id) ? `/proc/${this.info.get(id)!.pid}/ns/net` : '',
       HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
-      Ports: ports, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-      EndpointID: primary?.EndpointID ?? '', Gateway: primary?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: primary?.IPAddress ?? '', IPPrefixLen: primary?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: primary?.MacAddress ?? '',
+      Ports: this.portMap(id, exposed), SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+      EndpointID: legacy ? primary.EndpointID : '', Gateway: legacy ? primary.Gateway : '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+      IPAddress: legacy ? primary.IPAddress : '', IPPrefixLen: legacy ? primary.IPPrefixLen : 0, IPv6Gateway: '', MacAddress: legacy ? primary.MacAddress : '',
       Networks: networks,
     };
   }
+
+  summary(id: string, _hostConfig: Json, exposed: Json | undefined): { Ports: Json[]; Networks: Json } {
+    const out: Json[] = [];
+    for (const [key, bindings] of Object.entries(this.portMap(id, exposed))) {
+      const [port, type] = key.split('/') as [string, string];
+      if (!bindings) out.push({ PrivatePort: Number(port), Type: type });
+      else for (const b of bindings) out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+    }
+    return { Ports: out, Networks: this.networksOf(id).networks };
+  }
+
+  matches(filter: 'network' | 'publish' | 'expose', value: string, id: string, hostConfig: Json, exposed: Json | undefined): boolean {
+    if (filter === 'network') {
+      return this.d.repo.endpointsOfContainer(id).some((e) => {
+        const n = this.byId(e.networkId);
+        return !!n && (n.name === value || n.id.startsWith(value));
+      });
+    }
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(value);
+    if (!m) throw new InvalidParameter(`invalid filter '${filter}=${value}'`);
+    const lo = Number(m[1]);
+    const hi = m[2] ? Number(m[2]) : lo;
+    const proto = m[3] ?? 'tcp';
+    const keys = filter === 'expose'
+      ? Object.keys(exposed ?? {})
+      : publishedPorts(hostConfig, exposed).map((p) => `${p.containerPort}/${p.proto}`);
+    return keys.some((k) => {
+      const [port, pr = 'tcp'] = k.split('/') as [string, string];
+      return pr === proto && Number(port) >= lo && Number(port) <= hi;
+    });
+  }
 }
+
+const modeOf = (hostConfig: Json): string => String(hostConfig.NetworkMode || 'default');
 
 /** PortBindings and -P (PublishAllPorts) as the bindings to open; HostPort '' = ephemeral. */
 export function publishedPorts(hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Published[] {

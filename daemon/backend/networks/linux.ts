@@ -5,6 +5,7 @@
 // addon is the planned replacement for the start hot path.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 
 export interface LinkSpec {
   /** init pid of the container (host pid namespace) */
@@ -20,9 +21,14 @@ export interface LinkSpec {
   defaultRoute: boolean;
 }
 
+/** What the firewall does for a bridge: outbound NAT and forwarding, or (internal) neither. */
+export interface BridgeRules { subnet: string; internal: boolean }
+
 /** Bridges and veths; a recording fake in unit tests. */
 export interface NetDriver {
-  ensureBridge(name: string, gatewayCidr: string): Promise<void>;
+  /** Makes the bridge (if missing), gives it the gateway address and its firewall rules. */
+  ensureBridge(name: string, gatewayCidr: string, rules: BridgeRules): Promise<void>;
+  /** Removes the bridge and every rule made for it. */
   removeBridge(name: string): Promise<void>;
   /** Creates the pair and configures the inner end; returns the host end's name. */
   attach(spec: LinkSpec, key: string): Promise<string>;
@@ -45,15 +51,19 @@ export function vethName(key: string): string {
 }
 
 export const iproute2: NetDriver = {
-  async ensureBridge(name, gatewayCidr) {
+  async ensureBridge(name, gatewayCidr, rules) {
     try {
       await run('ip', ['link', 'add', 'name', name, 'type', 'bridge']);
     } catch (err) {
       if (!/File exists/.test((err as Error).message)) throw err;
     }
     await run('ip', ['-batch', '-'], `addr replace ${gatewayCidr} dev ${name}\nlink set ${name} up\n`);
+    await removeRules(name);
+    await restore(bridgeRules(name, rules));
+    if (!rules.internal) writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
   },
   async removeBridge(name) {
+    await removeRules(name);
     try {
       await run('ip', ['link', 'del', name]);
     } catch (err) {
@@ -88,3 +98,55 @@ export const iproute2: NetDriver = {
     }
   },
 };
+
+/** The comment that marks every rule made for `bridge` (how they are found and removed). */
+export const ruleTag = (bridge: string) => `berth:${bridge}`;
+
+/**
+ * iptables-restore input for a bridge: masquerade of its subnet leaving through any other
+ * interface and forwarding out of it (replies back in); an internal network instead drops
+ * whatever would cross between it and any other interface.
+ */
+export function bridgeRules(name: string, r: BridgeRules): string {
+  const tag = `-m comment --comment ${ruleTag(name)}`;
+  if (r.internal) {
+    return ['*filter', `-I FORWARD -i ${name} ! -o ${name} ${tag} -j DROP`, `-I FORWARD -o ${name} ! -i ${name} ${tag} -j DROP`, 'COMMIT', ''].join('\n');
+  }
+  return [
+    '*nat', `-A POSTROUTING -s ${r.subnet} ! -o ${name} ${tag} -j MASQUERADE`, 'COMMIT',
+    '*filter', `-A FORWARD -i ${name} ${tag} -j ACCEPT`, `-A FORWARD -o ${name} -m conntrack --ctstate RELATED,ESTABLISHED ${tag} -j ACCEPT`, 'COMMIT', '',
+  ].join('\n');
+}
+
+/** iptables-save lines tagged for `name`, turned into their deletions (iptables-restore input). */
+export function deletionsOf(saved: string, name: string): string {
+  const tag = ruleTag(name);
+  const out: string[] = [];
+  let table = '';
+  let rules: string[] = [];
+  const flush = () => { if (rules.length) out.push(`*${table}`, ...rules, 'COMMIT'); rules = []; };
+  for (const line of saved.split('\n')) {
+    if (line.startsWith('*')) { flush(); table = line.slice(1); continue; }
+    if (line.startsWith('-A ') && line.split(' ').some((w) => w.replace(/"/g, '') === tag)) rules.push('-D ' + line.slice(3));
+  }
+  flush();
+  return out.length ? out.join('\n') + '\n' : '';
+}
+
+/** iptables-restore without flushing; nftables' transactions can collide with another writer: retried. */
+async function restore(input: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await run('iptables-restore', ['-w', '--noflush'], input);
+      return;
+    } catch (err) {
+      if (attempt >= 4 || !/temporarily unavailable|resource busy|Another app/i.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+    }
+  }
+}
+
+async function removeRules(name: string): Promise<void> {
+  const dels = deletionsOf(await run('iptables-save', []), name);
+  if (dels) await restore(dels);
+}

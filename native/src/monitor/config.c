@@ -149,7 +149,8 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
     else if (!strcmp(key, "netns")) {
       if (!strcmp(v, "host")) cfg->netns_host = true;
       else if (!strcmp(v, "none") || !*v) cfg->netns_host = false;
-      else return berth_fail(err, EINVAL, "config: netns=%s is not 'none' or 'host'", v);
+      else if (v[0] == '/') cfg->netns_path = v;
+      else return berth_fail(err, EINVAL, "config: netns=%s is not 'none', 'host' or a namespace path", v);
     } else if (!strcmp(key, "console_rows") || !strcmp(key, "console_cols")) {
       if ((rc = parse_num(key, v, 65535, &n, err)) < 0) return rc;
       if (key[8] == 'r') cfg->console_rows = (unsigned)n;

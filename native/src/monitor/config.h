@@ -29,6 +29,7 @@ struct monitor_config {
   int log_max_files;
   struct strlist lower, args, env, cgroup_procs;
   char *upper, *work, *rootfs, *hostname, *cwd, *user, *oom_file;
+  char *netns_path; /* netns=/proc/<pid>/ns/net: join that namespace (--network container:X) */
   bool tty, open_stdin, stdin_once, netns_host, privileged;
   /* pidns, ipcns, utsns: NULL or "private" (new), "host" (the monitor's), or the host pid of a
    * process whose namespace is joined; shm: NULL/"private" (a tmpfs), "none", or such a pid

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -199,12 +200,18 @@ void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct 
   child_exec(cfg, sync);
 }
 
-static void __attribute__((noreturn)) child_main(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes) {
+static void __attribute__((noreturn)) child_main(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes, int netns_fd) {
   berth_error_t err = {0};
   process_reset();
+  /* another container's network namespace, joined before anything is mounted (sysfs follows it) */
+  if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0) {
+    berth_fail(&err, errno, "setns %s", cfg->netns_path);
+    process_fail(sync, 0, err.msg);
+  }
+  if (netns_fd >= 0) close(netns_fd);
   if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special(cfg, &err) < 0 || rootfs_pivot(cfg->rootfs, &err) < 0 ||
       ((!cfg->utsns || !strcmp(cfg->utsns, "private")) && ns_set_hostname(cfg->hostname, &err) < 0) ||
-      (!cfg->netns_host && ns_loopback_up(&err) < 0))
+      (!cfg->netns_host && netns_fd < 0 && ns_loopback_up(&err) < 0))
     process_fail(sync, 0, err.msg);
   process_ready_then_exec(cfg, sync, pipes);
 }
@@ -242,11 +249,23 @@ int container_create(const struct monitor_config *cfg, struct container *c, bert
   int sv[2];
   int rc = process_prepare(cfg, c, sv, err);
   if (rc < 0) return rc;
+  int netns_fd = -1;
+  if (cfg->netns_path && (netns_fd = open(cfg->netns_path, O_RDONLY | O_CLOEXEC)) < 0) {
+    int e = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return berth_fail(err, e, "open %s", cfg->netns_path);
+  }
+  /* with a network namespace to join (netns_path), no new one: the child setns()es into it */
   unsigned long flags;
-  if ((rc = ns_prepare((struct monitor_config *)cfg, &flags, err)) < 0) return rc;
+  if ((rc = ns_prepare((struct monitor_config *)cfg, &flags, err)) < 0) {
+    if (netns_fd >= 0) close(netns_fd);
+    return rc;
+  }
   pid_t pid = ns_clone_flags(flags, err);
   process_forked(c, sv, pid);
-  if (pid == 0) child_main(cfg, sv[1], &c->pipes);
+  if (pid == 0) child_main(cfg, sv[1], &c->pipes, netns_fd);
+  if (netns_fd >= 0) close(netns_fd);
   return pid < 0 ? pid : 0;
 }
 

@@ -75,7 +75,7 @@ static int ns_shm_tree(long pid, berth_error_t *err) {
 int ns_prepare(struct monitor_config *cfg, unsigned long *flags, berth_error_t *err) {
   int rc;
   *flags = CLONE_NEWNS;
-  if (!cfg->netns_host) *flags |= CLONE_NEWNET;
+  if (!cfg->netns_host && !cfg->netns_path) *flags |= CLONE_NEWNET;
   long shm_pid = ns_mode_pid(cfg->shm);
   if (shm_pid < 0 && strcmp(cfg->shm, "none")) return berth_fail(err, EINVAL, "config: shm=%s is not private, none or a pid", cfg->shm);
   /* the shm tree first: a joined pid namespace must not change what /proc/<pid> names */
