@@ -6,6 +6,8 @@ import t from 'tap';
 import { get } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
+import { createSocket } from 'node:dgram';
+import { answer } from '../../daemon/backend/networks/dns';
 import { randomBytes } from 'node:crypto';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
@@ -112,7 +114,8 @@ t.test('containers on a user network reach each other by name and alias', { skip
   t.match(await fetchIn('bt-srv'), /^hello-/);
   t.match(await fetchIn('web'), /^hello-/);
   const resolv = await dockerOk(d, ['exec', 'bt-cli', 'cat', '/etc/resolv.conf']);
-  t.match(resolv.stdout, /nameserver 10\.252\.9\.1/);
+  t.match(resolv.stdout, /^nameserver 127\.0\.0\.11$/m);
+  t.match(resolv.stdout, /^options ndots:0$/m);
   const ins = JSON.parse((await dockerOk(d, ['network', 'inspect', net])).stdout)[0];
   t.equal(Object.keys(ins.Containers).length, 2);
 });
@@ -183,4 +186,38 @@ t.test('a user network: outbound NAT while in use; no bridge, link or rule left 
   await dockerOk(d, ['network', 'rm', net]);
   t.not(spawnSync('ip', ['link', 'show', bridge], { stdio: 'ignore' }).status, 0, 'the bridge is gone');
   t.notMatch(spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout, `berth:${bridge}`, 'its rules are gone');
+});
+
+t.test('embedded DNS at 127.0.0.11: names, aliases and IDs of the network; other names go to --dns (a stub on loopback)', { skip }, async (t) => {
+  const stubIp = `127.77.${randomBytes(1)[0]! % 250}.${1 + (randomBytes(1)[0]! % 250)}`;
+  const stub = createSocket('udp4');
+  const asked: string[] = [];
+  stub.on('message', (msg, rinfo) => {
+    asked.push(msg.subarray(12).toString('latin1'));
+    const reply = answer(msg, ['192.0.2.7']);
+    if (reply) stub.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve) => stub.bind(53, stubIp, resolve));
+  const net = `bt-dns-${randomBytes(3).toString('hex')}`;
+  await dockerOk(d, ['network', 'create', '--subnet', '10.252.12.0/24', net]);
+  t.teardown(async () => {
+    stub.close();
+    await docker(d, ['rm', '-f', 'bt-dns1']);
+    await docker(d, ['network', 'rm', net]);
+  });
+  const id = (await dockerOk(d, ['run', '-d', '--name', 'bt-dns1', '--network', net, '--network-alias', 'db-alias', 'busybox', 'sleep', '60'])).stdout.trim();
+  const ip = (await dockerOk(d, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, 'bt-dns1'])).stdout.trim();
+  const look = (name: string) => docker(d, ['run', '--rm', '--network', net, '--dns', stubIp, 'busybox', 'nslookup', '-type=a', name]);
+  for (const name of ['bt-dns1', 'db-alias', id.slice(0, 12)]) {
+    const r = await look(name);
+    t.match(r.stdout, new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\b`), `${name} resolves to the container`);
+  }
+  const outside = await look('outside.example');
+  t.match(outside.stdout, /Address: 192\.0\.2\.7\b/, 'forwarded to the stub');
+  t.ok(asked.some((q) => q.includes('outside')), 'the stub was asked');
+  const resolv = await dockerOk(d, ['run', '--rm', '--network', net, '--dns', stubIp, 'busybox', 'cat', '/etc/resolv.conf']);
+  t.match(resolv.stdout, /^nameserver 127\.0\.0\.11\n/m);
+  t.match(resolv.stdout, `# ExtServers: [${stubIp}]`);
+  const gone = await look('bt-nobody');
+  t.notMatch(gone.stdout, /Address: 10\./, 'an unknown single name is not found');
 });

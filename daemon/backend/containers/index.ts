@@ -347,6 +347,7 @@ export class Containers {
       oomFile,
       netns: sandbox.netns,
       pidns: ns.pidns, ipcns: ns.ipcns, utsns: ns.utsns, shm: ns.shm,
+      dnsRelay: sandbox.dnsRelay,
       consoleRows: rows ?? 0,
       consoleCols: cols ?? 0,
       ...securitySpec(c.hostConfig, this.seccompDir(), this.d.defaultUlimits),

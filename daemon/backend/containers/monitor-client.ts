@@ -81,6 +81,7 @@ export interface MonitorConfig extends Partial<SecuritySpec> {
   utsns?: string;
   /** /dev/shm: 'private' (a tmpfs, default), 'none', or the host pid of a process whose /dev/shm is shared */
   shm?: string;
+  dnsRelay?: string;
   consoleRows?: number;
   consoleCols?: number;
 }
@@ -207,6 +208,7 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   put('ipcns', cfg.ipcns);
   put('utsns', cfg.utsns);
   put('shm', cfg.shm);
+  put('dns_relay', cfg.dnsRelay);
   if (cfg.tty && cfg.consoleRows && cfg.consoleCols) {
     put('console_rows', cfg.consoleRows);
     put('console_cols', cfg.consoleCols);

@@ -78,7 +78,7 @@ export type ResolvMode = 'legacy' | 'internal' | 'host';
  * legacy: the default bridge and none (loopback servers dropped, Google's when none remain);
  * internal: user networks (127.0.0.11, ndots:0); host: the host's network (kept as it is).
  */
-export function resolvText(mode: ResolvMode, host: HostResolv, o: DnsOverrides, resolver = '127.0.0.11'): { text: string; upstream: string[] } {
+export function resolvText(mode: ResolvMode, host: HostResolv, o: DnsOverrides): { text: string; upstream: string[] } {
   const sourcePath = '/etc/resolv.conf';
   const overrides: string[] = [];
   let ns = host.nameservers.filter((a) => !a.includes(':'));
@@ -93,7 +93,7 @@ export function resolvText(mode: ResolvMode, host: HostResolv, o: DnsOverrides, 
   let ndotsFrom: string | undefined;
   if (mode === 'internal') {
     upstream = ns;
-    servers = [resolver];
+    servers = ['127.0.0.11'];
     if (!options.some((x) => /^ndots:\d+$/.test(x))) { options = [...options.filter((x) => !x.startsWith('ndots:')), 'ndots:0']; ndotsFrom = 'internal'; }
     else ndotsFrom = o.options?.length ? 'config' : 'host';
   } else if (mode === 'legacy') {

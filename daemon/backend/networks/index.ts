@@ -14,7 +14,7 @@ import { DEFAULT_POOLS, carveSubnet, cidrText, contains, intToIp, ipToInt, macFo
 import { vethName, type NetDriver } from './linux';
 import { extraHostEntries, hostsText, readHostResolv, resolvText, selfEntry, type HostsEntry } from './files';
 import type { Listener, PortProxy, Published } from './ports';
-import type { DnsServer, DnsTable } from './dns';
+import type { DnsServer, DnsTable, Lookup } from './dns';
 
 export interface NetworksDeps {
   repo: NetworksRepo;
@@ -42,7 +42,11 @@ export interface ContainerInfo {
 type Json = Record<string, any>;
 
 /** Where a container's network namespace and files come from (--network container:X joins X's). */
-export interface Sandbox { netns: 'none' | 'host' | string; hostsPath?: string; resolvPath?: string; hostnamePath?: string }
+export interface Sandbox {
+  netns: 'none' | 'host' | string; hostsPath?: string; resolvPath?: string; hostnamePath?: string;
+  /** where the container's 127.0.0.11 relays queries (a user network's gateway) */
+  dnsRelay?: string;
+}
 
 /** The container engine's view of the network engine (the hooks it calls). */
 export interface ContainerNetworking {
@@ -395,7 +399,7 @@ export class Networks implements ContainerNetworking {
   sandbox(id: string, hostConfig: Json): Sandbox {
     const mode = modeOf(hostConfig);
     if (mode === 'host') return { netns: 'host' };
-    if (!mode.startsWith('container:')) return { netns: 'none' };
+    if (!mode.startsWith('container:')) return { netns: 'none', dnsRelay: this.relayOf(id) };
     const ref = mode.slice('container:'.length);
     const t = this.container(ref);
     if (t.id === id) throw new InvalidParameter('cannot join own network');
@@ -440,6 +444,10 @@ export class Networks implements ContainerNetworking {
       await this.ensureNetwork(n);
       run.links.push(`${n.id}:${vethName(`${n.id}:${c.id}`)}`);
     }
+    if (this.relayOf(c.id)) {
+      const overrides = { dns: hostConfig.Dns, search: hostConfig.DnsSearch, options: hostConfig.DnsOptions };
+      this.upstreams.set(c.id, resolvText('internal', readHostResolv(), overrides).upstream);
+    }
     await this.publish(c, hostConfig, exposed, run).catch((err) => this.d.log?.(`ports of ${c.id.slice(0, 12)} after restart: ${errorMessage(err)}`));
   }
 
@@ -463,7 +471,7 @@ export class Networks implements ContainerNetworking {
     this.ready.add(n.id);
     if (n.name !== 'bridge' && this.d.dns && !this.dnsServers.has(n.id)) {
       try {
-        this.dnsServers.set(n.id, await this.d.dns(gw, (q, from) => this.resolve(n.id, q, from)));
+        this.dnsServers.set(n.id, await this.d.dns(gw, (q, from) => this.lookup(n.id, q, from)));
       } catch (err) {
         this.d.log?.(`embedded DNS on ${gw}: ${errorMessage(err)}`);
       }
@@ -501,8 +509,23 @@ export class Networks implements ContainerNetworking {
     return ip;
   }
 
+  /**
+   * A query that reached a network's resolver from `from`: the names of every user network of
+   * the container at that address, else its upstream servers (none when all its networks are
+   * internal, as Docker).
+   */
+  private lookup(networkId: string, name: string, from: string): Lookup {
+    const asker = this.d.repo.endpointsOf(networkId).find((e) => e.ip === from && this.info.get(e.containerId)?.running);
+    if (!asker) return { ips: this.resolve(networkId, name), forward: [] };
+    const nets = this.d.repo.endpointsOfContainer(asker.containerId).map((e) => this.byId(e.networkId))
+      .filter((n): n is NetworkRow => !!n && n.driver === 'bridge' && n.name !== 'bridge');
+    const ips = [...new Set(nets.flatMap((n) => this.resolve(n.id, name)))];
+    const external = nets.some((n) => !n.internal);
+    return { ips, forward: external ? this.upstreams.get(asker.containerId) ?? [] : [] };
+  }
+
   /** A name on a user network → the addresses of the running containers it names. */
-  private resolve(networkId: string, name: string, _from?: string): string[] {
+  private resolve(networkId: string, name: string): string[] {
     const q = name.toLowerCase().replace(/\.$/, '');
     const out: string[] = [];
     for (const e of this.d.repo.endpointsOf(networkId)) {
@@ -512,6 +535,16 @@ export class Networks implements ContainerNetworking {
       if (names.includes(q)) out.push(e.ip);
     }
     return out;
+  }
+
+  /** The resolver 127.0.0.11 relays to: the gateway of the container's first user network (none without one). */
+  private relayOf(id: string): string | undefined {
+    if (!this.d.dns) return undefined;
+    for (const e of this.d.repo.endpointsOfContainer(id)) {
+      const n = this.byId(e.networkId);
+      if (n && n.driver === 'bridge' && n.name !== 'bridge') return n.ipam.Config[0]?.Gateway;
+    }
+    return undefined;
   }
 
   /** The default bridge's gateway: where `host-gateway` points. */
@@ -537,10 +570,7 @@ export class Networks implements ContainerNetworking {
     const links = mode === 'default' || mode === 'bridge' ? this.linkEntries(c, hostConfig) : [];
     const self = eps.map((e) => selfEntry(e.ip, c.hostname, c.domainname));
     await writeFile(c.hostsPath, hostsText([...extra, ...links, ...self]));
-    const user = eps.map((e) => this.byId(e.networkId)).find((n) => n && n.driver === 'bridge' && n.name !== 'bridge');
-    const r = user && this.d.dns
-      ? resolvText('internal', host, overrides, user.ipam.Config[0]!.Gateway)
-      : resolvText('legacy', host, overrides);
+    const r = resolvText(this.relayOf(c.id) ? 'internal' : 'legacy', host, overrides);
     this.upstreams.set(c.id, r.upstream);
     await writeFile(c.resolvPath, r.text);
   }

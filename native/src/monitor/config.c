@@ -146,6 +146,7 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
     else if (!strcmp(key, "ipcns")) cfg->ipcns = v;
     else if (!strcmp(key, "utsns")) cfg->utsns = v;
     else if (!strcmp(key, "shm")) cfg->shm = v;
+    else if (!strcmp(key, "dns_relay")) cfg->dns_relay = *v ? v : NULL;
     else if (!strcmp(key, "netns")) {
       if (!strcmp(v, "host")) cfg->netns_host = true;
       else if (!strcmp(v, "none") || !*v) cfg->netns_host = false;

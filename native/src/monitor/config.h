@@ -30,6 +30,7 @@ struct monitor_config {
   struct strlist lower, args, env, cgroup_procs;
   char *upper, *work, *rootfs, *hostname, *cwd, *user, *oom_file;
   char *netns_path; /* netns=/proc/<pid>/ns/net: join that namespace (--network container:X) */
+  char *dns_relay;  /* dns_relay=IP: 127.0.0.11:53 in the container relays to IP:53 */
   bool tty, open_stdin, stdin_once, netns_host, privileged;
   /* pidns, ipcns, utsns: NULL or "private" (new), "host" (the monitor's), or the host pid of a
    * process whose namespace is joined; shm: NULL/"private" (a tmpfs), "none", or such a pid

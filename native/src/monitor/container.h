@@ -5,6 +5,7 @@
 #define BERTH_MONITOR_CONTAINER_H
 #include <sys/types.h>
 #include "config.h"
+#include "dnsrelay.h"
 #include "streams.h"
 
 struct container {
@@ -12,6 +13,7 @@ struct container {
   int sync_fd;              /* the monitor's end; -1 once the exec result is known */
   struct stdio_pipes pipes; /* without a tty */
   int pty_master;           /* with a tty, -1 otherwise */
+  struct dns_relay dns;     /* 127.0.0.11 (dns_relay); listen_fd -1 without it */
 };
 
 /* Shared by container and exec mode. Before the fork: the stdio pipes (without a tty) and

@@ -55,13 +55,15 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   struct monitor_config cfg = {.exec_mode = exec_mode};
   struct listener l = {.fd = -1, .dirfd = -1};
   struct json_log log = {.fd = -1};
-  struct container c = {.pid = -1, .sync_fd = -1, .pty_master = -1};
+  struct container c = {.pid = -1, .sync_fd = -1, .pty_master = -1, .dns = {.listen_fd = -1, .upstream_fd = -1}};
 
   if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, &err) < 0) goto fail;
   seccomp_prepare(&cfg.security);
   long long oom_before = oom_kill_count(cfg.oom_file);
   if ((exec_mode ? exec_create(&cfg, &c, &err) : container_create(&cfg, &c, &err)) < 0) goto fail;
-  if (join_cgroups(&cfg, c.pid, &err) < 0 || container_wait_ready(&c, &err) < 0) {
+  /* the relay's sockets after READY: the init has brought the namespace's loopback up */
+  if (join_cgroups(&cfg, c.pid, &err) < 0 || container_wait_ready(&c, &err) < 0 ||
+      (!exec_mode && cfg.dns_relay && dns_relay_open(&c.dns, c.pid, cfg.dns_relay, &err) < 0)) {
     kill(c.pid, SIGKILL);
     waitpid(c.pid, NULL, 0);
     goto fail;
