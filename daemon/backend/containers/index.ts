@@ -434,16 +434,14 @@ export class Containers {
     live.exited = new Promise<number>((resolve) => {
       link.on('exit', (info) => {
         exitSeen = true;
-        resolve(info.exitCode);
-        void this.onExit(id, live, link, info);
+        void this.onExit(id, live, link, info, () => resolve(info.exitCode));
       });
       link.on('close', () => {
         if (exitSeen) return;
         // Monitor gone without an EXIT frame: it crashed. Treat as an exit with an unknown code.
         const info: ExitInfo = { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
         exitSeen = true;
-        resolve(255);
-        void this.onExit(id, live, link, info);
+        void this.onExit(id, live, link, info, () => resolve(255));
       });
     });
   }
@@ -463,7 +461,8 @@ export class Containers {
     live.health.start();
   }
 
-  private async onExit(id: string, live: Live, link: MonitorLink, info: ExitInfo): Promise<void> {
+  /** `settled` resolves the exit for stop, kill and wait: after the state, `die` and the network's release. */
+  private async onExit(id: string, live: Live, link: MonitorLink, info: ExitInfo, settled: () => void): Promise<void> {
     live.health?.stop();
     live.health = undefined;
     link.close();
@@ -474,8 +473,11 @@ export class Containers {
       live.sessions.delete(s);
     }
     try { this.d.cgroups.destroy(id); } catch (err) { this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`); }
-    await this.d.network?.stop(id).catch((err) => this.d.log?.(`network cleanup of ${id}: ${errorMessage(err)}`));
-    if (!c) return;
+    const releaseNetwork = async () => {
+      await this.d.network?.stop(id).catch((err) => this.d.log?.(`network cleanup of ${id}: ${errorMessage(err)}`));
+      settled();
+    };
+    if (!c) return releaseNetwork();
     const failedStart = c.state.Status === 'created' && c.state.Error !== '';
     const restart = !failedStart && this.shouldRestart(c, live, info.exitCode);
     live.exitOnNext = false;
@@ -488,6 +490,8 @@ export class Containers {
       if (info.oomKilled) this.emit(c, 'oom');
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
     }
+    // after `die` (dockerd's order: die, network disconnect, stop); before a restart attaches again
+    await releaseNetwork();
     // after `die`, as dockerd's volume `unmount` events come
     if (this.d.mounts) void this.d.mounts.stopped(id).catch((err) => this.d.log?.(`volume release of ${id}: ${errorMessage(err)}`));
     const code = failedStart ? c.state.ExitCode : info.exitCode;

@@ -73,7 +73,13 @@ export const iproute2: NetDriver = {
   async attach(s, key) {
     const host = vethName(key);
     const peer = 'berthp' + host.slice(5, 14);
-    await run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', String(s.pid)]);
+    const add = () => run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', String(s.pid)]);
+    await add().catch(async (err: Error) => {
+      // the pair of this container's previous run, not yet reaped with its namespace
+      if (!/File exists/.test(err.message)) throw err;
+      await this.detach(host);
+      await add();
+    });
     try {
       await run('ip', ['link', 'set', host, 'master', s.bridge, 'up']);
       const inner = [
