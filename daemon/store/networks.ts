@@ -53,6 +53,7 @@ export class NetworksRepo {
   private readonly deleteStmt;
   private readonly epInsertStmt;
   private readonly epDeleteStmt;
+  private readonly epDeleteNetworkStmt;
   private readonly epOfNetworkStmt;
   private readonly epOfContainerStmt;
   private readonly epAllStmt;
@@ -66,6 +67,7 @@ export class NetworksRepo {
     this.epInsertStmt = db.prepare(`INSERT INTO endpoints (network_id, container_id, endpoint_id, ip, mac, aliases, ipam_config)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.epDeleteStmt = db.prepare('DELETE FROM endpoints WHERE network_id = ? AND container_id = ?');
+    this.epDeleteNetworkStmt = db.prepare('DELETE FROM endpoints WHERE network_id = ?');
     this.epOfNetworkStmt = db.prepare<[string], RawEndpoint>('SELECT * FROM endpoints WHERE network_id = ? ORDER BY rowid');
     this.epOfContainerStmt = db.prepare<[string], RawEndpoint>('SELECT * FROM endpoints WHERE container_id = ? ORDER BY rowid');
     this.epAllStmt = db.prepare<[], RawEndpoint>('SELECT * FROM endpoints');
@@ -84,8 +86,12 @@ export class NetworksRepo {
     return this.allStmt.all().map(fromRaw);
   }
 
+  /** The network and the endpoints stopped containers still had on it, together. */
   delete(id: string): void {
-    this.deleteStmt.run(id);
+    this.db.transaction(() => {
+      this.epDeleteNetworkStmt.run(id);
+      this.deleteStmt.run(id);
+    })();
   }
 
   addEndpoint(e: EndpointRow): void {

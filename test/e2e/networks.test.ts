@@ -7,6 +7,7 @@ import { get } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { answer } from '../../daemon/backend/networks/dns';
 import { randomBytes } from 'node:crypto';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
@@ -64,14 +65,21 @@ t.test('predefined networks, create, inspect, duplicate, rm, prune', { skip }, a
   t.same(after.stdout.trim().split('\n').sort(), ['bridge', 'host', 'none']);
 });
 
-t.test('a network in use is refused with Docker\'s error, then removable once the container is gone', { skip }, async (t) => {
+t.test('a network in use by a running container is refused with Docker\'s error; a stopped one\'s start then fails', { skip }, async (t) => {
   await dockerOk(d, ['network', 'create', '--subnet', '10.251.9.0/24', 'bt-net3']);
-  await dockerOk(d, ['create', '--name', 'bt-user1', '--network', 'bt-net3', 'busybox', 'true']);
+  t.teardown(async () => {
+    await docker(d, ['rm', '-f', 'bt-user1']);
+    await docker(d, ['network', 'rm', 'bt-net3']);
+  });
+  await dockerOk(d, ['run', '-d', '--name', 'bt-user1', '--network', 'bt-net3', 'busybox', 'sleep', '60']);
   const inUse = await docker(d, ['network', 'rm', 'bt-net3']);
   t.not(inUse.code, 0);
-  t.match(inUse.stderr, /has active endpoints/);
-  await dockerOk(d, ['rm', 'bt-user1']);
+  t.match(inUse.stderr, /error while removing network: network bt-net3 has active endpoints \(name:"bt-user1" id:"[0-9a-f]{12}"\)/);
+  await dockerOk(d, ['stop', '-t', '1', 'bt-user1']);
   await dockerOk(d, ['network', 'rm', 'bt-net3']);
+  const start = await docker(d, ['start', 'bt-user1']);
+  t.not(start.code, 0);
+  t.match(start.stderr, /network bt-net3 not found/);
 });
 
 t.test('a published port answers on 127.0.0.1; docker port; released at stop', { skip }, async (t) => {
@@ -220,4 +228,56 @@ t.test('embedded DNS at 127.0.0.11: names, aliases and IDs of the network; other
   t.match(resolv.stdout, `# ExtServers: [${stubIp}]`);
   const gone = await look('bt-nobody');
   t.notMatch(gone.stdout, /Address: 10\./, 'an unknown single name is not found');
+});
+
+/** A TCP port nothing listens on at the moment (the kernel's choice on loopback). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function fetchRetry(port: number): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const body = await fetchLocal(port).catch(() => '');
+    if (body) return body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return '';
+}
+
+t.test('published ports: a fixed host port, Docker\'s error when taken, ps and its filters, -P, from another container, back after restart', { skip }, async (t) => {
+  t.teardown(() => docker(d, ['rm', '-f', 'bt-p1', 'bt-p2', 'bt-p3']));
+  const port = await freePort();
+  await dockerOk(d, ['run', '-d', '--name', 'bt-p1', '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpd]);
+  t.match(await fetchRetry(port), /^hello-/);
+  const ps = await dockerOk(d, ['ps', '--filter', 'name=bt-p1', '--format', '{{.Ports}}']);
+  t.equal(ps.stdout.trim(), `127.0.0.1:${port}->80/tcp`);
+  for (const f of ['publish=80', 'publish=80/tcp', 'expose=79-81', 'network=bridge']) {
+    const r = await dockerOk(d, ['ps', '-q', '--filter', f, '--filter', 'name=bt-p1']);
+    t.not(r.stdout.trim(), '', `ps --filter ${f}`);
+  }
+  t.equal((await dockerOk(d, ['ps', '-q', '--filter', 'publish=81', '--filter', 'name=bt-p1'])).stdout.trim(), '', 'publish=81 does not match');
+
+  const taken = await docker(d, ['run', '-d', '--name', 'bt-p2', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sleep', '60']);
+  t.not(taken.code, 0);
+  t.match(taken.stderr, new RegExp(`driver failed programming external connectivity on endpoint bt-p2 \\([0-9a-f]{64}\\): failed to bind host port for 127\\.0\\.0\\.1:${port}:10\\.[0-9.]+:80/tcp: address already in use`));
+  t.equal((await dockerOk(d, ['inspect', '-f', '{{.State.Status}}', 'bt-p2'])).stdout.trim(), 'created');
+
+  await dockerOk(d, ['run', '-d', '--name', 'bt-p3', '--expose', '80', '-P', 'busybox', ...httpd]);
+  const all = (await dockerOk(d, ['port', 'bt-p3', '80'])).stdout.trim();
+  const m = /^0\.0\.0\.0:(\d+)$/m.exec(all);
+  t.ok(m, `-P publishes the exposed port: ${all}`);
+  t.match(await fetchRetry(Number(m![1])), /^hello-/);
+  const gw = JSON.parse((await dockerOk(d, ['network', 'inspect', 'bridge'])).stdout)[0].IPAM.Config[0].Gateway;
+  const fromPeer = await dockerOk(d, ['run', '--rm', 'busybox', 'wget', '-qO-', `http://${gw}:${m![1]}/`]);
+  t.match(fromPeer.stdout, /^hello-/, 'another container reaches the published port through the gateway');
+
+  await dockerOk(d, ['restart', '-t', '1', 'bt-p1']);
+  t.match(await fetchRetry(port), /^hello-/, 'the port is back after a restart');
 });

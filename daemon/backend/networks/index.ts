@@ -256,9 +256,11 @@ export class Networks implements ContainerNetworking {
   async remove(ref: string): Promise<void> {
     const n = this.find(ref);
     if (PREDEFINED.includes(n.name)) throw new Forbidden(`${n.name} is a pre-defined network and cannot be removed`);
-    const users = this.d.repo.endpointsOf(n.id);
-    if (users.length) {
-      throw new Forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+    // only running containers hold endpoints (as in dockerd): a stopped one's start fails later
+    const active = this.d.repo.endpointsOf(n.id).filter((e) => this.running.has(e.containerId));
+    if (active.length) {
+      const list = active.map((e) => `name:"${this.info.get(e.containerId)?.name ?? ''}" id:"${e.endpointId.slice(0, 12)}"`).join(', ');
+      throw new Forbidden(`error while removing network: network ${n.name} has active endpoints (${list})`);
     }
     this.d.repo.delete(n.id);
     await this.teardownNetwork(n);
@@ -415,6 +417,9 @@ export class Networks implements ContainerNetworking {
       await this.writeFiles(c, hostConfig, mode);
       return;
     }
+    if (mode !== 'default' && !this.d.repo.endpointsOfContainer(c.id).length) {
+      throw new NotFound(`failed to set up container networking: network ${mode} not found`);
+    }
     const run: Running = { links: [], listeners: [] };
     this.running.set(c.id, run);
     try {
@@ -457,7 +462,7 @@ export class Networks implements ContainerNetworking {
     const n = first && this.byId(first.networkId);
     if (!first || !n || n.internal) return;
     for (const p of publishedPorts(hostConfig, exposed)) {
-      run.listeners.push(await this.d.proxy.open(p, first.ip, c.name));
+      run.listeners.push(await this.d.proxy.open(p, first.ip, `${c.name} (${first.endpointId})`));
     }
   }
 

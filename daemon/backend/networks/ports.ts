@@ -5,7 +5,7 @@
 // route_localnet).
 import { createServer, connect, type Server } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
-import { Conflict } from '../../errors';
+import { SystemError } from '../../errors';
 
 export interface PortBinding { HostIp: string; HostPort: string }
 export interface Published { proto: 'tcp' | 'udp'; containerPort: number; hostIp: string; hostPort: number }
@@ -14,12 +14,14 @@ export interface Published { proto: 'tcp' | 'udp'; containerPort: number; hostIp
 export interface Listener { published: Published; close(): void }
 
 export interface PortProxy {
-  /** Binds host ip:port (port 0: ephemeral) and forwards to target ip:port. Throws Conflict when taken. */
+  /** Binds host ip:port (port 0: ephemeral) and forwards to target ip:port; `endpoint` is `name (endpoint id)` for the error when taken. */
   open(p: Published, targetIp: string, endpoint: string): Promise<Listener>;
 }
 
-const inUse = (p: Published, endpoint: string, cause: string) =>
-  new Conflict(`driver failed programming external connectivity on endpoint ${endpoint}: Bind for ${p.hostIp}:${p.hostPort} failed: port is already allocated (${cause})`);
+/** dockerd 28's words when the host port cannot be bound (a 500, as there). */
+const inUse = (p: Published, target: string, endpoint: string, code: string) => new SystemError(
+  `failed to set up container networking: driver failed programming external connectivity on endpoint ${endpoint}: ` +
+  `failed to bind host port for ${p.hostIp}:${p.hostPort}:${target}:${p.containerPort}/${p.proto}: ${code === 'EADDRINUSE' ? 'address already in use' : code}`);
 
 export const userlandProxy: PortProxy = {
   async open(p, targetIp, endpoint) {
@@ -32,7 +34,7 @@ export const userlandProxy: PortProxy = {
       upstream.on('error', end);
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => reject(inUse(p, endpoint, e.code ?? e.message)));
+      server.once('error', (e: NodeJS.ErrnoException) => reject(inUse(p, targetIp, endpoint, e.code ?? e.message)));
       server.listen({ host: p.hostIp, port: p.hostPort, exclusive: true }, () => resolve());
     });
     const addr = server.address();
@@ -61,7 +63,7 @@ async function openUdp(p: Published, targetIp: string, endpoint: string): Promis
     flow.up.send(msg, p.containerPort, targetIp);
   });
   await new Promise<void>((resolve, reject) => {
-    sock.once('error', (e: NodeJS.ErrnoException) => reject(inUse(p, endpoint, e.code ?? e.message)));
+    sock.once('error', (e: NodeJS.ErrnoException) => reject(inUse(p, targetIp, endpoint, e.code ?? e.message)));
     sock.bind({ address: p.hostIp, port: p.hostPort, exclusive: true }, () => resolve());
   });
   const published = { ...p, hostPort: sock.address().port };
