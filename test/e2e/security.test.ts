@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
+import { hostDevices } from '../../daemon/backend/containers/security';
 
 const skip = e2eSkipReason();
 
@@ -223,4 +224,16 @@ t.test('--memory-reservation, --oom-kill-disable (v1 memory.oom_control), HostCo
   t.not(above.code, 0);
   t.match(above.stderr, 'Minimum memory limit can not be less than memory reservation limit, see usage');
   await dockerOk(d, ['container', 'prune', '-f']);
+});
+
+t.test('--privileged gets the host\'s devices, as Docker gives them; an unprivileged container does not', { skip }, async (t) => {
+  const host = hostDevices();
+  const block = host.find((dev) => dev.type === 'b');
+  const char = host.find((dev) => dev.type === 'c' && dev.path.split('/').length > 3) ?? host.find((dev) => dev.type === 'c');
+  const want = [block, char].filter((x) => x !== undefined);
+  if (want.length === 0) { t.pass('the host has no device nodes beyond the defaults'); return; }
+  const ls = (flags: string[]) => sh(flags, want.map((dev) => `stat -c '%F %t:%T' ${dev.path} 2>/dev/null || echo missing`).join('; '));
+  const expect = want.map((dev) => `${dev.type === 'b' ? 'block special file' : 'character special file'} ${dev.major.toString(16)}:${dev.minor.toString(16)}`);
+  t.same((await ls(['--privileged'])).stdout.trim().split('\n'), expect, want.map((dev) => dev.path).join(' '));
+  t.same((await ls([])).stdout.trim().split('\n'), want.map(() => 'missing'));
 });

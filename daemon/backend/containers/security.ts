@@ -4,7 +4,7 @@
 // profile in Docker's JSON format turned into the monitor's line format, ulimits, sysctls,
 // --group-add, --shm-size and --device.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { arch, release } from 'node:os';
 import { join } from 'node:path';
 import { InvalidParameter } from '../../errors';
@@ -269,11 +269,41 @@ export function devicesOf(hc: Json): DeviceSpec[] {
     if (!/^[rwm]{1,3}$/.test(perms)) throw new InvalidParameter(`invalid device cgroup permissions: ${perms}`);
     const path = d.PathInContainer || d.PathOnHost;
     if (!path.startsWith('/') || path.includes('\n')) throw new InvalidParameter(`invalid device path in container: ${path}`);
-    const rdev = Number(st.rdev);
-    // glibc's gnu_dev_major/minor
-    const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff), minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
+    const { major, minor } = majorMinor(Number(st.rdev));
     return { type: st.isCharacterDevice() ? 'c' : 'b', major, minor, mode: st.mode & 0o7777, path, permissions: perms };
   });
+}
+
+/** Directories of /dev that hold no host device a container should get (runc's list). */
+const SKIP_DEV_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+/** Nodes the monitor makes itself (its defaults, the pty multiplexer and console of the container). */
+const OWN_NODES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx', '/dev/console']);
+
+/** --privileged: every character and block device of the host's /dev, at its path, as Docker gives them. */
+export function hostDevices(root = '/dev'): DeviceSpec[] {
+  const out: DeviceSpec[] = [];
+  const walk = (dir: string) => {
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return; }
+    for (const name of names) {
+      const path = `${dir}/${name}`;
+      let st;
+      try { st = lstatSync(path); } catch { continue; } // gone meanwhile
+      if (st.isDirectory()) {
+        if (!SKIP_DEV_DIRS.has(name)) walk(path);
+      } else if ((st.isCharacterDevice() || st.isBlockDevice()) && !OWN_NODES.has(path) && !path.includes('\n')) {
+        const { major, minor } = majorMinor(Number(st.rdev));
+        out.push({ type: st.isCharacterDevice() ? 'c' : 'b', major, minor, mode: st.mode & 0o7777, path, permissions: 'rwm' });
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** glibc's gnu_dev_major/minor */
+function majorMinor(rdev: number): { major: number; minor: number } {
+  return { major: ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff), minor: (rdev & 0xff) | ((rdev >>> 12) & ~0xff) };
 }
 
 /** The devices cgroup rules a container adds to Docker's defaults: its --device nodes and --device-cgroup-rule. */
@@ -355,6 +385,7 @@ export function securitySpec(hc: Json, seccompDir: string, defaultUlimits?: Reco
   spec.groupAdd = ((hc.GroupAdd ?? []) as unknown[]).map(String);
   if (hc.ShmSize > 0) spec.shmSize = hc.ShmSize;
   spec.sysctls = sysctlsOf(hc);
-  spec.devices = devicesOf(hc);
+  // --privileged: the host's devices too (its --device entries may rename some)
+  spec.devices = privileged ? [...hostDevices(), ...devicesOf(hc)] : devicesOf(hc);
   return spec;
 }
