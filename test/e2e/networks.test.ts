@@ -281,3 +281,16 @@ t.test('published ports: a fixed host port, Docker\'s error when taken, ps and i
   await dockerOk(d, ['restart', '-t', '1', 'bt-p1']);
   t.match(await fetchRetry(port), /^hello-/, 'the port is back after a restart');
 });
+
+t.test('stats: network counters of the container\'s own interfaces; none without a network of its own', { skip }, async (t) => {
+  t.teardown(() => docker(d, ['rm', '-f', 'bt-st', 'bt-st-none']));
+  await dockerOk(d, ['run', '-d', '--name', 'bt-st', 'busybox', 'sleep', '60']);
+  await dockerOk(d, ['run', '-d', '--name', 'bt-st-none', '--network', 'none', 'busybox', 'sleep', '60']);
+  const gw = JSON.parse((await dockerOk(d, ['network', 'inspect', 'bridge'])).stdout)[0].IPAM.Config[0].Gateway;
+  await dockerOk(d, ['exec', 'bt-st', 'ping', '-c', '1', '-W', '2', gw]);
+  const s = JSON.parse((await d.request('GET', '/containers/bt-st/stats?stream=false&one-shot=true')).body);
+  t.same(Object.keys(s.networks), ['eth0']);
+  t.ok(s.networks.eth0.tx_packets >= 1 && s.networks.eth0.rx_bytes > 0, 'the ping was counted');
+  const none = JSON.parse((await d.request('GET', '/containers/bt-st-none/stats?stream=false&one-shot=true')).body);
+  t.notOk('networks' in none, 'no networks key for --network none');
+});

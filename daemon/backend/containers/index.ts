@@ -1212,7 +1212,9 @@ export class Containers {
       const paths = pid ? cgroupOfPid(pid) : null;
       if (!paths) return null;
       try {
-        return sample(ops, layout, paths);
+        // network counters only for a namespace of its own (not host's, not none's loopback)
+        const mode = String(c.hostConfig.NetworkMode || 'default');
+        return sample(ops, layout, paths, mode === 'host' || mode === 'none' || mode.startsWith('container:') ? 0 : pid);
       } catch {
         return null; // exited meanwhile
       }

@@ -33,6 +33,25 @@ export interface Sample {
   /** /proc/stat's cpu line (user..steal) in nanoseconds */
   systemUsage: number;
   onlineCpus: number;
+  /** Docker's `networks`: per interface of the container's own network namespace (none without one) */
+  networks?: Json;
+}
+
+/** The counters of every interface but lo in the network namespace of `pid`, from /proc/<pid>/net/dev. */
+export function netCounters(pid: number, procRoot = '/proc'): Json | undefined {
+  const text = readOr(join(procRoot, String(pid), 'net', 'dev'));
+  if (text === null) return undefined;
+  const out: Json = {};
+  for (const line of text.split('\n').slice(2)) {
+    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
+    if (!m || m[1] === 'lo') continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    out[m[1]!] = {
+      rx_bytes: f[0], rx_packets: f[1], rx_errors: f[2], rx_dropped: f[3],
+      tx_bytes: f[8], tx_packets: f[9], tx_errors: f[10], tx_dropped: f[11],
+    };
+  }
+  return out;
 }
 
 const emptyBlkio = (): BlkioStats => ({
@@ -156,7 +175,7 @@ export function systemCpuUsage(procStat: string | null = readOr('/proc/stat')): 
 }
 
 /** Reads one sample of the cgroup `paths` (controller -> cgroup path, from /proc/<pid>/cgroup). */
-export function sample(ops: Pick<NativeOps, 'cgroupStats'>, layout: CgroupLayout, paths: Map<string, string>): Sample {
+export function sample(ops: Pick<NativeOps, 'cgroupStats'>, layout: CgroupLayout, paths: Map<string, string>, netPid = 0): Sample {
   const rel = (p: string | undefined) => (p ?? '').replace(/^\/+/, '');
   let blkio: BlkioStats;
   let thr: Throttling;
@@ -179,6 +198,7 @@ export function sample(ops: Pick<NativeOps, 'cgroupStats'>, layout: CgroupLayout
     throttling: thr,
     systemUsage: systemCpuUsage(),
     onlineCpus: cg.cpu.perCpu.length || cpus().length,
+    ...(netPid ? { networks: netCounters(netPid) } : {}),
   };
 }
 
@@ -222,6 +242,7 @@ export function statsJson(name: string, id: string, cur: Sample | null, pre: Sam
     memory_stats: memory,
     name,
     id,
+    ...(cur.networks && Object.keys(cur.networks).length ? { networks: cur.networks } : {}),
   };
 }
 
