@@ -71,6 +71,11 @@ class Live {
   health: HealthChecker | undefined;
   /** Monitors launched so far: a start that failed before one existed has no exit to clean up after. */
   launches = 0;
+  /**
+   * Set while a launch waits for its process to start and records the outcome: an EXIT that
+   * arrives meanwhile (a process that ends at once can send it with STARTED) is handled after.
+   */
+  starting: Promise<void> | undefined;
 
   nextExit(): Promise<number> {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
@@ -379,8 +384,19 @@ export class Containers {
     }
     live.monitor = link;
     live.launches++;
+    let recorded!: () => void;
+    live.starting = new Promise<void>((resolve) => { recorded = resolve; });
     this.wire(c.id, live, link);
+    try {
+      await this.startProcess(c, live, link, t0);
+    } finally {
+      live.starting = undefined;
+      recorded();
+    }
+  }
 
+  /** GO, then the container's state from STARTED or ERROR (launch's second half). */
+  private async startProcess(c: ContainerRow, live: Live, link: MonitorLink, t0: bigint): Promise<void> {
     const outcome = new Promise<{ ok: true; pid: number; startedAt: string } | { ok: false; message: string; exitCode: number }>((resolve) => {
       link.on('started', (s) => resolve({ ok: true, ...s }));
       link.on('error', (e) => resolve({ ok: false, ...e }));
@@ -434,14 +450,19 @@ export class Containers {
     live.exited = new Promise<number>((resolve) => {
       link.on('exit', (info) => {
         exitSeen = true;
-        void this.onExit(id, live, link, info, () => resolve(info.exitCode));
+        // after the launch has recorded the start, or onExit's state would be overwritten by it
+        const handle = () => this.onExit(id, live, link, info, () => resolve(info.exitCode));
+        if (live.starting) void live.starting.then(handle);
+        else void handle();
       });
       link.on('close', () => {
         if (exitSeen) return;
         // Monitor gone without an EXIT frame: it crashed. Treat as an exit with an unknown code.
         const info: ExitInfo = { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
         exitSeen = true;
-        void this.onExit(id, live, link, info, () => resolve(255));
+        const handle = () => this.onExit(id, live, link, info, () => resolve(255));
+        if (live.starting) void live.starting.then(handle);
+        else void handle();
       });
     });
   }
