@@ -3,9 +3,9 @@
 // copy-up of the image's content, rm -v, --rm), binds (ro refuses writes, a missing --mount
 // source is Docker's error), tmpfs, --read-only, --volumes-from, Mounts in inspect, events.
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, mountsUnder, startDaemon, type Daemon } from '../helpers/daemon';
+import { e2eSkipReason, mountsUnder, shortTempDir, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
 
@@ -157,4 +157,20 @@ t.test('system df -v: volume sizes and link counts; docker inspect of an unknown
   t.match(ins.stderr, 'Error: No such object: nope');
   await dockerOk(d, ['rm', 'dfuser']);
   await dockerOk(d, ['volume', 'rm', 'v-df', 'v-idle']);
+});
+
+t.test('ps --filter volume=: a volume\'s name, a bind\'s source or a mount\'s destination', { skip }, async (t) => {
+  const src = shortTempDir('bt-vf-');
+  t.teardown(() => rmSync(src, { recursive: true, force: true }));
+  await dockerOk(d, ['volume', 'create', 'vf-data']);
+  const a = (await dockerOk(d, ['create', '--name', 'vf-a', '-v', 'vf-data:/data', 'busybox', 'true'])).stdout.trim();
+  const b = (await dockerOk(d, ['create', '--name', 'vf-b', '-v', `${src}:/srv/in`, 'busybox', 'true'])).stdout.trim();
+  await dockerOk(d, ['create', '--name', 'vf-c', 'busybox', 'true']);
+  t.teardown(() => docker(d, ['rm', '-f', 'vf-a', 'vf-b', 'vf-c']));
+  const ps = async (filter: string) => (await dockerOk(d, ['ps', '-a', '--no-trunc', '-q', '--filter', filter])).stdout.trim().split('\n').filter(Boolean).sort();
+  t.same(await ps('volume=vf-data'), [a], 'by volume name');
+  t.same(await ps('volume=/data'), [a], 'by destination');
+  t.same(await ps(`volume=${src}`), [b], 'by bind source');
+  t.same(await ps('volume=/srv/in'), [b]);
+  t.same(await ps('volume=nope'), []);
 });

@@ -862,6 +862,8 @@ export class Containers {
       f.any('exited', (v) => r.state.Status === 'exited' && Number(v) === r.state.ExitCode) &&
       f.any('health', (v) => (r.state.Health?.Status ?? 'none') === v) &&
       f.any('ancestor', (v) => v === r.imageRef || r.imageId.includes(v.replace(/^sha256:/, ''))) &&
+      // dockerd: a volume's name (a bind's source) or any mount's destination
+      f.any('volume', (v) => (this.d.mounts?.inspect(r.id) ?? []).some((m) => ((m as { Name?: string }).Name || m.Source) === v || m.Destination === v)) &&
       (['network', 'publish', 'expose'] as const).every((k) => f.any(k, (v) => !!this.d.network?.matches(k, v, r.id, r.hostConfig, r.config.ExposedPorts))) &&
       f.matchLabels(r.config.Labels));
     if (opts.limit > 0) rows = rows.slice(0, opts.limit);
