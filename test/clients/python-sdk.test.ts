@@ -20,6 +20,7 @@ function sdkSkipReason(): string | false {
 }
 
 const skip = e2eSkipReason() || sdkSkipReason();
+t.setTimeout(600_000); // two runs of the script, each bounded below
 if (skip) t.comment(`skipped: ${skip}`);
 
 // 1.41 is the SDK's default; "auto" is what docker.from_env() asks for when given no version
@@ -29,6 +30,7 @@ for (const version of ['1.41', 'auto']) {
     await importTestImage(d, 'busybox:latest');
     // -s: no user site-packages; the script puts Debian's dist-packages first and checks it got them
     const env = { ...d.env, PYTHONPATH: '', PYTHONNOUSERSITE: '1', SDK_API_VERSION: version };
-    await t.spawn(PYTHON, ['-s', SCRIPT], { env, cwd: d.dir }, 'python_sdk.py');
+    // a bound of its own, so that a client stuck on a stream fails here and the daemon's teardown runs
+    await t.spawn(PYTHON, ['-s', SCRIPT], { env, cwd: d.dir, timeout: 240_000 }, 'python_sdk.py');
   });
 }

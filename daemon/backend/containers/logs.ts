@@ -132,7 +132,14 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
         startWatch();
       }
       if (size > offset) {
-        const fh = await open(path, 'r');
+        let fh;
+        try {
+          fh = await open(path, 'r');
+        } catch (err) {
+          // the container was removed meanwhile (docker rm): its log is gone, the follow ends
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw err;
+        }
         try {
           const buf = Buffer.alloc(size - offset);
           const { bytesRead } = await fh.read(buf, 0, buf.length, offset);

@@ -169,13 +169,19 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
     const res = beginStream(reply, atLeast(req, '1.42') ? streamType(tty) : undefined);
     res.on('close', () => { aborted = true; });
     const out = new Coalescer(res, !tty);
-    for await (const r of records) {
-      if (aborted) break;
-      const ok = out.push(r.stream, r.data);
-      if (!ok) await new Promise((resolve) => res.once('drain', resolve));
+    try {
+      for await (const r of records) {
+        if (aborted) break;
+        const ok = out.push(r.stream, r.data);
+        if (!ok) await new Promise((resolve) => res.once('drain', resolve));
+      }
+      out.flush();
+    } catch (err) {
+      // the status line is sent: a failure while reading ends the stream instead of leaving the client waiting
+      req.log.warn({ err }, 'reading the container log failed');
+    } finally {
+      if (!res.destroyed) res.end();
     }
-    out.flush();
-    if (!res.destroyed) res.end();
   });
 
   insideRoutes(app, c);
