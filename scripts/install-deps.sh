@@ -9,11 +9,12 @@
 #    installing the package changes no running init (PID 1 stays what it is)
 #  python3-docker, docker-compose: the clients test/clients/ drives against a test berthd
 #    (Debian's Docker SDK for Python 5.0.3, run by /usr/bin/python3, and docker-compose 1.29)
+#  iptables: outbound NAT (MASQUERADE) and forwarding rules of berth's bridge networks
 #  docker-registry, apache2-utils: the registry the pull/push tests run on 127.0.0.1, and
 #    htpasswd for its basic-auth setup (the package's own service is not used)
 set -euo pipefail
 need=()
-for pkg in build-essential python3 libseccomp-dev busybox-static tini systemd python3-docker docker-compose docker-registry apache2-utils; do
+for pkg in build-essential python3 libseccomp-dev busybox-static tini iptables systemd python3-docker docker-compose docker-registry apache2-utils; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)
