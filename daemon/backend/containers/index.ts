@@ -3,7 +3,7 @@
 // monitor link, attach sessions, waiters) lives in a `Live` record per container. Every
 // state change goes through the container's mutex and its explicit transitions below.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dirSize } from '../disk';
@@ -781,10 +781,16 @@ export class Containers {
     // whether to follow is decided now: a container that exits while the log so far is being
     // sent still has its last lines read by the follower (dockerd's logs -f ends with them)
     const exited = c.state.Running ? live.exited : undefined;
+    let fd: number | undefined;
+    try { fd = openSync(path, 'r'); } catch { /* no log yet */ }
     async function* all(): AsyncGenerator<LogRecord> {
-      const end = { offset: 0 };
-      yield* readLog(path, opts, end);
-      if (opts.follow && exited) yield* followLog(path, opts, end.offset, exited, aborted);
+      try {
+        const end = { offset: 0 };
+        yield* readLog(path, opts, end, fd);
+        if (opts.follow && exited) yield* followLog(path, opts, end.offset, exited, aborted);
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
     }
     return { tty: !!c.config.Tty, records: all() };
   }

@@ -1,6 +1,6 @@
 // Reading the json-file log the monitor writes (Docker's format: one JSON object per line with
 // log, stream and time). Serves `docker logs` with --tail, --since/--until, -t and -f.
-import { createReadStream, watch, type FSWatcher } from 'node:fs';
+import { createReadStream, fstatSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 
 export interface LogRecord {
@@ -73,18 +73,21 @@ async function logFiles(path: string): Promise<string[]> {
  * Yields the records of the log as it is now. Returns through `end` the byte offset reached
  * in the live file, where a follower continues.
  */
-export async function* readLog(path: string, opts: LogOptions, end: { offset: number } = { offset: 0 }): AsyncGenerator<LogRecord> {
+export async function* readLog(path: string, opts: LogOptions, end: { offset: number } = { offset: 0 }, liveFd?: number): AsyncGenerator<LogRecord> {
   const ring: LogRecord[] = [];
   const keep = opts.tail;
   const files = await logFiles(path);
   for (const file of files) {
-    const size = await exists(file);
+    // the live file through the descriptor opened with the request: a docker rm meanwhile
+    // unlinks the file, and the log is still read whole, as dockerd's open reader does
+    const fd = file === path ? liveFd : undefined;
+    const size = fd !== undefined ? fstatSync(fd).size : await exists(file);
     if (size <= 0) {
       if (file === path) end.offset = 0;
       continue;
     }
     const splitter = new LineSplitter();
-    const stream = createReadStream(file, { start: 0, end: size - 1, highWaterMark: 256 * 1024 });
+    const stream = createReadStream(file, { start: 0, end: size - 1, highWaterMark: 256 * 1024, ...(fd !== undefined && { fd, autoClose: false }) });
     let consumed = 0;
     for await (const chunk of stream) {
       const lines = splitter.push(chunk as Buffer);
