@@ -24,7 +24,7 @@ from docker.utils.socket import frames_iter, consume_socket_output, demux_adapto
 
 IMAGE = 'busybox:latest'
 # Set while container networking (bridge, endpoints in inspect) is not yet wired into berthd.
-NETWORK_PENDING = 'container networking is not wired into berthd yet (the net work lands it)'
+NETWORK_PENDING = None
 # SDK_API_VERSION: the version the client pins (default: the SDK's own default, 1.41 in 5.0.3);
 # "auto" asks the daemon, as docker.from_env() does when given no version.
 API_VERSION = os.environ.get('SDK_API_VERSION') or docker.constants.DEFAULT_DOCKER_API_VERSION
