@@ -6,11 +6,12 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk, type DockerOptions } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
+import { freePort } from '../helpers/ports';
 
 const COMPOSE = '/usr/bin/docker-compose';
 const PROJECT = 'clients';
@@ -26,18 +27,6 @@ function composeSkipReason(): string | false {
 
 const skip = e2eSkipReason() || composeSkipReason();
 if (skip) t.comment(`skipped: ${skip}`);
-
-/** A TCP port free on 127.0.0.1 right now, for the published port. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function httpGet(port: number): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -4,24 +4,15 @@
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { e2eSkipReason, runBerthd, shortTempDir, startDaemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
+import { freePort } from '../helpers/ports';
 
 const skip = e2eSkipReason() || (spawnSync('openssl', ['version']).status === 0 ? false : 'openssl is not installed');
-
-/** A port nothing listens on right now (the kernel's pick, released again). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface Pki { dir: string; ca: string; serverCert: string; serverKey: string; clientDir: string; rogueDir: string }
 

@@ -7,12 +7,12 @@ import { get } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { answer } from '../../daemon/backend/networks/dns';
 import { randomBytes } from 'node:crypto';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
+import { freePort } from '../helpers/ports';
 
 const skip = e2eSkipReason();
 
@@ -229,18 +229,6 @@ t.test('embedded DNS at 127.0.0.11: names, aliases and IDs of the network; other
   const gone = await look('bt-nobody');
   t.notMatch(gone.stdout, /Address: 10\./, 'an unknown single name is not found');
 });
-
-/** A TCP port nothing listens on at the moment (the kernel's choice on loopback). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function fetchRetry(port: number): Promise<string> {
   for (let i = 0; i < 50; i++) {

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
-import { freePort, registrySkipReason, startRegistry, type TestRegistry } from '../helpers/registry';
+import { registrySkipReason, startRegistry, type TestRegistry } from '../helpers/registry';
+import { freePort } from '../helpers/ports';
 
 const skip = e2eSkipReason() || registrySkipReason();
 

@@ -10,13 +10,13 @@ import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   berthdMain, cleanEnv, cleanupDaemonLeftovers, e2eSkipReason, repoRoot, runBerthd, shortTempDir, startDaemon, unixRequest,
 } from '../helpers/daemon';
 import { dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
+import { freePort } from '../helpers/ports';
 
 const PID1_NOTE = 'PID 1 is not systemd on this machine: only the unit files, socket activation and sd_notify are testable';
 
@@ -232,18 +232,6 @@ t.test('daemon.json errors and flag conflicts: exit 1 with the message; --valida
   t.equal(fd.code, 1);
   t.match(fd.stderr, 'fd://: no sockets found via socket activation: make sure the service was started by systemd');
 });
-
-/** A free TCP port on 127.0.0.1 (bound and released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function httpGet(url: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {

@@ -6,9 +6,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, createPrivateKey, createSign, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestLike } from './daemon';
+import { freePort } from './ports';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -38,17 +38,6 @@ export interface TestRegistry {
 export function registrySkipReason(): string | false {
   if (!existsSync(REGISTRY_BIN)) return `${REGISTRY_BIN} is missing (apt-get install docker-registry; scripts/install-deps.sh)`;
   return false;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startRegistry(t: TestLike, opts: RegistryOptions = {}): Promise<TestRegistry> {
