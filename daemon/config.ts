@@ -31,6 +31,8 @@ export interface DaemonConfig {
   logLevel: LogLevel;
   debug: boolean;
   cgroupParent: string;
+  /** default-cgroupns-mode: '' (host on cgroup v1, private on v2, as dockerd), host or private */
+  cgroupnsMode: '' | 'host' | 'private';
   /** When true, berthd resolves and contacts only registries on loopback addresses. */
   registryLoopbackOnly: boolean;
   liveRestore: boolean;
@@ -72,6 +74,7 @@ export const defaults: DaemonConfig = {
   logLevel: 'info',
   debug: false,
   cgroupParent: 'berth',
+  cgroupnsMode: '',
   registryLoopbackOnly: false,
   liveRestore: true,
   logDriver: 'json-file',
@@ -170,6 +173,11 @@ function logLevel(v: unknown): LogLevel {
   const s = str(v);
   if (!(LOG_LEVELS as readonly string[]).includes(s)) throw new BadValue(`must be one of ${LOG_LEVELS.join(', ')}, not ${show(s)}`);
   return s as LogLevel;
+}
+function cgroupnsMode(v: unknown): 'host' | 'private' {
+  const s = str(v);
+  if (s !== 'host' && s !== 'private') throw new BadValue(`invalid default cgroup namespace (${s}): use "host" or "private"`);
+  return s;
 }
 function logDriver(v: unknown): string {
   const s = str(v);
@@ -289,6 +297,8 @@ export const options: Option[] = [
   { key: 'live-restore', field: 'liveRestore', flags: ['--live-restore'], ...flag, reload: true,
     help: 'Keep containers running while berthd is down (default true; --live-restore=false)' },
   { key: 'cgroup-parent', field: 'cgroupParent', flags: ['--cgroup-parent'], metavar: 'NAME', ...one(str), help: 'Parent cgroup of all containers (default berth)' },
+  { key: 'default-cgroupns-mode', field: 'cgroupnsMode', flags: ['--default-cgroupns-mode'], metavar: 'MODE', ...one(cgroupnsMode),
+    help: 'Default cgroup namespace of containers: host or private (default host on cgroup v1, private on v2)' },
   { key: 'default-ulimits', field: 'defaultUlimits', flags: ['--default-ulimit'], metavar: 'N=S[:H]', arg: 'list', parseFlag: ulimitFlags, parseJson: ulimits,
     help: 'Default ulimit for containers, e.g. nofile=1024:2048 (repeatable)' },
   { key: 'init', field: 'init', flags: ['--init'], ...flag, help: 'Run an init as PID 1 of every container (docker run --init=false overrides)' },

@@ -99,7 +99,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
     repo: new ContainersRepo(db), events, cgroups, monitors: new MonitorProcesses(ops, monitorPool),
     images: { forContainer: (ref) => images.forContainer(ref), sizeOf: (id) => images.resolve(id).row.size },
     dataRoot: config.dataRoot, execRoot: config.execRoot, logOpts: config.logOpts, defaultUlimits: config.defaultUlimits,
-    init: config.init, initPath: config.initPath,
+    init: config.init, initPath: config.initPath, cgroupnsMode: config.cgroupnsMode,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
     execIds: (id) => execs?.idsOf(id) ?? [],
     mounts,

@@ -143,7 +143,8 @@ export class System implements SystemBackend {
       ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: '', Expected: '' },
       InitCommit: { ID: '', Expected: '' },
-      SecurityOptions: [`name=cgroupns`],
+      // dockerd's list: its default seccomp profile, and cgroupns when containers get a private one by default
+      SecurityOptions: ['name=seccomp,profile=builtin', ...((this.config.cgroupnsMode || (v2 ? 'private' : 'host')) === 'private' ? ['name=cgroupns'] : [])],
       ProductLicense: 'berth',
       Warnings: null,
     };

@@ -155,7 +155,7 @@ function killPid(pid: number): void {
 }
 
 /** rmdir a cgroup tree children first, killing whatever berthd left running in it. */
-function removeCgroupTree(dir: string): void {
+export function removeCgroupTree(dir: string): void {
   let entries;
   try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
   for (const e of entries) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));

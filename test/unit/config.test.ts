@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaults, loadConfig, options, parseArgs, reloadConfig, tcpSecurity, usage, UsageError } from '../../daemon/config';
 import { lookupGid, socketGid } from '../../daemon/listeners';
+import { defaultCgroupnsMode } from '../../daemon/backend/containers/namespaces';
 
 function tempJson(t: { teardown(fn: () => void): void }, body: unknown): { file: string; write(body: unknown): void } {
   const dir = mkdtempSync(join(tmpdir(), 'berth-config-'));
@@ -36,6 +37,7 @@ const every = {
   'metrics-addr': '127.0.0.1:9323',
   labels: ['zone=a', 'rack=7'],
   'cgroup-parent': 'berth-x',
+  'default-cgroupns-mode': 'private',
 };
 
 t.test('every daemon.json key of the issue, with dockerd\'s names', async (t) => {
@@ -60,6 +62,7 @@ t.test('every daemon.json key of the issue, with dockerd\'s names', async (t) =>
   t.equal(config.metricsAddr, '127.0.0.1:9323');
   t.same(config.labels, ['zone=a', 'rack=7']);
   t.equal(config.cgroupParent, 'berth-x');
+  t.equal(config.cgroupnsMode, 'private');
   t.equal(config.configFile, file);
   const keys = new Set(options.map((o) => o.key));
   t.same(Object.keys(every).filter((k) => !keys.has(k)), [], 'the option table holds every one of them');
@@ -102,6 +105,7 @@ t.test('a malformed file and values of the wrong type are refused, naming file a
     [{ 'default-ulimits': { nofile: { Soft: 10, Hard: 5 } } }, /soft limit 10 is above the hard limit 5/],
     [{ 'log-driver': 'journald' }, /"journald" is not supported: berth writes json-file logs only/],
     [{ 'log-opts': { 'max-file': 3 } }, /"log-opts" must be a string, not 3/],
+    [{ 'default-cgroupns-mode': 'shared' }, /"default-cgroupns-mode" invalid default cgroup namespace \(shared\): use "host" or "private"/],
   ];
   for (const [body, message] of bad) {
     write(body);
@@ -225,4 +229,19 @@ t.test('socket group: named or numbered; the default berth may be missing, anoth
   t.match(warnings.join('\n'), /could not change group of the socket to berth: group berth not found/);
   t.equal(socketGid('', warn, file), process.getgid!());
   t.throws(() => socketGid('wheel2', warn, file), { constructor: UsageError, message: 'group wheel2 not found' });
+});
+
+t.test('HostConfig.CgroupnsMode when the client sends none: dockerd\'s default for the cgroup version, the daemon\'s, host for privileged on v1', async (t) => {
+  const mode = (h: Record<string, unknown>, v: '1' | '2', daemon = '') => {
+    const hc = { ...h };
+    defaultCgroupnsMode(hc, v, daemon);
+    return hc.CgroupnsMode;
+  };
+  t.equal(mode({}, '1'), 'host');
+  t.equal(mode({}, '2'), 'private');
+  t.equal(mode({}, '1', 'private'), 'private', 'daemon.json default-cgroupns-mode');
+  t.equal(mode({}, '2', 'host'), 'host');
+  t.equal(mode({ Privileged: true }, '1', 'private'), 'host', 'privileged on v1: always the host\'s');
+  t.equal(mode({ Privileged: true }, '2'), 'private', 'privileged on v2: private all the same');
+  t.equal(mode({ CgroupnsMode: 'private' }, '1'), 'private', 'what the client asked stays');
 });

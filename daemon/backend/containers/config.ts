@@ -195,7 +195,7 @@ export function normalizeHostConfig(hc: Json | undefined): Json {
   h.PublishAllPorts = !!h.PublishAllPorts;
   h.Binds = h.Binds ?? null;
   h.ConsoleSize = Array.isArray(h.ConsoleSize) ? h.ConsoleSize : [0, 0];
-  h.CgroupnsMode = h.CgroupnsMode || 'private';
+  h.CgroupnsMode = h.CgroupnsMode ?? '';
   h.IpcMode = h.IpcMode || 'private';
   h.PidMode = h.PidMode ?? '';
   h.UTSMode = h.UTSMode ?? '';

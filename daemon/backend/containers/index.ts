@@ -23,7 +23,7 @@ import { rfc3339Nano, statusText, ZERO_TIME } from './status';
 import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
 import { INIT_PATH_IN_CONTAINER, initBinary, wantsInit } from './init';
-import { namespaceSpec, validateNamespaceModes, type NamespaceSpec } from './namespaces';
+import { defaultCgroupnsMode, namespaceSpec, validateNamespaceModes, type NamespaceSpec } from './namespaces';
 import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
 import { realNativeOps, type NativeOps } from '../../native/ops';
 import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
@@ -134,6 +134,8 @@ export interface ContainersDeps {
   /** daemon.json `init` (an init as PID 1 unless HostConfig.Init says otherwise) and `init-path` */
   init?: boolean;
   initPath?: string;
+  /** daemon.json default-cgroupns-mode ('' = dockerd's: host on cgroup v1, private on v2) */
+  cgroupnsMode?: string;
   /** Endpoints, links, addresses and published ports (the network engine's); loopback only without it. */
   network?: ContainerNetworking;
 }
@@ -230,6 +232,7 @@ export class Containers {
     const hostConfig = normalizeHostConfig(body.HostConfig);
     validateSecurity(hostConfig, this.d.defaultUlimits);
     validateNamespaceModes(hostConfig);
+    defaultCgroupnsMode(hostConfig, this.d.cgroups.version, this.d.cgroupnsMode);
     const warnings = resourceWarnings(hostConfig, this.d.cgroups.version);
     const id = randomBytes(32).toString('hex');
     const config = mergeConfig(normalizeConfig(body, id.slice(0, 12)), image.config);
@@ -352,6 +355,7 @@ export class Containers {
       oomFile,
       netns: sandbox.netns,
       pidns: ns.pidns, ipcns: ns.ipcns, utsns: ns.utsns, shm: ns.shm,
+      cgroupns: c.hostConfig.CgroupnsMode === 'private' ? 'private' as const : 'host' as const,
       dnsRelay: sandbox.dnsRelay,
       consoleRows: rows ?? 0,
       consoleCols: cols ?? 0,

@@ -79,6 +79,8 @@ export interface MonitorConfig extends Partial<SecuritySpec> {
   pidns?: string;
   ipcns?: string;
   utsns?: string;
+  /** 'host' (default) or 'private': a cgroup namespace of its own, rooted at the container's cgroup */
+  cgroupns?: 'host' | 'private';
   /** /dev/shm: 'private' (a tmpfs, default), 'none', or the host pid of a process whose /dev/shm is shared */
   shm?: string;
   dnsRelay?: string;
@@ -207,6 +209,7 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   put('pidns', cfg.pidns);
   put('ipcns', cfg.ipcns);
   put('utsns', cfg.utsns);
+  put('cgroupns', cfg.cgroupns);
   put('shm', cfg.shm);
   put('dns_relay', cfg.dnsRelay);
   if (cfg.tty && cfg.consoleRows && cfg.consoleCols) {

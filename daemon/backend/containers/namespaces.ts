@@ -26,6 +26,19 @@ export function validateNamespaceModes(h: Json): void {
   if (pid !== '' && pid !== 'host' && !/^container:.+/.test(pid)) throw new InvalidParameter(`invalid PID mode: ${pid}`);
   const uts = String(h.UTSMode ?? '');
   if (uts !== '' && uts !== 'host') throw new InvalidParameter(`invalid UTS mode: ${uts}`);
+  const cgroupns = String(h.CgroupnsMode ?? '');
+  if (cgroupns !== '' && cgroupns !== 'host' && cgroupns !== 'private') throw new InvalidParameter(`invalid cgroup namespace mode: ${cgroupns}`);
+}
+
+/**
+ * HostConfig.CgroupnsMode when the client sent none, as dockerd's adaptContainerSettings sets
+ * it: a privileged container on cgroup v1 stays in the host's; otherwise the daemon's
+ * default-cgroupns-mode, which is itself "host" on v1 and "private" on v2 unless set.
+ */
+export function defaultCgroupnsMode(h: Json, cgroupVersion: '1' | '2', daemonDefault = ''): void {
+  if (h.CgroupnsMode) return;
+  if (h.Privileged && cgroupVersion === '1') h.CgroupnsMode = 'host';
+  else h.CgroupnsMode = daemonDefault || (cgroupVersion === '2' ? 'private' : 'host');
 }
 
 /** The modes for the monitor; a donor that is not running (or not shareable) is dockerd's 409. */

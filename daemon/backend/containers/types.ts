@@ -102,6 +102,8 @@ export interface MonitorSpec extends Partial<SecuritySpec> {
   ipcns?: string;
   utsns?: string;
   shm?: string;
+  /** --cgroupns (HostConfig.CgroupnsMode after create's default) */
+  cgroupns: 'host' | 'private';
   /** 127.0.0.11 in the container relays to this address (a user network's resolver) */
   dnsRelay?: string;
   consoleRows: number;

@@ -146,6 +146,10 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
     else if (!strcmp(key, "ipcns")) cfg->ipcns = v;
     else if (!strcmp(key, "utsns")) cfg->utsns = v;
     else if (!strcmp(key, "shm")) cfg->shm = v;
+    else if (!strcmp(key, "cgroupns")) {
+      if (strcmp(v, "private") && strcmp(v, "host")) return berth_fail(err, EINVAL, "config: cgroupns=%s is not private or host", v);
+      cfg->cgroupns_private = !strcmp(v, "private");
+    }
     else if (!strcmp(key, "dns_relay")) cfg->dns_relay = *v ? v : NULL;
     else if (!strcmp(key, "netns")) {
       if (!strcmp(v, "host")) cfg->netns_host = true;

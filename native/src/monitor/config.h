@@ -36,6 +36,7 @@ struct monitor_config {
    * process whose namespace is joined; shm: NULL/"private" (a tmpfs), "none", or such a pid
    * (that process's /dev/shm mount, shared) */
   char *pidns, *ipcns, *utsns, *shm;
+  bool cgroupns_private; /* cgroupns=private: the init unshares a cgroup namespace once in its cgroups */
   int shm_tree; /* set by the monitor before the clone: the detached /dev/shm to share, or -1 */
   pid_t target_pid; /* exec mode: a process of the container whose namespaces are joined */
   struct bind_mount *binds; /* bind and tmpfs records, in their order */

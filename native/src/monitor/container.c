@@ -135,6 +135,15 @@ static void __attribute__((noreturn)) child_exec(const struct monitor_config *cf
   }
   env[nenv] = NULL;
 
+  /* A private cgroup namespace is rooted where the init is when it unshares: the monitor has
+   * written it into the container's cgroups before GO, so the namespace's / is the container's
+   * cgroup (runc unshares at the same point). Execs join it with the init's other namespaces. */
+  if (!cfg->exec_mode && cfg->cgroupns_private && unshare(CLONE_NEWCGROUP) < 0) {
+    char estr[128];
+    snprintf(msg, sizeof msg, "unshare cgroup namespace: %s", go_strerror(errno, estr, sizeof estr));
+    process_fail(sync, start_failed, msg);
+  }
+
   const uint64_t caps = security_caps(cfg);
   const struct security_config *sec = &cfg->security;
   if (security_set_rlimits(cfg, &err) < 0) process_fail(sync, start_failed, err.msg);

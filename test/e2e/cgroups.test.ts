@@ -1,0 +1,60 @@
+// A container's cgroups as the CLI sets them: --cgroupns host|private (HostConfig.CgroupnsMode
+// defaulted as dockerd does, and what the container really gets: its /proc/self/cgroup and
+// cgroup namespace) and --cgroup-parent (where the container's cgroup goes, limits in force there).
+import t from 'tap';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { cgroupMounts, e2eSkipReason, removeCgroupTree, startDaemon, type Daemon } from '../helpers/daemon';
+import { docker, dockerOk } from '../helpers/docker';
+import { importTestImage } from '../helpers/test-image';
+
+const skip = e2eSkipReason();
+
+let d: Daemon;
+let version: string;
+t.before(async () => {
+  if (skip) return;
+  d = await startDaemon(t);
+  await importTestImage(d, 'busybox:latest');
+  version = (await dockerOk(d, ['info', '--format', '{{.CgroupVersion}}'])).stdout.trim();
+});
+
+const inspect = async (ref: string, field: string) => JSON.parse((await dockerOk(d, ['inspect', '-f', `{{json ${field}}}`, ref])).stdout);
+/** /proc/self/cgroup lines as [hierarchy-id:controllers, path] */
+const cgroupLines = (text: string) => text.trim().split('\n').map((l) => { const i = l.indexOf(':', l.indexOf(':') + 1); return [l.slice(0, i), l.slice(i + 1)] as const; });
+
+t.test('--cgroupns: the default is dockerd\'s for the host\'s cgroup version; private and host are what they say', { skip }, async (t) => {
+  await dockerOk(d, ['run', '-d', '--name', 'nsdefault', 'busybox', 'sleep', '300']);
+  await dockerOk(d, ['run', '-d', '--name', 'nsprivate', '--cgroupns', 'private', 'busybox', 'sleep', '300']);
+  await dockerOk(d, ['run', '-d', '--name', 'nshost', '--cgroupns', 'host', 'busybox', 'sleep', '300']);
+  t.teardown(() => docker(d, ['rm', '-f', 'nsdefault', 'nsprivate', 'nshost']));
+  t.equal(await inspect('nsdefault', '.HostConfig.CgroupnsMode'), version === '2' ? 'private' : 'host', 'host on cgroup v1, private on v2');
+  t.equal(await inspect('nsprivate', '.HostConfig.CgroupnsMode'), 'private');
+  t.equal(await inspect('nshost', '.HostConfig.CgroupnsMode'), 'host');
+
+  const hostNs = readlinkSync('/proc/self/ns/cgroup');
+  const privId = await inspect('nsprivate', '.Id');
+  const hostId = await inspect('nshost', '.Id');
+
+  const priv = (await dockerOk(d, ['exec', 'nsprivate', 'cat', '/proc/1/cgroup'])).stdout;
+  for (const [h, path] of cgroupLines(priv)) t.equal(path, '/', `private: ${h} is the namespace's root`);
+  const privNs = (await dockerOk(d, ['exec', 'nsprivate', 'readlink', '/proc/1/ns/cgroup'])).stdout.trim();
+  t.not(privNs, hostNs, 'private: a cgroup namespace of its own');
+  t.equal((await dockerOk(d, ['exec', 'nsprivate', 'readlink', '/proc/self/ns/cgroup'])).stdout.trim(), privNs, 'an exec joins the init\'s cgroup namespace');
+  // seen from the host, the init is still in the container's own cgroup, limits and all
+  const fromHost = readFileSync(`/proc/${await inspect('nsprivate', '.State.Pid')}/cgroup`, 'utf8');
+  t.match(fromHost, new RegExp(`/${privId}\\n`), 'from the host: the container\'s cgroup');
+
+  const host = (await dockerOk(d, ['exec', 'nshost', 'cat', '/proc/1/cgroup'])).stdout;
+  t.match(host, new RegExp(`^\\d+:[^:\\n]*memory[^:\\n]*:/\\S*${hostId}$|^0::/\\S*${hostId}$`, 'm'), 'host: the full path of the container\'s cgroup');
+  t.equal((await dockerOk(d, ['exec', 'nshost', 'readlink', '/proc/1/ns/cgroup'])).stdout.trim(), hostNs, 'host: the host\'s cgroup namespace');
+});
+
+t.test('--privileged on cgroup v1 defaults to the host\'s cgroup namespace; an unknown mode is dockerd\'s 400', { skip }, async (t) => {
+  await dockerOk(d, ['create', '--name', 'nspriv', '--privileged', 'busybox', 'true']);
+  t.teardown(() => docker(d, ['rm', '-f', 'nspriv']));
+  t.equal(await inspect('nspriv', '.HostConfig.CgroupnsMode'), version === '2' ? 'private' : 'host');
+  const bad = await d.request('POST', '/containers/create', { Image: 'busybox', HostConfig: { CgroupnsMode: 'bogus' } });
+  t.equal(bad.status, 400);
+  t.equal(JSON.parse(bad.body).message, 'invalid cgroup namespace mode: bogus');
+});
