@@ -58,3 +58,36 @@ t.test('--privileged on cgroup v1 defaults to the host\'s cgroup namespace; an u
   t.equal(bad.status, 400);
   t.equal(JSON.parse(bad.body).message, 'invalid cgroup namespace mode: bogus');
 });
+
+t.test('--cgroup-parent: the container\'s cgroup goes under it (from the cgroup root), limits enforced there, gone at exit', { skip }, async (t) => {
+  const top = `berth-cgp-${process.pid}`;
+  t.teardown(() => { for (const root of cgroupMounts()) removeCgroupTree(join(root, top)); });
+  await dockerOk(d, ['run', '-d', '--name', 'cgp', '--cgroup-parent', `/${top}/nested`, '--memory', '32m', '--pids-limit', '50', 'busybox', 'sleep', '300']);
+  t.teardown(() => docker(d, ['rm', '-f', 'cgp']));
+  const id: string = await inspect('cgp', '.Id');
+  t.equal(await inspect('cgp', '.HostConfig.CgroupParent'), `/${top}/nested`);
+  const fromHost = readFileSync(`/proc/${await inspect('cgp', '.State.Pid')}/cgroup`, 'utf8');
+  t.match(fromHost, new RegExp(`:memory:/${top}/nested/${id}\\n`), 'the init is in <parent>/<id>');
+  const memory = cgroupMounts().find((m) => /\/memory$/.test(m));
+  const pids = cgroupMounts().find((m) => /\/pids$/.test(m));
+  if (version === '1') {
+    t.equal(readFileSync(join(memory!, top, 'nested', id, 'memory.limit_in_bytes'), 'utf8').trim(), String(32 * 1024 * 1024), 'the memory limit is on that cgroup');
+    t.equal(readFileSync(join(pids!, top, 'nested', id, 'pids.max'), 'utf8').trim(), '50');
+  }
+  // what goes through the cgroup keeps working: update, pause, stats, exec
+  await dockerOk(d, ['update', '--memory', '48m', '--memory-swap', '96m', 'cgp']);
+  if (version === '1') t.equal(readFileSync(join(memory!, top, 'nested', id, 'memory.limit_in_bytes'), 'utf8').trim(), String(48 * 1024 * 1024), 'update reaches it');
+  await dockerOk(d, ['pause', 'cgp']);
+  t.equal(await inspect('cgp', '.State.Status'), 'paused');
+  await dockerOk(d, ['unpause', 'cgp']);
+  const stats = JSON.parse((await dockerOk(d, ['stats', '--no-stream', '--format', '{{json .}}', 'cgp'])).stdout);
+  t.match(stats.MemUsage, /\/ 48MiB$/, 'stats read the limit from the container\'s cgroup');
+  t.equal((await dockerOk(d, ['exec', 'cgp', 'cat', '/proc/self/cgroup'])).stdout.includes(`/${top}/nested/${id}`), true, 'an exec joins the same cgroup');
+
+  await dockerOk(d, ['stop', '-t', '0', 'cgp']);
+  for (const root of cgroupMounts()) t.notOk(existsSync(join(root, top, 'nested', id)), `no cgroup left in ${root} after the exit`);
+
+  // runc's cleaning: a relative parent climbing out stays inside the root
+  const rel = await dockerOk(d, ['run', '--rm', '--cgroup-parent', `../../${top}/rel`, 'busybox', 'cat', '/proc/self/cgroup']);
+  t.match(rel.stdout, new RegExp(`:memory:/${top}/rel/[0-9a-f]{64}\\n`));
+});

@@ -382,7 +382,7 @@ export class Containers {
     try {
       link = await this.d.monitors.launch(await this.withMounts(c, this.monitorSpec(c, image, cg.procs, cg.oomFile, ns)));
     } catch (err) {
-      this.d.cgroups.destroy(c.id);
+      this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent);
       await this.d.mounts?.stopped(c.id);
       throw new SystemError(`failed to start container ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
     }
@@ -497,7 +497,7 @@ export class Containers {
       s.output.end();
       live.sessions.delete(s);
     }
-    try { this.d.cgroups.destroy(id); } catch (err) { this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`); }
+    try { this.d.cgroups.destroy(id, c?.hostConfig.CgroupParent); } catch (err) { this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`); }
     const releaseNetwork = async () => {
       await this.d.network?.stop(id).catch((err) => this.d.log?.(`network cleanup of ${id}: ${errorMessage(err)}`));
       settled();
@@ -586,7 +586,7 @@ export class Containers {
   }
 
   private thaw(c: ContainerRow): void {
-    try { this.d.cgroups.thaw(c.id); } catch (err) { this.d.log?.(`thaw ${c.id}: ${errorMessage(err)}`); }
+    try { this.d.cgroups.thaw(c.id, c.hostConfig.CgroupParent); } catch (err) { this.d.log?.(`thaw ${c.id}: ${errorMessage(err)}`); }
     const cur = this.d.repo.get(c.id);
     if (cur?.state.Paused) {
       this.d.repo.saveState(c.id, { ...cur.state, Status: 'running', Paused: false }, cur.restartCount);
@@ -984,7 +984,7 @@ export class Containers {
       if (!c.state.Running || !live.monitor) throw new Conflict(`Container ${c.id} is not running`);
       if (c.state.Paused) throw new Conflict(`Container ${c.id} is already paused`);
       if (c.state.Restarting) throw new Conflict(`Container ${c.id} is restarting, wait until the container is running`);
-      this.d.cgroups.freeze(c.id);
+      this.d.cgroups.freeze(c.id, c.hostConfig.CgroupParent);
       this.d.repo.saveState(c.id, { ...c.state, Status: 'paused', Paused: true }, c.restartCount);
       this.emit(c, 'pause');
     });
@@ -1015,7 +1015,7 @@ export class Containers {
       if (c.state.Status === 'removing') throw new Conflict(`cannot commit container ${c.id} which is being removed`);
       const freeze = pause && c.state.Running && !c.state.Paused && live.monitor !== undefined;
       if (freeze) {
-        this.d.cgroups.freeze(c.id);
+        this.d.cgroups.freeze(c.id, c.hostConfig.CgroupParent);
         this.d.repo.saveState(c.id, { ...c.state, Status: 'paused', Paused: true }, c.restartCount);
         this.emit(c, 'pause');
       }
@@ -1299,13 +1299,13 @@ export class Containers {
       }
       link?.close();
       // The monitor is gone: whatever it left in the cgroup goes too, then its files.
-      try { this.d.cgroups.killAll(c.id); } catch { /* no cgroup left */ }
+      try { this.d.cgroups.killAll(c.id, c.hostConfig.CgroupParent); } catch { /* no cgroup left */ }
       const info = readExit(p.exitFile) ?? { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
       this.d.repo.saveState(c.id, {
         ...c.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
         ExitCode: info.exitCode, OOMKilled: info.oomKilled, FinishedAt: info.finishedAt,
       }, c.restartCount);
-      try { this.d.cgroups.destroy(c.id); } catch { /* already gone */ }
+      try { this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent); } catch { /* already gone */ }
       await rm(p.run, { recursive: true, force: true });
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
       if (c.hostConfig.AutoRemove) await this.remove(c.id, { force: true, volumes: true });

@@ -1,7 +1,7 @@
 // The container engine's kernel-facing deps made real: cgroups through NativeOps, processes
 // through berth-monitor. (Tests use the fakes in test/helpers/fake-runtime.ts instead.)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { cgroupName, type CgroupLimits, type NativeOps } from '../../native/ops';
 import { MonitorClient, spawnMonitor, type MonitorPool } from './monitor-client';
 import type { Json } from './config';
@@ -23,8 +23,18 @@ export class NativeCgroups implements CgroupManager {
     this.version = ops.detectCgroups().mode === 'v2' ? '2' : '1';
   }
 
+  /**
+   * The parent a container's cgroup goes under: its --cgroup-parent, else the daemon's. Like the
+   * daemon's, it is taken from the root of each hierarchy, with runc's path cleaning ("../x" is
+   * "x": nothing escapes the root). (runc puts a relative one under its own cgroup; berth has no
+   * runtime process of its own there, and berthd's cgroup may be a supervisor's.)
+   */
+  private parentOf(parent: unknown): string {
+    return typeof parent === 'string' && parent !== '' ? posix.normalize(`/${parent}`).slice(1) : this.parent;
+  }
+
   create(id: string, hostConfig: Json): CgroupHandle {
-    const paths = this.ops.cgroupCreate(this.parent, id, { privileged: !!hostConfig.Privileged, deviceRules: deviceRulesOf(hostConfig) });
+    const paths = this.ops.cgroupCreate(this.parentOf(hostConfig.CgroupParent), id, { privileged: !!hostConfig.Privileged, deviceRules: deviceRulesOf(hostConfig) });
     try {
       // the OOM killer is turned off at create only (dockerd's update leaves it alone)
       this.ops.cgroupSetLimits(paths.name, { ...limitsOf(hostConfig), OomKillDisable: hostConfig.OomKillDisable ? 1 : null });
@@ -36,23 +46,23 @@ export class NativeCgroups implements CgroupManager {
   }
 
   update(id: string, hostConfig: Json): void {
-    this.ops.cgroupSetLimits(cgroupName(this.parent, id), limitsOf(hostConfig));
+    this.ops.cgroupSetLimits(cgroupName(this.parentOf(hostConfig.CgroupParent), id), limitsOf(hostConfig));
   }
 
-  freeze(id: string): void {
-    this.ops.cgroupFreeze(cgroupName(this.parent, id));
+  freeze(id: string, parent?: string): void {
+    this.ops.cgroupFreeze(cgroupName(this.parentOf(parent), id));
   }
 
-  thaw(id: string): void {
-    this.ops.cgroupThaw(cgroupName(this.parent, id));
+  thaw(id: string, parent?: string): void {
+    this.ops.cgroupThaw(cgroupName(this.parentOf(parent), id));
   }
 
-  killAll(id: string): void {
-    this.ops.cgroupKillAll(cgroupName(this.parent, id), 'SIGKILL');
+  killAll(id: string, parent?: string): void {
+    this.ops.cgroupKillAll(cgroupName(this.parentOf(parent), id), 'SIGKILL');
   }
 
-  destroy(id: string): void {
-    this.ops.cgroupDestroy(cgroupName(this.parent, id));
+  destroy(id: string, parent?: string): void {
+    this.ops.cgroupDestroy(cgroupName(this.parentOf(parent), id));
   }
 }
 

@@ -28,14 +28,16 @@ export interface CgroupHandle {
 }
 
 export interface CgroupManager {
-  create(id: string, limits: Json): CgroupHandle;
+  /** Creates the container's cgroup under HostConfig.CgroupParent, or the daemon's parent when empty. */
+  create(id: string, hostConfig: Json): CgroupHandle;
   /** SIGKILLs whatever is still in the container's cgroup (processes left by a dead monitor). */
-  killAll(id: string): void;
-  freeze(id: string): void;
-  thaw(id: string): void;
+  killAll(id: string, parent?: string): void;
+  freeze(id: string, parent?: string): void;
+  thaw(id: string, parent?: string): void;
   /** Applies changed limits (HostConfig field names) to a running container's cgroup. */
   update(id: string, hostConfig: Json): void;
-  destroy(id: string): void;
+  /** `parent` is the container's HostConfig.CgroupParent ('' or absent: the daemon's). */
+  destroy(id: string, parent?: string): void;
   version: '1' | '2';
 }
 
