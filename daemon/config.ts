@@ -44,6 +44,8 @@ export interface DaemonConfig {
   maxConcurrentUploads: number;
   insecureRegistries: string[];
   registryMirrors: string[];
+  /** dockerd's /etc/docker/certs.d: <dir>/<host[:port]>/ holds a secure registry's CAs and client certificates. */
+  registryCertsDir: string;
   /** Engine labels (`docker info` Labels), key=value. */
   labels: string[];
   /** host:port of the Prometheus /metrics listener; '' = none. */
@@ -83,6 +85,7 @@ export const defaults: DaemonConfig = {
   maxConcurrentUploads: 5,
   insecureRegistries: [],
   registryMirrors: [],
+  registryCertsDir: '/etc/docker/certs.d',
   labels: [],
   metricsAddr: '',
   defaultUlimits: {},
@@ -308,6 +311,8 @@ export const options: Option[] = [
     help: 'Registry to reach over plain HTTP (repeatable)' },
   { key: 'registry-mirrors', field: 'registryMirrors', flags: ['--registry-mirror'], metavar: 'URL', ...list(mirror), reload: true,
     help: 'Docker Hub mirror (repeatable)' },
+  { key: 'registry-certs-dir', field: 'registryCertsDir', flags: ['--registry-certs-dir'], metavar: 'PATH', ...one(str),
+    help: 'Per-registry CAs (*.crt) and client certificates (*.cert, *.key) in PATH/HOST[:PORT]/ (default /etc/docker/certs.d)' },
   { key: 'registry-loopback-only', field: 'registryLoopbackOnly', flags: ['--registry-loopback-only'], ...flag, reload: true,
     help: 'Contact only registries on loopback addresses (tests)' },
   { key: 'max-concurrent-downloads', field: 'maxConcurrentDownloads', flags: ['--max-concurrent-downloads'], metavar: 'N', ...one(count), reload: true,

@@ -262,6 +262,8 @@ export async function startDaemon(t: TestLike, opts: DaemonOptions = {}): Promis
     '--pidfile', join(dir, 'd.pid'),
     '--cgroup-parent', cgroupParent,
     '--registry-loopback-only',
+    // never the host's /etc/docker/certs.d
+    '--registry-certs-dir', join(dir, 'certs.d'),
     ...netArgs,
   ];
   if (opts.daemonJson) {

@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, createPrivateKey, createSign, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { join } from 'node:path';
 import type { TestLike } from './daemon';
 import { freePort } from './ports';
@@ -17,12 +18,23 @@ export interface RegistryOptions {
   basic?: Record<string, string>;
   /** Bearer tokens from a token server in this process; users as for basic. */
   token?: Record<string, string>;
+  /**
+   * Serve HTTPS only, with a certificate for 127.0.0.1 (IP SAN) signed by a CA made for the
+   * test; `clientCert` also requires a client certificate signed by that CA.
+   */
+  tls?: { clientCert?: boolean };
 }
+
+/** PEM files of a TLS registry: its CA, and a client certificate and key that CA signed. */
+export interface RegistryPki { ca: string; clientCert: string; clientKey: string }
 
 export interface TestRegistry {
   /** 127.0.0.1:<port>, the domain images are named with */
   host: string;
+  /** http://host, or https://host with `tls` */
   url: string;
+  /** With `tls`: the files of its CA and of a client certificate. */
+  pki?: RegistryPki;
   dir: string;
   pid: number;
   /** Token requests the token server saw (scopes asked, user), when token auth is on. */
@@ -59,6 +71,13 @@ export async function startRegistry(t: TestLike, opts: RegistryOptions = {}): Pr
     tokenServer = served.server;
     auth = `auth:\n  token:\n    realm: http://127.0.0.1:${served.port}/token\n    service: ${host}\n    issuer: berth-test\n    rootcertbundle: ${join(dir, 'token.crt')}\n`;
   }
+  let tls = '';
+  let pki: RegistryPki | undefined;
+  if (opts.tls) {
+    pki = makePki(dir);
+    tls = `  tls:\n    certificate: ${join(dir, 'server.crt')}\n    key: ${join(dir, 'server.key')}\n`
+      + (opts.tls.clientCert ? `    clientcas:\n      - ${pki.ca}\n` : '');
+  }
   writeFileSync(join(dir, 'config.yml'), `version: 0.1
 log:
   level: info
@@ -71,7 +90,7 @@ storage:
     enabled: true
 http:
   addr: ${host}
-${auth}`);
+${tls}${auth}`);
   let out = '';
   const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
@@ -89,10 +108,15 @@ ${auth}`);
     rmSync(dir, { recursive: true, force: true });
   };
   t.teardown(stop);
+  const url = `${opts.tls ? 'https' : 'http'}://${host}`;
   for (let i = 0; ; i++) {
     const up = await new Promise<boolean>((resolve) => {
-      const req = http.get(`http://${host}/v2/`, (res) => { res.resume(); resolve(true); });
-      req.on('error', () => resolve(false));
+      // up means it answers on the port; with a client certificate required the TLS
+      // handshake itself is refused, which still says it listens
+      const req = opts.tls
+        ? https.get(`${url}/v2/`, { rejectUnauthorized: false }, (res) => { res.resume(); resolve(true); })
+        : http.get(`${url}/v2/`, (res) => { res.resume(); resolve(true); });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(!!opts.tls && err.code !== 'ECONNREFUSED'));
     });
     if (up) break;
     if (i > 100 || child.exitCode !== null) {
@@ -103,7 +127,8 @@ ${auth}`);
   }
   return {
     host,
-    url: `http://${host}`,
+    url,
+    ...(pki && { pki }),
     dir,
     pid: child.pid!,
     tokenRequests,
@@ -118,6 +143,29 @@ function bcryptLine(user: string, password: string): string {
   const r = spawnSync('htpasswd', ['-nbB', user, password], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`htpasswd failed: ${r.stderr}`);
   return r.stdout.trim() + '\n';
+}
+
+/**
+ * A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by the CA
+ * (openssl, in `dir`).
+ */
+function makePki(dir: string): RegistryPki {
+  const f = (n: string) => join(dir, n);
+  const run = (args: string[]) => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1',
+    '-subj', '/CN=berth-test-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  const leaf = (name: string, subj: string, ext: string) => {
+    writeFileSync(f(`${name}.ext`), ext);
+    run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', subj]);
+    run(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1',
+      '-out', f(`${name}.crt`), '-extfile', f(`${name}.ext`)]);
+  };
+  leaf('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  leaf('client', '/CN=berth-test-client', 'extendedKeyUsage=clientAuth\n');
+  return { ca: f('ca.crt'), clientCert: f('client.crt'), clientKey: f('client.key') };
 }
 
 function selfSignedCert(dir: string): { key: string; cert: string } {

@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DaemonConfig } from '../../config';
@@ -72,8 +73,8 @@ export interface Endpoint {
   mirror: boolean;
   /** An HTTPS endpoint whose certificate is not checked (insecure-registries). */
   skipVerify: boolean;
-  /** certs.d CA and client certificate, if any. */
-  tls: { ca?: Buffer[]; cert?: Buffer; key?: Buffer };
+  /** certs.d CAs (with the system's) and client certificates, if any. */
+  tls: { ca?: Buffer[]; certs?: Array<{ cert: Buffer; key: Buffer }> };
 }
 
 /** An error the registry answered with ({"errors":[{code,message}]}), or a bare status. */
@@ -116,17 +117,31 @@ export class RegistryClient {
     for (const a of this.agents.values()) a.destroy();
   }
 
-  /** Endpoints to try for `domain`, in order (mirrors first for Docker Hub). */
+  /**
+   * Endpoints to try for `domain`, in order (mirrors first for Docker Hub). As in dockerd, a
+   * secure registry is HTTPS only, verified against the system CAs plus its certs.d CAs and
+   * offered its certs.d client certificate; an insecure one (loopback, insecure-registries)
+   * is HTTPS unverified without certs.d, then plain HTTP.
+   */
   endpoints(domain: string): Endpoint[] {
     if (domain === DOCKER_HUB_DOMAIN) {
       const mirrors = this.config.registryMirrors.map((m) => {
         const u = new URL(m);
-        return this.endpoint(u.protocol === 'http:' ? 'http' : 'https', u.host, DOCKER_HUB_DOMAIN, true);
+        return this.endpoint(u.protocol === 'http:' ? 'http' : 'https', u.host, DOCKER_HUB_DOMAIN, true, this.isInsecure(u.host));
       });
       return [...mirrors, this.endpoint('https', DOCKER_HUB_HOST, DOCKER_HUB_DOMAIN, false)];
     }
     if (this.isInsecure(domain)) return [this.endpoint('https', domain, domain, false, true), this.endpoint('http', domain, domain, false)];
     return [this.endpoint('https', domain, domain, false)];
+  }
+
+  /**
+   * The endpoints of `domain` to walk through, skipping the plain HTTP endpoint of a host whose
+   * HTTPS endpoint answered (dockerd's confirmedTLSRegistries: once TLS works there, a later
+   * failure is not retried in clear text).
+   */
+  walk(domain: string, filter: (ep: Endpoint) => boolean = () => true): EndpointWalk {
+    return new EndpointWalk(this.endpoints(domain).filter(filter));
   }
 
   /** Domain of the `serveraddress` of docker login ("" and the Hub index mean Docker Hub). */
@@ -148,27 +163,34 @@ export class RegistryClient {
   }
 
   private endpoint(scheme: 'http' | 'https', host: string, domain: string, mirror: boolean, skipVerify = false): Endpoint {
-    return { url: `${scheme}://${host}`, domain, mirror, skipVerify, tls: scheme === 'https' ? this.certsFor(host) : {} };
+    // certs.d is read for secure registries only (dockerd's newTLSConfig)
+    return { url: `${scheme}://${host}`, domain, mirror, skipVerify, tls: scheme === 'https' && !skipVerify ? this.certsFor(host) : {} };
   }
 
-  /** /etc/docker/certs.d/<host[:port]>/: *.crt are CAs, *.cert + *.key a client certificate. */
+  /**
+   * <certs dir>/<host[:port]>/ (dockerd's /etc/docker/certs.d): every *.crt is a CA trusted
+   * besides the system's, every *.cert with its *.key a client certificate.
+   */
   private certsFor(host: string): Endpoint['tls'] {
-    const dir = join(this.certsDir, host.replace(/^\[|\]$/g, ''));
+    const dir = join(this.certsDir, host.replace(/[[\]]/g, ''));
     let names: string[];
     try {
-      names = readdirSync(dir);
-    } catch {
-      return {};
+      names = readdirSync(dir).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw new InvalidParameter(`open ${dir}: ${(err as Error).message}`);
     }
     const tls: Endpoint['tls'] = {};
     const cas = names.filter((n) => n.endsWith('.crt')).map((n) => readFileSync(join(dir, n)));
-    if (cas.length > 0) tls.ca = cas;
-    const cert = names.find((n) => n.endsWith('.cert'));
-    if (cert) {
+    if (cas.length > 0) tls.ca = [...rootCertificates.map((c) => Buffer.from(c)), ...cas];
+    for (const key of names.filter((n) => n.endsWith('.key'))) {
+      const cert = `${key.slice(0, -4)}.cert`;
+      if (!names.includes(cert)) throw new InvalidParameter(`missing client certificate ${cert} for key ${key}`);
+    }
+    for (const cert of names.filter((n) => n.endsWith('.cert'))) {
       const key = `${cert.slice(0, -5)}.key`;
       if (!names.includes(key)) throw new InvalidParameter(`missing key ${key} for client certificate ${cert}. CA certificates must use the extension .crt`);
-      tls.cert = readFileSync(join(dir, cert));
-      tls.key = readFileSync(join(dir, key));
+      (tls.certs ??= []).push({ cert: readFileSync(join(dir, cert)), key: readFileSync(join(dir, key)) });
     }
     return tls;
   }
@@ -224,7 +246,13 @@ export class RegistryClient {
   }
 
   private httpsAgent(ep: Endpoint | undefined): https.Agent {
-    const key = ep ? `${ep.url}|${ep.skipVerify}` : '';
+    // certs.d is read anew for each endpoint list: changed files get a new agent
+    let key = '';
+    if (ep) {
+      const h = createHash('sha256');
+      for (const b of [...(ep.tls.ca ?? []), ...(ep.tls.certs ?? []).flatMap((c) => [c.cert, c.key])]) h.update(b).update('\0');
+      key = `${ep.url}|${ep.skipVerify}|${h.digest('hex')}`;
+    }
     let a = this.agents.get(key);
     if (!a) {
       a = new https.Agent({
@@ -232,7 +260,7 @@ export class RegistryClient {
         maxSockets: 16,
         ...(ep?.skipVerify && { rejectUnauthorized: false }),
         ...(ep?.tls.ca && { ca: ep.tls.ca }),
-        ...(ep?.tls.cert && { cert: ep.tls.cert, key: ep.tls.key }),
+        ...(ep?.tls.certs && { cert: ep.tls.certs.map((c) => c.cert), key: ep.tls.certs.map((c) => c.key) }),
       });
       this.agents.set(key, a);
     }
@@ -244,7 +272,9 @@ export class RegistryClient {
     const res = await this.send(`${ep.url}/v2/`, { endpoint: ep, ...(signal && { signal }) });
     res.resume();
     if (res.statusCode === 401) return parseChallenge(res.headers['www-authenticate']);
-    if (res.statusCode !== 200) throw new SystemError(`Get "${ep.url}/v2/": unexpected status ${statusText(res.statusCode)}`);
+    if (res.statusCode !== 200) {
+      throw Object.assign(new SystemError(`Get "${ep.url}/v2/": unexpected status ${statusText(res.statusCode)}`), { transportOK: true });
+    }
     return { scheme: 'none', params: {} };
   }
 
@@ -299,6 +329,27 @@ export class RegistryClient {
     const seconds = Math.max(Number(parsed.expires_in) || TOKEN_MIN_SECONDS, TOKEN_MIN_SECONDS);
     this.tokens.set(key, { token, expires: Date.now() + (seconds - 5) * 1000 });
     return token;
+  }
+}
+
+/** Endpoints in order; see RegistryClient.walk. */
+export class EndpointWalk implements Iterable<Endpoint> {
+  private readonly confirmed = new Set<string>();
+
+  constructor(private readonly list: Endpoint[]) {}
+
+  *[Symbol.iterator](): Iterator<Endpoint> {
+    for (const ep of this.list) {
+      const u = new URL(ep.url);
+      if (u.protocol === 'http:' && this.confirmed.has(u.host)) continue;
+      yield ep;
+    }
+  }
+
+  /** `ep` failed with `err`: an HTTP answer over TLS rules out its plain HTTP fallback. */
+  failed(ep: Endpoint, err: unknown): void {
+    const u = new URL(ep.url);
+    if (u.protocol === 'https:' && (err as { transportOK?: boolean } | undefined)?.transportOK) this.confirmed.add(u.host);
   }
 }
 
@@ -395,10 +446,19 @@ export function statusText(code: number | undefined): string {
   return `${code ?? 0} ${http.STATUS_CODES[code ?? 0] ?? ''}`.trim();
 }
 
+/** Node's certificate verdicts that Go words as an unknown authority. */
+const UNKNOWN_AUTHORITY = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
+
 function transportError(method: string, url: URL, err: Error & { code?: string }): Error {
   if (err.name === 'AbortError') return err;
   const verb = method[0] + method.slice(1).toLowerCase();
-  return new SystemError(`${verb} "${url.toString()}": ${err.code === 'ECONNREFUSED' ? `dial tcp ${url.host}: connect: connection refused` : err.message}`);
+  let why = err.message;
+  if (err.code === 'ECONNREFUSED') why = `dial tcp ${url.host}: connect: connection refused`;
+  else if (err.code && UNKNOWN_AUTHORITY.has(err.code)) why = 'tls: failed to verify certificate: x509: certificate signed by unknown authority';
+  else if (err.code === 'CERT_HAS_EXPIRED' || err.code === 'CERT_NOT_YET_VALID') why = 'tls: failed to verify certificate: x509: certificate has expired or is not yet valid';
+  else if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') why = `tls: failed to verify certificate: x509: ${err.message}`;
+  return new SystemError(`${verb} "${url.toString()}": ${why}`);
 }
 
 function hostOf(domain: string): string {

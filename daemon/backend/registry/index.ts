@@ -58,7 +58,6 @@ export interface RegistryDeps {
   images: Images;
   events: EventBus;
   tmpDir: string;
-  certsDir?: string;
 }
 
 export class Registry implements RegistryBackend {
@@ -68,7 +67,7 @@ export class Registry implements RegistryBackend {
   constructor(deps: RegistryDeps) {
     // the config object is the daemon's: SIGHUP changes to mirrors, insecure registries and
     // concurrency are seen by the next pull
-    this.client = new RegistryClient(deps.config, deps.certsDir);
+    this.client = new RegistryClient(deps.config, deps.config.registryCertsDir);
     const client = this.client;
     this.ctx = {
       client,
@@ -116,7 +115,8 @@ export class Registry implements RegistryBackend {
     const auth = normalizeAuth(input);
     const domain = RegistryClient.loginDomain(auth.serveraddress);
     let lastErr: unknown;
-    for (const ep of this.client.endpoints(domain).filter((e) => !e.mirror)) {
+    const walk = this.client.walk(domain, (e) => !e.mirror);
+    for (const ep of walk) {
       try {
         const challenge = await this.client.ping(ep);
         if (challenge.scheme === 'none') return { Status: 'Login Succeeded', IdentityToken: '' };
@@ -132,6 +132,7 @@ export class Registry implements RegistryBackend {
         throw new Unauthorized(`login attempt to ${ep.url}/v2/ failed with status: ${statusText(res.statusCode)}`);
       } catch (err) {
         if (err instanceof Unauthorized) throw err;
+        walk.failed(ep, err);
         lastErr = err;
       }
     }
@@ -144,12 +145,14 @@ export class Registry implements RegistryBackend {
     const domain = ref.name.slice(0, ref.name.indexOf('/'));
     const path = ref.name.slice(domain.length + 1);
     let lastErr: unknown;
-    for (const ep of this.client.endpoints(domain)) {
+    const walk = this.client.walk(domain);
+    for (const ep of walk) {
       let s: RepositorySession;
       try {
         s = await this.ctx.open(ep, path, auth, ['pull']);
       } catch (err) {
         lastErr = err;
+        walk.failed(ep, err);
         continue;
       }
       const m = await fetchManifest(s, ref, ref.digest ?? ref.tag!);

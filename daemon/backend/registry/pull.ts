@@ -135,13 +135,15 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, progress
   const path = ref.name.slice(domain.length + 1);
   const reference = ref.digest ?? ref.tag ?? 'latest';
   let lastErr: unknown;
-  for (const ep of ctx.client.endpoints(domain)) {
+  const walk = ctx.client.walk(domain);
+  for (const ep of walk) {
     let session: RepositorySession;
     try {
       session = await ctx.open(ep, path, req.auth, ['pull'], req.signal);
     } catch (err) {
       lastErr = err;
       if (isAbort(err)) throw err;
+      walk.failed(ep, err);
       continue; // the next endpoint (a mirror's fallback, or plain HTTP)
     }
     try {

@@ -34,12 +34,14 @@ export async function pushRepository(ctx: RegistryContext, req: PushRequest, pro
   let session: RepositorySession | undefined;
   let lastErr: unknown;
   // push never goes to mirrors: the registry itself, HTTPS first where HTTP is allowed too
-  for (const ep of ctx.client.endpoints(domain).filter((e) => !e.mirror)) {
+  const walk = ctx.client.walk(domain, (e) => !e.mirror);
+  for (const ep of walk) {
     try {
       session = await ctx.open(ep, path, req.auth, ['pull', 'push'], req.signal);
       break;
     } catch (err) {
       if (isAbort(err)) throw err;
+      walk.failed(ep, err);
       lastErr = err;
     }
   }
