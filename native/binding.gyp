@@ -20,6 +20,12 @@
       "cflags": ["-Wno-format-truncation"]
     },
     {
+      "target_name": "test-devices",
+      "type": "executable",
+      "sources": ["test/test-devices.c", "<!@(ls -1 src/*.c | grep -v addon.c)"],
+      "cflags": ["-Wno-format-truncation"]
+    },
+    {
       "target_name": "test-oom",
       "type": "executable",
       "sources": ["test/test-oom.c", "<!@(ls -1 src/*.c | grep -v addon.c)"],

@@ -61,8 +61,9 @@ export interface RawAddon {
   closeFd(fd: number): void;
   /** Parses mountinfo text (null: /proc/self/mountinfo and the live cgroup.controllers). */
   cgroupDetect(mountinfo?: string | null, v2Controllers?: string | null): RawCgroupLayout;
-  cgroupCreate(layout: RawCgroupLayout, parent: string, id: string,
-    opts?: { allDevices?: boolean }): { procs: string[]; oomFile: string | null };
+  cgroupCreate(layout: RawCgroupLayout, parent: string, id: string): { procs: string[]; oomFile: string | null };
+  /** Docker's default device rules plus `rules` (v1 syntax): devices.allow on v1, an eBPF program on v2; nothing when privileged. */
+  cgroupSetDevices(layout: RawCgroupLayout, name: string, privileged: boolean, rules: string[]): void;
   cgroupSetLimits(layout: RawCgroupLayout, name: string, limits: Record<string, number | string | null | undefined>): void;
   cgroupStats(layout: RawCgroupLayout, name: string): RawCgroupStats;
   cgroupFreeze(layout: RawCgroupLayout, name: string, frozen: boolean): void;

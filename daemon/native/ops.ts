@@ -109,10 +109,11 @@ export interface NativeOps {
    */
   detectCgroups(mountinfo?: string, v2Controllers?: string): CgroupLayout;
   /**
-   * Creates <mount>/<parent>/<id> in every hierarchy. On v1 the devices cgroup gets Docker's
-   * default allowlist (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod
-   * of anything) unless privileged, plus `deviceRules` ("c 10:229 rwm": --device,
-   * --device-cgroup-rule). (v2 has no devices controller file: its eBPF program is not done.)
+   * Creates <mount>/<parent>/<id> in every hierarchy. Unless privileged, the container's devices
+   * are limited to Docker's default allowlist (null, zero, full, random, urandom, tty, console,
+   * ptmx, pts, tun; mknod of anything) plus `deviceRules` ("c 10:229 rwm": --device,
+   * --device-cgroup-rule): devices.deny/devices.allow on v1, an eBPF device program attached to
+   * the cgroup on v2 (native/src/devices.c).
    */
   cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean; deviceRules?: string[] }): CgroupPaths;
   cgroupSetLimits(name: string, limits: CgroupLimits): void;
@@ -203,17 +204,15 @@ class AddonNativeOps implements NativeOps {
   private raw(): RawCgroupLayout { return this.detectCgroups() as RawCgroupLayout; }
 
   cgroupCreate(parent: string, id: string, opts?: { privileged?: boolean; deviceRules?: string[] }): CgroupPaths {
-    const created = this.addon.cgroupCreate(this.raw(), parent, id, { allDevices: opts?.privileged ?? false });
-    const devices = this.raw().v1.devices;
-    if (devices && !opts?.privileged) {
-      try {
-        for (const rule of opts?.deviceRules ?? []) fs.writeFileSync(joinPath(devices, parent, id, 'devices.allow'), rule);
-      } catch (err) {
-        this.cgroupDestroy(cgroupName(parent, id));
-        throw err;
-      }
+    const created = this.addon.cgroupCreate(this.raw(), parent, id);
+    const name = cgroupName(parent, id);
+    try {
+      this.addon.cgroupSetDevices(this.raw(), name, opts?.privileged ?? false, opts?.deviceRules ?? []);
+    } catch (err) {
+      this.cgroupDestroy(name);
+      throw err;
     }
-    return { name: cgroupName(parent, id), ...created };
+    return { name, ...created };
   }
   cgroupSetLimits(name: string, limits: CgroupLimits): void {
     this.addon.cgroupSetLimits(this.raw(), name, { ...limits });

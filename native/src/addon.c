@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <node_api.h>
 #include "cgroup.h"
+#include "devices.h"
 #include "cleanup.h"
 #include "error.h"
 #include "fsroot.h"
@@ -442,7 +443,7 @@ static napi_value js_cgroup_detect(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_cgroup_create(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  ARGS(3);
   NEED(3);
   berth_cgroup_layout_t l;
   char parent[MAX_PATH_ARG], id[MAX_PATH_ARG];
@@ -451,8 +452,7 @@ static napi_value js_cgroup_create(napi_env env, napi_callback_info info) {
   cleanup_free berth_cgroup_paths_t *paths = malloc(sizeof *paths);
   if (!paths) return NULL;
   berth_error_t err = {0};
-  unsigned flags = get_bool_prop(env, argv[3], "allDevices") ? BERTH_CG_ALL_DEVICES : 0;
-  if (berth_cgroup_create(&l, parent, id, flags, paths, &err) < 0) return throw_berth(env, &err);
+  if (berth_cgroup_create(&l, parent, id, paths, &err) < 0) return throw_berth(env, &err);
   napi_value out, procs;
   napi_create_object(env, &out);
   napi_create_array(env, &procs);
@@ -580,6 +580,40 @@ static napi_value js_cgroup_destroy(napi_env env, napi_callback_info info) {
   if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
   berth_error_t err = {0};
   if (berth_cgroup_destroy(&l, name, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+/* cgroupSetDevices(layout, name, privileged, rules[]): Docker's default device rules plus the
+   container's ("c 10:229 rwm"), as v1 devices.allow writes or a v2 eBPF device program. */
+static napi_value js_cgroup_set_devices(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  NEED(4);
+  berth_cgroup_layout_t l;
+  char name[MAX_PATH_ARG];
+  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  bool privileged = false, is_array = false;
+  uint32_t n = 0;
+  if (napi_get_value_bool(env, argv[2], &privileged) != napi_ok) {
+    napi_throw_type_error(env, NULL, "cgroupSetDevices: privileged must be a boolean");
+    return NULL;
+  }
+  if (napi_is_array(env, argv[3], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[3], &n) != napi_ok ||
+      n > 4096) {
+    napi_throw_type_error(env, NULL, "cgroupSetDevices: rules must be an array of at most 4096 strings");
+    return NULL;
+  }
+  __attribute__((cleanup(str_list_free))) str_list_t rules = {0};
+  rules.items = calloc(n ? n : 1, sizeof(char *));
+  if (!rules.items) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    napi_get_element(env, argv[3], i, &item);
+    if (get_string_alloc(env, item, &rules.items[i], false, "cgroupSetDevices: rules must be strings") < 0) return NULL;
+    rules.n = i + 1;
+  }
+  berth_error_t err = {0};
+  if (berth_cgroup_set_devices(&l, name, privileged, (const char *const *)rules.items, n, &err) < 0)
+    return throw_berth(env, &err);
   return undefined(env);
 }
 
@@ -801,6 +835,7 @@ NAPI_MODULE_INIT() {
       FN("cgroupFreeze", js_cgroup_freeze),
       FN("cgroupKillAll", js_cgroup_kill_all),
       FN("cgroupDestroy", js_cgroup_destroy),
+      FN("cgroupSetDevices", js_cgroup_set_devices),
       FN("cgroupOomKillCount", js_cgroup_oom_kill_count),
       FN("fsrootOpen", js_fsroot_open),
       FN("fsrootStat", js_fsroot_stat),

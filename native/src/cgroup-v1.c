@@ -141,20 +141,6 @@ int berth_cg1_cpuset_inherit(const char *dir, berth_error_t *err) {
   return 0;
 }
 
-/* Docker's default device rules (moby oci.DefaultLinuxSpec, runc's AllowedDevices): mknod of
-   anything, read/write of the harmless character devices and the pty pair only. */
-int berth_cg1_devices_default(const char *dir, berth_error_t *err) {
-  static const char *const allow[] = {
-      "c *:* m", "b *:* m",  "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 1:8 rwm",
-      "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
-  };
-  int r = write_in(dir, "devices.deny", "a", err);
-  if (r < 0) return r;
-  for (size_t i = 0; i < sizeof allow / sizeof *allow; i++)
-    if ((r = write_in(dir, "devices.allow", allow[i], err)) < 0) return r;
-  return 0;
-}
-
 static int read_int_in(const char *dir, const char *file, int64_t *out, int optional, berth_error_t *err) {
   char path[PATH_MAX];
   int r = berth_cgroup_file(path, dir, file, err);

@@ -209,8 +209,8 @@ static int make_parent(const char *mount, const char *parent, level_fn prepare, 
   return 0;
 }
 
-int berth_cgroup_create(const berth_cgroup_layout_t *l, const char *parent, const char *id, unsigned flags,
-                        berth_cgroup_paths_t *out, berth_error_t *err) {
+int berth_cgroup_create(const berth_cgroup_layout_t *l, const char *parent, const char *id, berth_cgroup_paths_t *out,
+                        berth_error_t *err) {
   memset(out, 0, sizeof *out);
   const char *cid, *cparent = NULL;
   char name[PATH_MAX];
@@ -244,9 +244,6 @@ int berth_cgroup_create(const berth_cgroup_layout_t *l, const char *parent, cons
     if ((r = mkdir_ok(leaf, &created, err)) < 0) goto fail;
     if (created) snprintf(made[n_made++], PATH_MAX, "%s", leaf);
     if (is_cpuset && (r = berth_cg1_cpuset_inherit(leaf, err)) < 0) goto fail;
-    if (l->mode == BERTH_CGROUP_V1 && !(flags & BERTH_CG_ALL_DEVICES) && strcmp(mounts[i], l->v1[BERTH_CG_DEVICES]) == 0 &&
-        (r = berth_cg1_devices_default(leaf, err)) < 0)
-      goto fail;
     if ((r = berth_cgroup_file(out->procs[out->n_procs++], leaf, "cgroup.procs", err)) < 0) goto fail;
   }
   if (l->mode == BERTH_CGROUP_V2) {

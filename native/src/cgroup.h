@@ -51,13 +51,11 @@ typedef struct {
 } berth_cgroup_paths_t;
 
 /* Creates <mount>/<parent>/<id> in every hierarchy (parents as needed, cpuset values copied
-   down on v1, controllers enabled in each ancestor's cgroup.subtree_control on v2). On v1 the
-   devices cgroup gets Docker's default allowlist unless flags has BERTH_CG_ALL_DEVICES (v2
-   device control needs an eBPF program, which berth does not load yet). An id that
-   already exists is reused. On failure, the leaf directories made so far are removed. */
-#define BERTH_CG_ALL_DEVICES 1u /* privileged: no device allowlist */
-int berth_cgroup_create(const berth_cgroup_layout_t *l, const char *parent, const char *id, unsigned flags,
-                        berth_cgroup_paths_t *out, berth_error_t *err);
+   down on v1, controllers enabled in each ancestor's cgroup.subtree_control on v2). The device
+   rules are set apart (berth_cgroup_set_devices in devices.h). An id that already exists is
+   reused. On failure, the leaf directories made so far are removed. */
+int berth_cgroup_create(const berth_cgroup_layout_t *l, const char *parent, const char *id, berth_cgroup_paths_t *out,
+                        berth_error_t *err);
 
 /* Docker HostConfig resource fields. BERTH_CG_UNSET (or NULL for strings) leaves a value as it is;
    as in Docker, 0 also means "not set" for every field but pids_limit, where 0 and -1 mean "max". */
@@ -107,7 +105,6 @@ int berth_cg1_pids_set(const char *dir, const berth_cgroup_limits_t *lim, berth_
 int berth_cg1_blkio_set(const char *dir, const berth_cgroup_limits_t *lim, berth_error_t *err);
 int berth_cg1_freezer_set(const char *dir, int frozen, berth_error_t *err);
 int berth_cg1_cpuset_inherit(const char *dir, berth_error_t *err);
-int berth_cg1_devices_default(const char *dir, berth_error_t *err);
 int berth_cg1_memory_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *err);
 int berth_cg1_cpuacct_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *err);
 int berth_cg1_pids_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *err);

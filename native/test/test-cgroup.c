@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "../src/cgroup.h"
 #include "../src/cleanup.h"
+#include "../src/devices.h"
 #include "../src/fsutil.h"
 #include "tap.h"
 
@@ -134,7 +135,7 @@ static void test_v2_writers(void) {
   snprintf(l.v2, sizeof l.v2, "%s", root);
   berth_cgroup_paths_t *paths = calloc(1, sizeof *paths);
   berth_error_t err = {0};
-  ok_call(berth_cgroup_create(&l, "/berth-test", "c1", 0, paths, &err), "v2 create");
+  ok_call(berth_cgroup_create(&l, "/berth-test", "c1", paths, &err), "v2 create");
   struct stat st;
   ok(stat(leaf, &st) == 0 && S_ISDIR(st.st_mode), "v2 create makes one directory");
   ok(strcmp(get(root, "cgroup.subtree_control"), "+cpu +cpuset +io +memory +pids") == 0,
@@ -309,9 +310,14 @@ static void test_v1_writers(void) {
   mkdir(devices, 0755);
   put(devices, "devices.deny", "");
   put(devices, "devices.allow", "");
-  ok_call(berth_cg1_devices_default(devices, &err), "v1 devices default");
-  ok(strcmp(get(devices, "devices.deny"), "a") == 0 && strcmp(get(devices, "devices.allow"), "c 10:200 rwm") == 0,
-     "deny all, then allow rules one write each");
+  const char *extra[] = {"b 8:* rw"};
+  berth_dev_rule_t *rules = NULL;
+  int n_rules = berth_dev_rules_for(0, extra, 1, &rules, &err);
+  ok(n_rules == 14, "deny all, Docker's 12 defaults and one --device-cgroup-rule");
+  ok_call(berth_cg1_devices_set(devices, rules, (size_t)n_rules, &err), "v1 devices set");
+  free(rules);
+  ok(strcmp(get(devices, "devices.deny"), "a") == 0 && strcmp(get(devices, "devices.allow"), "b 8:* rw") == 0,
+     "deny all, then allow rules one write each, the container's own last");
 
   berth_cgroup_limits_init(&lim);
   lim.memory_swap = 64 << 20;

@@ -50,7 +50,7 @@ int main(void) {
   signal(SIGTERM, on_signal);
 
   berth_cgroup_paths_t *paths = calloc(1, sizeof *paths);
-  ok_call(berth_cgroup_create(&layout, parent, "oom", 0, paths, &err), "create %s/oom", parent);
+  ok_call(berth_cgroup_create(&layout, parent, "oom", paths, &err), "create %s/oom", parent);
   snprintf(name, sizeof name, "%s/oom", parent);
   ok(paths->n_procs == 9, "one cgroup.procs per v1 hierarchy (%d)", paths->n_procs);
   ok(strstr(paths->oom_file, "memory.oom_control") != NULL, "the oom counter file is memory.oom_control");

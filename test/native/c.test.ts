@@ -6,6 +6,7 @@ import { nativeDir } from '../../daemon/native/binding';
 
 const tests: Array<[string, string]> = [
   ['test-cgroup', 'cgroup mode detection from fixtures; v1 and v2 writers against a temporary directory'],
+  ['test-devices', 'device rules: parsing, rule list -> eBPF program checked by an interpreter, and the program attached to a real cgroup2 directory (skips without root or cgroup2)'],
   ['test-oom', 'a real OOM kill in a v1 memory cgroup (skips itself without root or v1 memory)'],
 ];
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { realNativeOps, type CgroupLayout } from '../../daemon/native/ops';
+import { NativeCgroups } from '../../daemon/backend/containers/runtime';
 
 const ops = realNativeOps();
 
@@ -74,7 +75,10 @@ function fakeV2(t: { teardown(fn: () => void): void }): { root: string; layout: 
 t.test('v2 writers against a temporary directory', async (t) => {
   const { root, layout } = fakeV2(t);
   const v2 = realNativeOps({ cgroupLayout: layout });
-  const cg = v2.cgroupCreate('berth', 'abc');
+  // a device program needs a real cgroup2 directory (the test below): unprivileged creation here fails and leaves nothing
+  t.throws(() => v2.cgroupCreate('berth', 'abc'), { code: 'EBADF', message: /BPF_PROG_QUERY/ });
+  t.notOk(existsSync(join(root, 'berth', 'abc')), 'the leaf is removed when the device program cannot be attached');
+  const cg = v2.cgroupCreate('berth', 'abc', { privileged: true });
   const dir = join(root, 'berth', 'abc');
   t.same(cg, { name: 'berth/abc', procs: [join(dir, 'cgroup.procs')], oomFile: join(dir, 'memory.events') });
   t.equal(readFileSync(join(root, 'cgroup.subtree_control'), 'utf8'), '+cpu +cpuset +io +memory +pids');
@@ -208,4 +212,62 @@ t.test('real v1 cgroup: create, limits, stats, freeze, kill, destroy', { skip: v
   ops.cgroupDestroy(cg.name);
   ops.cgroupDestroy(parent);
   for (const mount of hierarchies) t.notOk(existsSync(join(mount, parent)), `gone from ${mount}`);
+});
+
+// cgroup v2 device control for real: this machine's cgroup2 mount (beside the v1 controllers)
+// has no controllers, but a BPF device program works on any cgroup2 directory. NativeCgroups
+// creates the container's cgroup there as on a v2 host, and a shell moved into it tries devices.
+const v2Skip = process.getuid?.() !== 0 ? 'attaching BPF programs needs root'
+  : !layout.v2 ? 'no cgroup2 mount on this machine'
+  : false;
+
+t.test('v2 device program from HostConfig on a real cgroup2 directory', { skip: v2Skip }, async (t) => {
+  const v2 = realNativeOps({ cgroupLayout: { mode: 'v2', v1: {}, v2: layout.v2 } });
+  const parent = `berth-test-${process.pid}-dev`;
+  const nodes = mkdtempSync(join(tmpdir(), 'berth-devnodes-'));
+  t.teardown(() => {
+    rmSync(nodes, { recursive: true, force: true });
+    for (const name of [`${parent}/plain`, `${parent}/rule`, `${parent}/priv`, parent]) {
+      try { v2.cgroupDestroy(name); } catch (err) { console.error(`cleanup of ${name}: ${(err as Error).message}`); }
+    }
+  });
+  const cgroups = new NativeCgroups(v2, parent);
+  t.equal(cgroups.version, '2');
+
+  /** Each step's outcome ("ok" or the shell's error) for a shell in the container's cgroup. */
+  const tryDevices = async (id: string): Promise<Record<string, string>> => {
+    const procs = join(layout.v2!, parent, id, 'cgroup.procs');
+    const step = (name: string, cmd: string) => `if out=$( { ${cmd}; } 2>&1 ); then echo "${name}=ok"; else echo "${name}=$out"; fi`;
+    const script = [
+      `echo $$ > ${procs}`,
+      step('null', ': <> /dev/null'),
+      step('mknod', `rm -f ${nodes}/${id}; mknod ${nodes}/${id} b 7 0`),
+      step('open', `: < ${nodes}/${id}`),
+    ].join('\n');
+    const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d; });
+    await once(child, 'exit');
+    return Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  };
+
+  cgroups.create('plain', {});
+  let res = await tryDevices('plain');
+  t.equal(res.null, 'ok', 'Docker defaults: /dev/null opens read-write');
+  t.equal(res.mknod, 'ok', 'Docker defaults: mknod of a block device is allowed (b *:* m)');
+  t.match(res.open, /Operation not permitted/, 'Docker defaults: opening it is EPERM');
+
+  cgroups.create('rule', { DeviceCgroupRules: ['b 7:0 r'] });
+  res = await tryDevices('rule');
+  t.equal(res.open, 'ok', '--device-cgroup-rule "b 7:0 r": the block device opens for reading');
+
+  cgroups.create('priv', { Privileged: true, DeviceCgroupRules: ['b 7:0 r'] });
+  res = await tryDevices('priv');
+  t.equal(res.open, 'ok', 'privileged: no device program');
+
+  t.throws(() => cgroups.create('bad', { DeviceCgroupRules: ['b 7:0 x'] }), /invalid device cgroup rule format: 'b 7:0 x'/);
+  t.notOk(existsSync(join(layout.v2!, parent, 'bad')), 'a refused rule leaves no cgroup');
+  for (const id of ['plain', 'rule', 'priv']) cgroups.destroy(id);
+  v2.cgroupDestroy(parent);
+  t.notOk(existsSync(join(layout.v2!, parent)), 'removed, and their programs with them');
 });
