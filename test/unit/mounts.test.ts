@@ -3,7 +3,7 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseBind, parseMount, resolveInRoot } from '../../daemon/backend/containers/mounts';
+import { checkPropagation, parseBind, parseMount, resolveInRoot } from '../../daemon/backend/containers/mounts';
 
 t.test('-v: volumes, binds, modes and Docker\'s errors', async (t) => {
   t.match(parseBind('vol:/data'), { Type: 'volume', Name: 'vol', Destination: '/data', Mode: 'z', RW: true, Propagation: '', copyData: true });
@@ -39,4 +39,25 @@ t.test('resolveInRoot keeps symlinks inside the root', async (t) => {
   t.equal(resolveInRoot(root, '/abs/data'), join(root, 'real/data'));
   t.equal(resolveInRoot(root, '/up/real'), join(root, 'real'));
   t.equal(resolveInRoot(root, '/missing'), null);
+});
+
+t.test('shared and slave propagation need a shared, or shared or slave, source mount (mountinfo)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bt-prop-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  const info = (...lines: string[]) => ['26 1 254:0 / / rw,relatime - ext4 /dev/vda rw', ...lines].join('\n');
+  t.throws(() => checkPropagation(src, 'rshared', info()), { message: `path ${src} is mounted on / but it is not a shared mount` });
+  t.throws(() => checkPropagation(src, 'slave', info()), { message: `path ${src} is mounted on / but it is not a shared or slave mount` });
+  // the longest mount point holding the path decides; a sibling with a common prefix does not
+  const shared = `40 26 0:50 / ${dir} rw shared:7 - tmpfs tmpfs rw`;
+  const slave = `41 26 0:51 / ${dir} rw master:7 - tmpfs tmpfs rw`;
+  t.doesNotThrow(() => checkPropagation(src, 'rshared', info(shared)));
+  t.doesNotThrow(() => checkPropagation(src, 'shared', info(shared)));
+  t.doesNotThrow(() => checkPropagation(src, 'rslave', info(shared)));
+  t.doesNotThrow(() => checkPropagation(src, 'rslave', info(slave)));
+  t.throws(() => checkPropagation(src, 'rshared', info(slave)), { message: `path ${src} is mounted on ${dir} but it is not a shared mount` });
+  t.throws(() => checkPropagation(src, 'rshared', info(`42 26 0:52 / ${src}x rw shared:9 - tmpfs tmpfs rw`)), { message: /is mounted on \/ but/ });
+  // of mounts stacked on one point, the last one made is the one seen
+  t.throws(() => checkPropagation(src, 'shared', info(shared, `43 40 0:53 / ${dir} rw - tmpfs tmpfs rw`)), { message: /not a shared mount/ });
 });

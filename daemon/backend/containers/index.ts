@@ -379,12 +379,16 @@ export class Containers {
     });
     const cg = this.d.cgroups.create(c.id, c.hostConfig);
     let link: MonitorLink;
+    let mounted = false;
     try {
-      link = await this.d.monitors.launch(await this.withMounts(c, this.monitorSpec(c, image, cg.procs, cg.oomFile, ns)));
+      const spec = await this.withMounts(c, this.monitorSpec(c, image, cg.procs, cg.oomFile, ns));
+      mounted = true;
+      link = await this.d.monitors.launch(spec);
     } catch (err) {
       this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent);
       await this.d.mounts?.stopped(c.id);
-      throw new SystemError(`failed to start container ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
+      // what fails before the runtime (a volume's mount, a bind's propagation) dockerd reports as it is
+      throw mounted ? new SystemError(`failed to start container ${c.id.slice(0, 12)}: ${errorMessage(err)}`) : err;
     }
     live.monitor = link;
     live.launches++;

@@ -37,6 +37,8 @@ export interface MonitorBind {
   ro: boolean;
   /** a tmpfs at dst with these options, instead of a bind (src unused) */
   tmpfs?: string;
+  /** bind propagation (shared, rshared, slave, rslave, private); rprivate when absent */
+  propagation?: string;
 }
 
 /** Everything the monitor's CONFIG_FILE says; field names follow the engine's MonitorSpec. */
@@ -200,7 +202,7 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   for (const b of cfg.binds ?? []) {
     if (b.src.includes('\n') || b.dst.includes('\n')) throw new Error(`monitor config: bind ${b.src} -> ${b.dst} contains a newline`);
     if (b.tmpfs !== undefined) put('tmpfs', `${b.dst}\n${[b.ro ? 'ro' : 'rw', b.tmpfs].filter(Boolean).join(',')}`);
-    else put('bind', `${b.src}\n${b.dst}\n${b.ro ? 'ro' : 'rw'}`);
+    else put('bind', `${b.src}\n${b.dst}\n${[b.ro ? 'ro' : 'rw', b.propagation].filter(Boolean).join(',')}`);
   }
   put('readonly_root', cfg.readonlyRoot || undefined);
   for (const p of cfg.cgroupProcs ?? []) put('cgroup_procs', p);

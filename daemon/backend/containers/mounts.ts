@@ -4,9 +4,9 @@
 // inspect's Mounts. The first use of an empty volume copies what the image has at its path.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, posix } from 'node:path';
-import { InvalidParameter, errorMessage } from '../../errors';
+import { InvalidParameter, SystemError, errorMessage } from '../../errors';
 import type { NativeOps } from '../../native/ops';
 import type { VolumesRepo } from '../../store/volumes';
 import type { Volumes } from '../volumes';
@@ -35,8 +35,8 @@ interface Planned extends MountPoint {
   create?: { DriverOpts?: Record<string, string>; Labels?: Record<string, string> };
 }
 
-/** What the monitor mounts, in order: a bind (volumes too) or a tmpfs. */
-export interface MonitorMount { src: string; dst: string; ro: boolean; tmpfs?: string }
+/** What the monitor mounts, in order: a bind (volumes too) or a tmpfs; a bind's propagation when not rprivate. */
+export interface MonitorMount { src: string; dst: string; ro: boolean; tmpfs?: string; propagation?: string }
 
 export interface ContainerMountsDeps {
   volumes: Volumes;
@@ -233,7 +233,9 @@ export class ContainerMounts {
           src = await this.d.volumes.acquire(p.Name!, containerId, { destination: p.Destination, rw: p.RW, propagation: p.Propagation });
           acquired.push(p.Name!);
         }
-        mounts.push({ src, dst: p.Destination, ro: !p.RW });
+        const propagation = p.Type === 'bind' && p.Propagation && p.Propagation !== 'rprivate' ? p.Propagation : undefined;
+        if (propagation) checkPropagation(src, propagation);
+        mounts.push({ src, dst: p.Destination, ro: !p.RW, ...(propagation ? { propagation } : {}) });
       }
     } catch (err) {
       for (const name of acquired) await this.d.volumes.release(name, containerId);
@@ -293,6 +295,36 @@ export class ContainerMounts {
     }
   }
 }
+
+/**
+ * Shared and slave propagation need a source whose mount (in berthd's, the host's, mount
+ * namespace) is shared, or shared or slave, as dockerd checks before it starts the container.
+ */
+export function checkPropagation(source: string, propagation: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): void {
+  let path: string;
+  try {
+    path = realpathSync(source);
+  } catch (err) {
+    throw new SystemError(errorMessage(err));
+  }
+  let best: { mountpoint: string; optional: string[] } | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep < 6) continue;
+    const mountpoint = unescapeMountinfo(f[4]!);
+    const under = mountpoint === '/' || path === mountpoint || path.startsWith(mountpoint + '/');
+    // the longest mount point holding the path; of stacked ones, the last (the visible one)
+    if (under && (!best || mountpoint.length >= best.mountpoint.length)) best = { mountpoint, optional: f.slice(6, sep) };
+  }
+  if (!best) throw new SystemError(`Can't find mount point of ${source}`);
+  const shared = best.optional.some((o) => o.startsWith('shared:'));
+  const slave = best.optional.some((o) => o.startsWith('master:'));
+  if (propagation.endsWith('shared') && !shared) throw new SystemError(`path ${source} is mounted on ${best.mountpoint} but it is not a shared mount`);
+  if (propagation.endsWith('slave') && !shared && !slave) throw new SystemError(`path ${source} is mounted on ${best.mountpoint} but it is not a shared or slave mount`);
+}
+
+const unescapeMountinfo = (s: string) => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 /** `path` inside `root` with symlinks resolved as if root were `/` (never leaving it); null when missing. */
 export function resolveInRoot(root: string, path: string): string | null {

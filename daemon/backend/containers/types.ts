@@ -92,7 +92,7 @@ export interface MonitorSpec extends Partial<SecuritySpec> {
   openStdin: boolean;
   stdinOnce: boolean;
   /** bind mounts, and tmpfs mounts (`tmpfs`: their options), in the order they are made */
-  binds: Array<{ src: string; dst: string; ro: boolean; tmpfs?: string }>;
+  binds: Array<{ src: string; dst: string; ro: boolean; tmpfs?: string; propagation?: string }>;
   /** --read-only: the root filesystem is mounted read-only */
   readonlyRoot?: boolean;
   cgroupProcs: string[];

@@ -35,9 +35,20 @@ static int parse_bind(struct monitor_config *cfg, char *v, berth_error_t *err) {
   *dst++ = 0;
   *opts++ = 0;
   if (v[0] != '/' || dst[0] != '/') return berth_fail(err, EINVAL, "config: bind %s -> %s: paths must be absolute", v, dst);
-  struct bind_mount b = {.source = v, .destination = dst};
+  struct bind_mount b = {.source = v, .destination = dst, .propagation = MS_PRIVATE, .propagation_recursive = true, .tree = -1};
+  static const struct {
+    const char *name;
+    unsigned long flag;
+    bool recursive;
+  } props[] = {{"rprivate", MS_PRIVATE, true}, {"private", MS_PRIVATE, false}, {"rslave", MS_SLAVE, true},
+               {"slave", MS_SLAVE, false}, {"rshared", MS_SHARED, true}, {"shared", MS_SHARED, false}};
   for (char *save = NULL, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
-    if (!strcmp(o, "ro")) b.readonly = true;
+    size_t i = 0;
+    while (i < sizeof props / sizeof *props && strcmp(o, props[i].name)) i++;
+    if (i < sizeof props / sizeof *props) {
+      b.propagation = props[i].flag;
+      b.propagation_recursive = props[i].recursive;
+    } else if (!strcmp(o, "ro")) b.readonly = true;
     else if (!strcmp(o, "rw")) b.readonly = false;
     else return berth_fail(err, EINVAL, "config: bind %s: unknown option %s", dst, o);
   }
@@ -63,7 +74,7 @@ static int parse_tmpfs(struct monitor_config *cfg, char *v, berth_error_t *err) 
   if (!opts) return berth_fail(err, EINVAL, "config: tmpfs=%s is not DST\\nOPTS", v);
   *opts++ = 0;
   if (v[0] != '/') return berth_fail(err, EINVAL, "config: tmpfs %s: path must be absolute", v);
-  struct bind_mount b = {.source = "tmpfs", .destination = v, .tmpfs = true, .tmpfs_data = opts};
+  struct bind_mount b = {.source = "tmpfs", .destination = v, .tmpfs = true, .tmpfs_data = opts, .tree = -1};
   char *out = opts; /* data options are compacted in place, behind the reader */
   for (char *o = opts; *o;) {
     char *end = strchr(o, ',');

@@ -9,6 +9,12 @@
 struct bind_mount {
   char *source, *destination;
   bool readonly;
+  /* propagation (Docker's bind-propagation): MS_PRIVATE, MS_SLAVE or MS_SHARED, recursive or
+   * not; rprivate by default. Any but rprivate is cloned from the monitor's (the host's) mounts
+   * before the clone, into `tree` (-1 otherwise), so that it can stay a peer or slave of them. */
+  unsigned long propagation;
+  bool propagation_recursive;
+  int tree;
   /* a `tmpfs` record: a tmpfs on destination (source unused) with these flags and data */
   bool tmpfs;
   unsigned long tmpfs_flags;

@@ -218,7 +218,7 @@ static void __attribute__((noreturn)) child_main(const struct monitor_config *cf
     process_fail(sync, 0, err.msg);
   }
   if (netns_fd >= 0) close(netns_fd);
-  if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special(cfg, &err) < 0 || rootfs_pivot(cfg->rootfs, &err) < 0 ||
+  if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special((struct monitor_config *)cfg, &err) < 0 || rootfs_pivot(cfg->rootfs, &err) < 0 ||
       ((!cfg->utsns || !strcmp(cfg->utsns, "private")) && ns_set_hostname(cfg->hostname, &err) < 0) ||
       (!cfg->netns_host && netns_fd < 0 && ns_loopback_up(&err) < 0))
     process_fail(sync, 0, err.msg);
@@ -267,13 +267,15 @@ int container_create(const struct monitor_config *cfg, struct container *c, bert
   }
   /* with a network namespace to join (netns_path), no new one: the child setns()es into it */
   unsigned long flags;
-  if ((rc = ns_prepare((struct monitor_config *)cfg, &flags, err)) < 0) {
+  if ((rc = ns_prepare((struct monitor_config *)cfg, &flags, err)) < 0 || (rc = rootfs_prepare_trees((struct monitor_config *)cfg, err)) < 0) {
+    rootfs_close_trees((struct monitor_config *)cfg);
     if (netns_fd >= 0) close(netns_fd);
     return rc;
   }
   pid_t pid = ns_clone_flags(flags, err);
   process_forked(c, sv, pid);
   if (pid == 0) child_main(cfg, sv[1], &c->pipes, netns_fd);
+  rootfs_close_trees((struct monitor_config *)cfg);
   if (netns_fd >= 0) close(netns_fd);
   return pid < 0 ? pid : 0;
 }

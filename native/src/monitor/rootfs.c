@@ -77,24 +77,74 @@ static int mount_in_root(int rootfd, const char *src, const char *dst, bool dir,
   return 0;
 }
 
-/* A recursive bind of a host path (or an existing path of the rootfs, for read-only paths),
- * made read-only on the whole subtree when asked; uses the new mount API, so flags that the
- * source mount carries (nosuid, nodev) need no care. */
-static int bind_in_root(int rootfd, int src_dirfd, const char *src, const char *dst, bool readonly, berth_error_t *err) {
+/* Attaches a detached mount tree (open_tree) at dst inside the root, created as a file or a
+ * directory like the tree's top, read-only on the whole subtree when asked, then with its
+ * propagation (0: left as cloned). Uses the new mount API, so flags that the source mount
+ * carries (nosuid, nodev) need no care. */
+static int attach_tree(int rootfd, int tree, const char *name, const char *dst, bool readonly, unsigned long propagation, bool recursive, berth_error_t *err) {
   struct stat st;
-  int empty = *src ? 0 : AT_EMPTY_PATH;
-  const char *name = *src ? src : dst;
-  if (fstatat(src_dirfd, src, &st, empty) < 0) return berth_fail(err, errno, "stat %s", name);
-  autoclose int tree = open_tree(src_dirfd, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | empty);
-  if (tree < 0) return berth_fail(err, errno, "open_tree %s", name);
+  if (fstat(tree, &st) < 0) return berth_fail(err, errno, "stat %s", name);
   if (readonly) {
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
     if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) return berth_fail(err, errno, "mount_setattr %s read-only", name);
+  }
+  if (propagation) {
+    struct mount_attr attr = {.propagation = propagation};
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0) return berth_fail(err, errno, "mount_setattr %s propagation", name);
   }
   autoclose int target = mkpath_in_root(rootfd, dst, S_ISDIR(st.st_mode), err);
   if (target < 0) return target;
   if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) return berth_fail(err, errno, "move_mount %s on %s", name, dst);
   return 0;
+}
+
+/* A recursive bind of a path of the container's mount namespace (a host path, whose copy there
+ * is private, or an existing path of the rootfs, for read-only paths). */
+static int bind_in_root(int rootfd, int src_dirfd, const char *src, const char *dst, bool readonly, berth_error_t *err) {
+  int empty = *src ? 0 : AT_EMPTY_PATH;
+  const char *name = *src ? src : dst;
+  autoclose int tree = open_tree(src_dirfd, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | empty);
+  if (tree < 0) return berth_fail(err, errno, "open_tree %s", name);
+  return attach_tree(rootfd, tree, name, dst, readonly, 0, false, err);
+}
+
+/* ---- user binds and their propagation ---- */
+
+int rootfs_prepare_trees(struct monitor_config *cfg, berth_error_t *err) {
+  for (size_t i = 0; i < cfg->nbinds; i++) {
+    struct bind_mount *b = &cfg->binds[i];
+    if (b->tmpfs || (b->propagation == MS_PRIVATE && b->propagation_recursive)) continue;
+    /* cloned here, in the host's mounts: the clone of a shared mount is in its peer group, the
+     * clone of a slave a slave of the same master */
+    b->tree = open_tree(AT_FDCWD, b->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (b->tree < 0) return berth_fail(err, errno, "open_tree %s", b->source);
+  }
+  return 0;
+}
+
+void rootfs_close_trees(struct monitor_config *cfg) {
+  for (size_t i = 0; i < cfg->nbinds; i++) {
+    if (cfg->binds[i].tree >= 0) close(cfg->binds[i].tree);
+    cfg->binds[i].tree = -1;
+  }
+}
+
+/* As runc with dockerd's spec: shared keeps the clone's peers (the top one is a peer of the
+ * host's mount, checked by berthd), rshared makes the rest shared too; slave and rslave receive
+ * and never send; private is a private top over slave submounts (Docker's rslave root); the
+ * default rprivate clones the container's private copy of the host's mounts. */
+static int user_bind(int rootfd, struct bind_mount *b, berth_error_t *err) {
+  if (b->tree < 0) return bind_in_root(rootfd, AT_FDCWD, b->source, b->destination, b->readonly, err);
+  int rc = 0;
+  if (b->propagation != MS_SHARED) {
+    struct mount_attr slave = {.propagation = MS_SLAVE};
+    if (mount_setattr(b->tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &slave, sizeof slave) < 0) rc = berth_fail(err, errno, "mount_setattr %s slave", b->source);
+  }
+  unsigned long top = b->propagation == MS_SLAVE || (b->propagation == MS_SHARED && !b->propagation_recursive) ? 0 : b->propagation;
+  if (rc == 0) rc = attach_tree(rootfd, b->tree, b->source, b->destination, b->readonly, top, b->propagation_recursive, err);
+  close(b->tree);
+  b->tree = -1;
+  return rc;
 }
 
 /* ---- user mounts: tmpfs (--tmpfs, --mount type=tmpfs) and the read-only root (--read-only) ---- */
@@ -233,7 +283,7 @@ static int mask_paths(int rootfd, berth_error_t *err) {
   return 0;
 }
 
-int rootfs_mount_special(const struct monitor_config *cfg, berth_error_t *err) {
+int rootfs_mount_special(struct monitor_config *cfg, berth_error_t *err) {
   autoclose int rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) return berth_fail(err, errno, "open %s", cfg->rootfs);
   int rc;
@@ -263,8 +313,14 @@ int rootfs_mount_special(const struct monitor_config *cfg, berth_error_t *err) {
   if (!cfg->privileged && (rc = mask_paths(rootfd, err)) < 0) return rc;
   for (size_t i = 0; i < cfg->nbinds; i++)
     if ((rc = cfg->binds[i].tmpfs ? tmpfs_in_root(rootfd, &cfg->binds[i], err)
-                                  : bind_in_root(rootfd, AT_FDCWD, cfg->binds[i].source, cfg->binds[i].destination, cfg->binds[i].readonly, err)) < 0)
+                                  : user_bind(rootfd, &cfg->binds[i], err)) < 0)
       return rc;
+  /* the working directory exists before the root may become read-only (runc makes it there) */
+  if (cfg->cwd && *cfg->cwd) {
+    berth_error_t ignored = {0}; /* a failure is reported by the chdir before exec, in Docker's words */
+    int cwd = mkpath_in_root(rootfd, cfg->cwd, true, &ignored);
+    if (cwd >= 0) close(cwd);
+  }
   if (cfg->readonly_root && (rc = readonly_root(rootfd, err)) < 0) return rc;
   return 0;
 }

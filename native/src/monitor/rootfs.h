@@ -10,7 +10,11 @@ int rootfs_make_private(berth_error_t *err);
 /* Mounts the overlay (or, without lower dirs, binds rootfs onto itself) on cfg->rootfs. */
 int rootfs_mount_overlay(const struct monitor_config *cfg, berth_error_t *err);
 /* /proc, /dev (+ pts, shm, mqueue), /sys, Docker's masked and read-only paths, binds. */
-int rootfs_mount_special(const struct monitor_config *cfg, berth_error_t *err);
+int rootfs_mount_special(struct monitor_config *cfg, berth_error_t *err);
+/* In the monitor, before the clone: the trees of binds whose propagation is not rprivate,
+ * cloned from the host's mounts (see struct bind_mount); closed in the monitor after the clone. */
+int rootfs_prepare_trees(struct monitor_config *cfg, berth_error_t *err);
+void rootfs_close_trees(struct monitor_config *cfg);
 int rootfs_pivot(const char *rootfs, berth_error_t *err);
 /* After pivot_root, with a pty: binds the slave (an open fd) on /dev/console. */
 int rootfs_bind_console(int slave_fd, berth_error_t *err);
