@@ -121,6 +121,8 @@ t.test('tmpfs, --read-only, --volumes-from', { skip }, async (t) => {
   t.not(ro.code, 0);
   t.match(ro.stderr, /touch: \/c: Read-only file system/);
   t.ok(existsSync(join(d.dataRoot, 'volumes', 'v-rw', '_data', 'a')), 'volumes stay writable under --read-only');
+  // a working directory the image lacks is made before the root becomes read-only, as runc does
+  t.equal((await dockerOk(d, ['run', '--rm', '--read-only', '-w', '/not/in/image', 'busybox', 'pwd'])).stdout, '/not/in/image\n');
 
   await dockerOk(d, ['create', '--name', 'src', '-v', 'v-rw:/rw', 'busybox', 'true']);
   t.equal((await dockerOk(d, ['run', '--rm', '--volumes-from', 'src:ro', 'busybox', 'ls', '/rw'])).stdout, 'a\n');
