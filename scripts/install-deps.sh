@@ -12,9 +12,10 @@
 #  iptables: outbound NAT (MASQUERADE) and forwarding rules of berth's bridge networks
 #  docker-registry, apache2-utils: the registry the pull/push tests run on 127.0.0.1, and
 #    htpasswd for its basic-auth setup (the package's own service is not used)
+#  zstd, openssl: a zstd-compressed layer and a test CA for the TLS registry tests
 set -euo pipefail
 need=()
-for pkg in build-essential python3 libseccomp-dev busybox-static tini iptables systemd python3-docker docker-compose docker-registry apache2-utils; do
+for pkg in build-essential python3 libseccomp-dev busybox-static tini iptables systemd python3-docker docker-compose docker-registry apache2-utils zstd openssl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)

@@ -222,3 +222,31 @@ async function serveTokens(users: Record<string, string>, keyPem: string, certPe
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return { server, port };
 }
+
+/** Uploads `body` as a blob of `repo` (monolithic POST then PUT); returns its digest. */
+export async function uploadBlob(reg: TestRegistry, repo: string, body: Buffer): Promise<string> {
+  const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  const start = await fetch(`${reg.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  const location = start.headers.get('location');
+  if (start.status !== 202 || !location) throw new Error(`blob upload start: ${start.status}`);
+  const u = new URL(location, reg.url);
+  u.searchParams.set('digest', digest);
+  const put = await fetch(u, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+  if (put.status !== 201) throw new Error(`blob upload: ${put.status} ${await put.text()}`);
+  return digest;
+}
+
+/** PUTs a manifest under `reference` (a tag or its digest); returns its digest. */
+export async function putManifest(reg: TestRegistry, repo: string, reference: string, manifest: object, mediaType: string): Promise<string> {
+  const body = Buffer.from(JSON.stringify(manifest));
+  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${reference}`, { method: 'PUT', body, headers: { 'content-type': mediaType } });
+  if (res.status !== 201) throw new Error(`manifest put: ${res.status} ${await res.text()}`);
+  return `sha256:${createHash('sha256').update(body).digest('hex')}`;
+}
+
+/** GETs a manifest or blob of the registry as JSON. */
+export async function getJson<T = Record<string, unknown>>(reg: TestRegistry, path: string, accept = 'application/vnd.docker.distribution.manifest.v2+json'): Promise<T> {
+  const res = await fetch(`${reg.url}/v2/${path}`, { headers: { accept } });
+  if (res.status !== 200) throw new Error(`GET ${path}: ${res.status}`);
+  return (await res.json()) as T;
+}

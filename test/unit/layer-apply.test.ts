@@ -92,9 +92,9 @@ t.test('files, dirs, symlinks, hardlinks, modes and mtimes; the DiffID is the sh
   } else t.pass('ownership needs root: skipped', { skip: true });
 });
 
-t.test('gzip, bzip2 and xz input give the DiffID of the uncompressed tar', async (t) => {
+t.test('gzip, bzip2, xz and zstd input give the DiffID of the uncompressed tar', async (t) => {
   const tarBuf = await makeTar([{ name: 'hello', body: 'world\n' }]);
-  for (const [label, data] of [['gzip', gzipSync(tarBuf)], ['bzip2', compress('bzip2', tarBuf)], ['xz', compress('xz', tarBuf)]] as const) {
+  for (const [label, data] of [['gzip', gzipSync(tarBuf)], ['bzip2', compress('bzip2', tarBuf)], ['xz', compress('xz', tarBuf)], ['zstd', compress('zstd', tarBuf)]] as const) {
     const { root } = sandbox(t);
     const res = await applyLayerTar(streamOf(data, 7), root, recordingOps());
     t.equal(res.diffId, sha256(tarBuf), label);

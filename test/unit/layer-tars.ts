@@ -36,7 +36,7 @@ export function streamOf(buf: Buffer, chunk = 1000): Readable {
 }
 
 /** Compresses with the command-line tool (bzip2, xz, gzip). */
-export function compress(tool: 'bzip2' | 'xz' | 'gzip', buf: Buffer): Buffer {
+export function compress(tool: 'bzip2' | 'xz' | 'gzip' | 'zstd', buf: Buffer): Buffer {
   return execFileSync(tool, ['-c'], { input: buf });
 }
 

@@ -177,9 +177,6 @@ async function pullFrom(ctx: RegistryContext, s: RepositorySession, ep: Endpoint
     }
   }
   const layers = m.layers.filter((l) => l.mediaType !== MT.dockerForeign && !l.mediaType?.includes('nondistributable'));
-  for (const l of layers) {
-    if (l.mediaType === MT.ociLayerZstd) throw new InvalidParameter(`unsupported layer media type ${l.mediaType} (zstd) in ${familiarString(ref)}`);
-  }
 
   // an image that is here already (its ID is its config digest) needs nothing downloaded
   const id = ctx.images.hasImage(m.config.digest) ? m.config.digest : await downloadImage(ctx, s, ep, ref, m.config, layers, progress, req.signal);

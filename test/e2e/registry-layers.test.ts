@@ -1,0 +1,97 @@
+// Layers of pulled images beyond plain gzip, and what a pull keeps: a zstd layer
+// (application/vnd.oci.image.layer.v1.tar+zstd) decoded while it is extracted. Images are put
+// together in the test from the offline busybox image pushed to Debian's docker-registry on
+// 127.0.0.1, plus layers made here.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as tar from 'tar-stream';
+import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
+import { docker, dockerOk } from '../helpers/docker';
+import { importTestImage } from '../helpers/test-image';
+import { getJson, putManifest, registrySkipReason, startRegistry, uploadBlob, type TestRegistry } from '../helpers/registry';
+
+const skip = e2eSkipReason() || registrySkipReason() || (spawnSync('zstd', ['--version']).status !== 0 && 'zstd is missing (scripts/install-deps.sh)');
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+const GZIP_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+const ZSTD_LAYER = 'application/vnd.oci.image.layer.v1.tar+zstd';
+
+interface Manifest { config: { digest: string; size: number }; layers: Array<{ digest: string; size: number; mediaType: string }> }
+interface Config { rootfs: { diff_ids: string[] }; history?: object[] }
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** A tar holding `files` (name → content). */
+function tarOf(files: Record<string, string>): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [name, content] of Object.entries(files)) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    pack.on('data', (c: unknown) => { chunks.push(c as Buffer); }).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+  });
+}
+
+function zstd(b: Buffer): Buffer {
+  const r = spawnSync('zstd', ['-q', '-c', '-3'], { input: b, maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`zstd failed: ${r.stderr.toString()}`);
+  return r.stdout;
+}
+
+/** Pushes the offline busybox image as <repo>:base; its manifest and config. */
+async function pushBase(t: { equal(a: unknown, b: unknown, m: string): unknown }, reg: TestRegistry, d: Daemon, repo: string): Promise<{ manifest: Manifest; config: Config }> {
+  await importTestImage(d, 'bt-src:latest');
+  await dockerOk(d, ['tag', 'bt-src:latest', `${reg.host}/${repo}:base`]);
+  await dockerOk(d, ['push', `${reg.host}/${repo}:base`]);
+  const manifest = await getJson<Manifest>(reg, `${repo}/manifests/base`);
+  const config = await getJson<Config>(reg, `${repo}/blobs/${manifest.config.digest}`, '*/*');
+  t.equal(manifest.layers.length, 1, 'the base image has one layer');
+  return { manifest, config };
+}
+
+/** An OCI image of the base's layers plus `extra` (blob, media type, its tar) as <repo>:<tag>. */
+async function putImage(reg: TestRegistry, repo: string, tag: string, base: { manifest: Manifest; config: Config },
+  extra: Array<{ blob: Buffer; mediaType: string; tar: Buffer }>): Promise<string> {
+  const config = structuredClone(base.config);
+  const layers = base.manifest.layers.map((l) => ({ ...l, mediaType: GZIP_LAYER }));
+  for (const e of extra) {
+    config.rootfs.diff_ids.push(sha256(e.tar));
+    config.history?.push({ created_by: `layer ${config.rootfs.diff_ids.length}` });
+    layers.push({ mediaType: e.mediaType, digest: await uploadBlob(reg, repo, e.blob), size: e.blob.length });
+  }
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDigest = await uploadBlob(reg, repo, configBytes);
+  return putManifest(reg, repo, tag, { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: configDigest, size: configBytes.length }, layers }, OCI_MANIFEST);
+}
+
+t.test('a zstd layer is pulled, verified and extracted; a corrupt one fails the pull', { skip }, async (t) => {
+  const reg = await startRegistry(t);
+  const d = await startDaemon(t);
+  const base = await pushBase(t, reg, d, 'bt/z');
+  const layerTar = await tarOf({ 'hello.txt': 'from a zstd layer\n', 'big.bin': 'z'.repeat(3 << 20) });
+  const blob = zstd(layerTar);
+  t.equal(blob.readUInt32LE(0), 0xfd2fb528, 'the blob is a zstd frame');
+  const digest = await putImage(reg, 'bt/z', 'zstd', base, [{ blob, mediaType: ZSTD_LAYER, tar: layerTar }]);
+
+  const d2 = await startDaemon(t);
+  const pull = await dockerOk(d2, ['pull', `${reg.host}/bt/z:zstd`]);
+  t.match(pull.stdout, /: Pull complete\n/);
+  t.match(pull.stdout, `Digest: ${digest}\n`);
+  const run = await dockerOk(d2, ['run', '--rm', `${reg.host}/bt/z:zstd`, 'sh', '-c', 'cat /hello.txt; wc -c < /big.bin']);
+  t.equal(run.stdout, `from a zstd layer\n${3 << 20}\n`);
+  const inspect = JSON.parse((await dockerOk(d2, ['image', 'inspect', `${reg.host}/bt/z:zstd`])).stdout)[0];
+  t.equal(inspect.RootFS.Layers[1], sha256(layerTar), 'the DiffID is the uncompressed tar');
+
+  // a blob whose digest is right but whose zstd data is damaged
+  const bad = Buffer.from(blob);
+  bad[Math.floor(bad.length / 2)]! ^= 0x55;
+  bad[Math.floor(bad.length / 2) + 1]! ^= 0x55;
+  await putImage(reg, 'bt/z', 'broken', base, [{ blob: bad, mediaType: ZSTD_LAYER, tar: layerTar }]);
+  const d3 = await startDaemon(t);
+  const r = await docker(d3, ['pull', `${reg.host}/bt/z:broken`]);
+  t.not(r.code, 0);
+  t.match(r.stderr, /zstd: |invalid tar archive|layer verification failed/, 'the damage is reported');
+  t.equal((await dockerOk(d3, ['images', '-q'])).stdout, '', 'no image');
+});
