@@ -2,7 +2,7 @@
 // main.ts alone listens; tests build it with fake backends and use inject().
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Backend } from '../backend/types';
-import { InvalidParameter, NotFound, NotImplemented, Unavailable } from '../errors';
+import { NotFound, NotImplemented, Unavailable } from '../errors';
 import { errorHandler } from './errors';
 import { registerVersioning, rewriteUrl } from './version';
 import { dockerRoutes } from './docker-routes';
@@ -18,7 +18,7 @@ import { execRoutes } from './routes/exec';
 import { volumeRoutes } from './routes/volumes';
 import { networkRoutes } from './routes/networks';
 import { registerUpgrade } from './upgrade';
-import { defaultLimits, noIdleBound, registerUploadParser, setLimits, type Limits } from './limits';
+import { defaultLimits, noIdleBound, registerBodyParsers, setLimits, type Limits } from './limits';
 
 export interface AppDeps {
   backend: Backend;
@@ -41,8 +41,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logger: deps.logger ?? false,
     rewriteUrl: (req) => rewriteUrl(req),
     exposeHeadRoutes: false,
-    // JSON bodies (container create is a few KB); tar uploads are streams, bounded apart
-    bodyLimit: limits.jsonBody,
+    // every route's body is bounded by its class (routeBodies in limits.ts, the parsers there)
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
     // at shutdown, streams (logs -f, events, wait) and idle keep-alives are cut, not awaited
@@ -93,23 +92,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   networkRoutes(app, deps.backend);
   pluginRoutes(app);
   return app;
-}
-
-/** Docker accepts an empty body where JSON is expected; other bodies (tar) stay streams. */
-function registerBodyParsers(app: FastifyInstance): void {
-  app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = (body as string).trim();
-    if (text === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (err) {
-      done(new InvalidParameter(`invalid JSON: ${(err as Error).message}`), undefined);
-    }
-  });
-  // tar uploads (import, load, build, archive) arrive as text/plain, application/x-tar, or
-  // nothing at all: hand the route the unread stream, bounded.
-  registerUploadParser(app);
 }
 
 /** Routes berth lacks: 501 naming the route; swarm routes 503 as a non-swarm dockerd. */

@@ -12,7 +12,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { atLeast, standardHeaders } from './version';
 import { limitsOf } from './limits';
 
-const MAX_UPGRADE_BODY = 1024 * 1024;
 const kSocket = Symbol('berth.upgradedSocket');
 
 type Upgraded = IncomingMessage & { [kSocket]?: Duplex };
@@ -57,7 +56,7 @@ export function registerUpgrade(app: FastifyInstance): void {
       return;
     }
     socket.pause();
-    readBody(req, socket, head, (err, body, rest) => {
+    readBody(req, socket, head, limitsOf(app).jsonBody, (err, body, rest) => {
       if (err) {
         socket.end('HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"request body is too large"}\n');
         return;
@@ -87,9 +86,9 @@ export function registerUpgrade(app: FastifyInstance): void {
   });
 }
 
-function readBody(req: IncomingMessage, socket: Duplex, head: Buffer, done: (err: Error | null, body: Buffer, rest: Buffer) => void): void {
+function readBody(req: IncomingMessage, socket: Duplex, head: Buffer, max: number, done: (err: Error | null, body: Buffer, rest: Buffer) => void): void {
   const want = Number(req.headers['content-length'] ?? 0) || 0;
-  if (want > MAX_UPGRADE_BODY) return done(new Error('too large'), Buffer.alloc(0), Buffer.alloc(0));
+  if (want > max) return done(new Error('too large'), Buffer.alloc(0), Buffer.alloc(0));
   let buf = head;
   if (buf.length >= want) return done(null, buf.subarray(0, want), buf.subarray(want));
   const onData = (chunk: Buffer) => {

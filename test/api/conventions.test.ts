@@ -81,5 +81,12 @@ t.test('JSON bodies: empty is "no options", malformed is a 400 in Docker\'s word
   t.equal(bad.headers['content-type'], 'application/json');
   const big = await a.inject({ method: 'POST', url: '/containers/create', headers: { 'content-type': 'application/json' }, payload: '{"x":"' + 'a'.repeat(9 * 1024 * 1024) + '"}' });
   t.equal(big.statusCode, 413);
-  t.equal(big.json().message, 'request body is too large');
+  t.equal(big.json().message, 'request body is too large: POST /containers/create accepts at most 1048576 bytes');
+  const noType = await a.inject({ method: 'POST', url: '/containers/create', payload: '{"Image":"busybox"}' });
+  t.equal(noType.statusCode, 201, 'JSON without a Content-Type is read as JSON, as dockerd does');
+  t.same(calls[1], { Image: 'busybox' });
+  const text = await a.inject({ method: 'POST', url: '/containers/create', headers: { 'content-type': 'text/plain' }, payload: '{"Image":"busybox"}' });
+  t.equal(text.statusCode, 400);
+  t.equal(text.json().message, "unsupported Content-Type header (text/plain): must be 'application/json'");
+  t.equal(calls.length, 2, 'nothing created from a body of another type');
 });

@@ -9,7 +9,6 @@ import { InvalidParameter, errorMessage } from '../../errors';
 import { bool, filters, int, str, strs, type Query } from '../query';
 import { jsonMessageStream } from '../streams';
 import { normalizeAuth, type AuthConfig } from '../../backend/registry/client';
-import { registerUploadParser } from '../limits';
 
 type BuildRequest = FastifyRequest<{ Querystring: Query }>;
 
@@ -17,11 +16,8 @@ export function buildRoutes(app: FastifyInstance, backend: Backend): void {
   app.post('/build/prune', async (req: BuildRequest) =>
     backend.build.prune(filters(req.query), { all: bool(req.query, 'all'), keepStorage: int(req.query, 'keep-storage') ?? 0 }));
 
-  void app.register(async (uploads) => {
-    uploads.removeAllContentTypeParsers();
-    registerUploadParser(uploads);
-    uploads.post('/build', (req: BuildRequest, reply: FastifyReply) => build(backend, req, reply));
-  });
+  // the context tar streams in whatever its Content-Type ('upload' in limits.ts routeBodies)
+  app.post('/build', (req: BuildRequest, reply: FastifyReply) => build(backend, req, reply));
 }
 
 function jsonMap(q: Query, key: string): Record<string, string | null> {

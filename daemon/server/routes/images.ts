@@ -9,7 +9,6 @@ import { InvalidParameter } from '../../errors';
 import { decodeAuthHeader } from '../../backend/registry/client';
 import { bool, filters, str, strs, type Query } from '../query';
 import { jsonMessageStream, type JsonMessageStream } from '../streams';
-import { registerUploadParser } from '../limits';
 import { atLeast } from '../version';
 
 type NameRequest = FastifyRequest<{ Params: { name: string }; Querystring: Query }>;
@@ -29,13 +28,9 @@ export function imageRoutes(app: FastifyInstance, backend: Backend): void {
   app.get('/images/get', h.saveMany);
   app.get('/images/:name/get', h.save);
 
-  // uploads: the body is a tar whatever its Content-Type (the CLI says text/plain)
-  void app.register(async (uploads) => {
-    uploads.removeAllContentTypeParsers();
-    registerUploadParser(uploads);
-    uploads.post('/images/create', h.create);
-    uploads.post('/images/load', h.load);
-  });
+  // uploads: the body is a tar whatever its Content-Type ('upload' in limits.ts routeBodies)
+  app.post('/images/create', h.create);
+  app.post('/images/load', h.load);
 }
 
 function handlers(backend: Backend) {
