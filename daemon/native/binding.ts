@@ -43,6 +43,8 @@ export interface RawAddon {
    * with duplex, stdin and stdout are one end of a Unix socketpair and fd is the other.
    */
   spawn(path: string, args: string[], stderrPath: string, duplex?: boolean): { pid: number; fd: number };
+  /** spawn on the thread pool: the event loop does not wait while the child gets to its exec. */
+  spawnAsync(path: string, args: string[], stderrPath: string, duplex?: boolean): Promise<{ pid: number; fd: number }>;
   /** waitpid(pid, WNOHANG): the wait status once exited, null while it runs. */
   reap(pid: number): number | null;
   lockFile(path: string): number;

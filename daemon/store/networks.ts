@@ -50,6 +50,7 @@ const endpointFromRaw = (r: RawEndpoint): EndpointRow => ({
 export class NetworksRepo {
   private readonly insertStmt;
   private readonly allStmt;
+  private readonly getStmt;
   private readonly deleteStmt;
   private readonly epInsertStmt;
   private readonly epDeleteStmt;
@@ -63,6 +64,7 @@ export class NetworksRepo {
     this.insertStmt = db.prepare(`INSERT INTO networks (id, name, driver, created, internal, attachable, enable_ipv6, ipam, options, labels, bridge)
       VALUES (@id, @name, @driver, @created, @internal, @attachable, @enable_ipv6, @ipam, @options, @labels, @bridge)`);
     this.allStmt = db.prepare<[], RawNetwork>('SELECT * FROM networks ORDER BY created');
+    this.getStmt = db.prepare<[string], RawNetwork>('SELECT * FROM networks WHERE id = ?');
     this.deleteStmt = db.prepare('DELETE FROM networks WHERE id = ?');
     this.epInsertStmt = db.prepare(`INSERT INTO endpoints (network_id, container_id, endpoint_id, ip, mac, aliases, ipam_config)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
@@ -84,6 +86,11 @@ export class NetworksRepo {
 
   all(): NetworkRow[] {
     return this.allStmt.all().map(fromRaw);
+  }
+
+  get(id: string): NetworkRow | undefined {
+    const r = this.getStmt.get(id);
+    return r && fromRaw(r);
   }
 
   /** The network and the endpoints stopped containers still had on it, together. */

@@ -36,6 +36,7 @@ export class VolumesRepo {
   private readonly usersStmt;
   private readonly mountInsertStmt;
   private readonly mountsOfStmt;
+  private readonly allMountsStmt;
   private readonly mountsDeleteStmt;
   private readonly refCountsStmt;
 
@@ -49,6 +50,8 @@ export class VolumesRepo {
     this.mountInsertStmt = db.prepare('INSERT INTO container_mounts (container_id, destination, volume, mount) VALUES (?, ?, ?, ?)');
     this.mountsOfStmt = db.prepare<[string], { container_id: string; destination: string; volume: string | null; mount: string }>(
       'SELECT * FROM container_mounts WHERE container_id = ?');
+    this.allMountsStmt = db.prepare<[], { container_id: string; destination: string; volume: string | null; mount: string }>(
+      'SELECT * FROM container_mounts');
     this.mountsDeleteStmt = db.prepare('DELETE FROM container_mounts WHERE container_id = ?');
     this.refCountsStmt = db.prepare<[], { volume: string; n: number }>(
       'SELECT volume, COUNT(DISTINCT container_id) AS n FROM container_mounts WHERE volume IS NOT NULL GROUP BY volume');
@@ -93,8 +96,15 @@ export class VolumesRepo {
   }
 
   mountsOf(containerId: string): MountRow[] {
-    return this.mountsOfStmt.all(containerId).map((r) => ({
-      containerId: r.container_id, destination: r.destination, volume: r.volume, mount: JSON.parse(r.mount),
-    }));
+    return this.mountsOfStmt.all(containerId).map(mountFromRaw);
+  }
+
+  /** Every container's mount points in one query (docker ps over many containers). */
+  allMounts(): MountRow[] {
+    return this.allMountsStmt.all().map(mountFromRaw);
   }
 }
+
+const mountFromRaw = (r: { container_id: string; destination: string; volume: string | null; mount: string }): MountRow => ({
+  containerId: r.container_id, destination: r.destination, volume: r.volume, mount: JSON.parse(r.mount),
+});

@@ -156,46 +156,118 @@ static napi_value js_lock_file(napi_env env, napi_callback_info info) {
 
 /* ---- processes ---- */
 
+/* What a spawn needs, read from JS before it runs (on the calling thread or the thread pool). */
+struct spawn_req {
+  char path[MAX_PATH_ARG], errpath[MAX_PATH_ARG];
+  char *args[66];
+  uint32_t nargs;
+  bool duplex;
+  pid_t pid;
+  int fd;
+  berth_error_t err;
+  napi_async_work work;
+  napi_deferred deferred;
+};
+
+static void spawn_req_free(struct spawn_req *r) {
+  for (uint32_t i = 0; i < r->nargs; i++) free(r->args[i + 1]);
+  free(r);
+}
+
+/* (path, args[], stderrPath, duplex?) -> a request, or NULL with a JS exception pending */
+static struct spawn_req *spawn_req_read(napi_env env, size_t argc, napi_value *argv) {
+  struct spawn_req *r = calloc(1, sizeof *r);
+  if (!r) {
+    napi_throw_error(env, NULL, "spawn: out of memory");
+    return NULL;
+  }
+  r->fd = -1;
+  if (get_string(env, argv[0], r->path, sizeof r->path) < 0 || get_string(env, argv[2], r->errpath, sizeof r->errpath) < 0) goto fail;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &n) != napi_ok || n > 64) {
+    napi_throw_type_error(env, NULL, "spawn: args must be an array of at most 64 strings");
+    goto fail;
+  }
+  r->args[0] = r->path;
+  for (; r->nargs < n; r->nargs++) {
+    napi_value item;
+    napi_get_element(env, argv[1], r->nargs, &item);
+    if (get_string_alloc(env, item, &r->args[r->nargs + 1], false, "spawn: args must be strings") < 0) goto fail;
+  }
+  r->args[n + 1] = NULL;
+  if (argc > 3) napi_get_value_bool(env, argv[3], &r->duplex);
+  return r;
+fail:
+  spawn_req_free(r);
+  return NULL;
+}
+
+static void spawn_req_run(struct spawn_req *r) {
+  r->pid = berth_spawn(r->path, r->args, r->errpath, r->duplex, &r->fd, &r->err);
+}
+
+static napi_value spawn_req_result(napi_env env, const struct spawn_req *r) {
+  napi_value out, jpid, jfd;
+  napi_create_object(env, &out);
+  napi_create_int32(env, r->pid, &jpid);
+  napi_create_int32(env, r->fd, &jfd);
+  napi_set_named_property(env, out, "pid", jpid);
+  napi_set_named_property(env, out, "fd", jfd);
+  return out;
+}
+
 /* spawn(path, args[], stderrPath, duplex?) -> { pid, fd }: fd is the read end of the child's
  * stdout; with duplex, the other end of a socketpair that is both the child's stdin and stdout. */
 static napi_value js_spawn(napi_env env, napi_callback_info info) {
   ARGS(4);
   NEED(3);
-  char path[MAX_PATH_ARG], errpath[MAX_PATH_ARG];
-  if (get_string(env, argv[0], path, sizeof path) < 0 || get_string(env, argv[2], errpath, sizeof errpath) < 0) return NULL;
-  bool is_array = false;
-  uint32_t n = 0;
-  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &n) != napi_ok || n > 64) {
-    napi_throw_type_error(env, NULL, "spawn: args must be an array of at most 64 strings");
-    return NULL;
-  }
-  char *args[66] = {path};
-  napi_value out = NULL;
-  uint32_t got = 0;
-  for (; got < n; got++) {
-    napi_value item;
-    napi_get_element(env, argv[1], got, &item);
-    if (get_string_alloc(env, item, &args[got + 1], false, "spawn: args must be strings") < 0) goto done;
-  }
-  args[n + 1] = NULL;
-  berth_error_t err = {0};
-  int fd = -1;
-  bool duplex = false;
-  if (argc > 3) napi_get_value_bool(env, argv[3], &duplex);
-  pid_t pid = berth_spawn(path, args, errpath, duplex, &fd, &err);
-  if (pid < 0) {
-    throw_berth(env, &err);
-    goto done;
-  }
-  napi_value jpid, jfd;
-  napi_create_object(env, &out);
-  napi_create_int32(env, pid, &jpid);
-  napi_create_int32(env, fd, &jfd);
-  napi_set_named_property(env, out, "pid", jpid);
-  napi_set_named_property(env, out, "fd", jfd);
-done:
-  for (uint32_t i = 0; i < got; i++) free(args[i + 1]);
+  struct spawn_req *r = spawn_req_read(env, argc, argv);
+  if (!r) return NULL;
+  spawn_req_run(r);
+  napi_value out = r->pid < 0 ? (throw_berth(env, &r->err), NULL) : spawn_req_result(env, r);
+  spawn_req_free(r);
   return out;
+}
+
+static void spawn_async_execute(napi_env env, void *data) {
+  (void)env;
+  spawn_req_run(data);
+}
+
+static void spawn_async_complete(napi_env env, napi_status status, void *data) {
+  struct spawn_req *r = data;
+  if (status == napi_ok && r->pid >= 0) {
+    napi_resolve_deferred(env, r->deferred, spawn_req_result(env, r));
+  } else {
+    napi_value msg, error;
+    napi_create_string_utf8(env, status == napi_ok ? r->err.msg : "spawn: cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &error);
+    napi_reject_deferred(env, r->deferred, error);
+  }
+  napi_delete_async_work(env, r->work);
+  spawn_req_free(r);
+}
+
+/* spawnAsync(path, args[], stderrPath, duplex?) -> Promise<{ pid, fd }>: spawn's work on the
+ * thread pool, so berthd's event loop never waits for the child to reach its exec (vfork). */
+static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  NEED(3);
+  struct spawn_req *r = spawn_req_read(env, argc, argv);
+  if (!r) return NULL;
+  napi_value promise, name;
+  napi_create_promise(env, &r->deferred, &promise);
+  napi_create_string_utf8(env, "berth.spawn", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, spawn_async_execute, spawn_async_complete, r, &r->work) != napi_ok ||
+      napi_queue_async_work(env, r->work) != napi_ok) {
+    napi_value msg, error;
+    napi_create_string_utf8(env, "spawn: cannot queue the work", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &error);
+    napi_reject_deferred(env, r->deferred, error);
+    spawn_req_free(r);
+  }
+  return promise;
 }
 
 /* reap(pid) -> exit status (number, as waitpid reports it) or null while it runs. */
@@ -852,6 +924,7 @@ NAPI_MODULE_INIT() {
       FN("fsrootChmod", js_fsroot_chmod),
       FN("fsrootUtimes", js_fsroot_utimes),
       FN("spawn", js_spawn),
+      FN("spawnAsync", js_spawn_async),
       FN("reap", js_reap),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -857,6 +857,7 @@ export class Containers {
       }
     }
     let rows = this.d.repo.all();
+    const mountsOf = this.d.mounts?.listView() ?? (() => []);
     const all = opts.all || f.has('status') || f.has('exited');
     const before = f.get('before')[0];
     const since = f.get('since')[0];
@@ -877,12 +878,13 @@ export class Containers {
       f.any('health', (v) => (r.state.Health?.Status ?? 'none') === v) &&
       f.any('ancestor', (v) => v === r.imageRef || r.imageId.includes(v.replace(/^sha256:/, ''))) &&
       // dockerd: a volume's name (a bind's source) or any mount's destination
-      f.any('volume', (v) => (this.d.mounts?.inspect(r.id) ?? []).some((m) => ((m as { Name?: string }).Name || m.Source) === v || m.Destination === v)) &&
+      f.any('volume', (v) => mountsOf(r.id).some((m) => ((m as { Name?: string }).Name || m.Source) === v || m.Destination === v)) &&
       (['network', 'publish', 'expose'] as const).every((k) => f.any(k, (v) => !!this.d.network?.matches(k, v, r.id, r.hostConfig, r.config.ExposedPorts))) &&
       f.matchLabels(r.config.Labels));
     if (opts.limit > 0) rows = rows.slice(0, opts.limit);
     const now = Date.now();
-    return rows.map((r) => ({ r, net: this.d.network?.summary(r.id, r.hostConfig, r.config.ExposedPorts) })).map(({ r, net }) => ({
+    const summary = this.d.network?.summaries();
+    return rows.map((r) => ({ r, net: summary?.(r.id, r.hostConfig, r.config.ExposedPorts) })).map(({ r, net }) => ({
       Id: r.id,
       Names: ['/' + r.name],
       Image: r.imageRef,
@@ -895,7 +897,7 @@ export class Containers {
       Status: statusText(r.state, now),
       HostConfig: { NetworkMode: r.hostConfig.NetworkMode ?? 'default' },
       NetworkSettings: { Networks: net?.Networks ?? {} },
-      Mounts: this.d.mounts?.inspect(r.id) ?? [],
+      Mounts: mountsOf(r.id),
     }));
   }
 

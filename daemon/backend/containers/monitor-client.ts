@@ -243,15 +243,13 @@ export class MonitorPool {
     return sock;
   }
 
-  /** Starts standbys until the pool is full again, after the current I/O callbacks. */
+  /** Starts standbys until the pool is full again, off the event loop (the thread pool spawns). */
   refill(): void {
     if (this.closed || this.refilling || this.idle.length >= this.size) return;
     this.refilling = true;
-    setImmediate(() => {
+    void this.spawnOne().then((ok) => {
       this.refilling = false;
-      while (!this.closed && this.idle.length < this.size) {
-        if (!this.spawnOne()) return;
-      }
+      if (ok) this.refill();
     });
   }
 
@@ -261,16 +259,20 @@ export class MonitorPool {
     for (const sock of this.idle.splice(0)) sock.destroy();
   }
 
-  private spawnOne(): boolean {
+  private async spawnOne(): Promise<boolean> {
     const addon = loadAddon();
     let spawned: { pid: number; fd: number };
     try {
-      spawned = addon.spawn(this.executable, ['standby', this.execRoot], `${this.execRoot}/monitor-standby.log`, true);
+      spawned = await addon.spawnAsync(this.executable, ['standby', this.execRoot], `${this.execRoot}/monitor-standby.log`, true);
     } catch {
       return false; // a start spawns its own monitor, and says why if that fails too
     }
     reapSoon(addon, spawned.pid);
     const sock = new Socket({ fd: spawned.fd, readable: true, writable: true });
+    if (this.closed) {
+      sock.destroy();
+      return false;
+    }
     const drop = () => {
       const i = this.idle.indexOf(sock);
       if (i >= 0) this.idle.splice(i, 1);
@@ -298,13 +300,16 @@ export async function spawnMonitor(opts: SpawnMonitorOptions, pool?: MonitorPool
   const mode = opts.mode ?? 'container';
   const standby = opts.executable === undefined ? pool?.take() : undefined;
   if (standby) {
-    pool!.refill();
     standby.write(`${mode}\0${configFile}\0${resolvePath(opts.monitorLog)}\0`);
     try {
       return await readAnswer(standby, opts.monitorLog, true);
     } catch (err) {
       if (!(err instanceof NoAnswer)) throw err;
       // the standby was gone before it read the request: start one the usual way
+    } finally {
+      // the next standby once this one has done its work: its exec and loader would compete
+      // with the container's set-up for the CPUs
+      pool!.refill();
     }
   }
   // posix_spawn through the addon (vfork: no copy of berthd's page tables, unlike Node's

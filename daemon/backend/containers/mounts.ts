@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { isAbsolute, join, posix } from 'node:path';
 import { InvalidParameter, SystemError, errorMessage } from '../../errors';
 import type { NativeOps } from '../../native/ops';
-import type { VolumesRepo } from '../../store/volumes';
+import type { MountRow, VolumesRepo } from '../../store/volumes';
 import type { Volumes } from '../volumes';
 import type { Json } from './config';
 
@@ -209,8 +209,17 @@ export class ContainerMounts {
 
   /** Mount points for inspect and ps. */
   inspect(containerId: string): MountPoint[] {
-    return this.d.repo.mountsOf(containerId).map((r) => publicMount(r.mount as Planned))
-      .sort((a, b) => depth(a.Destination) - depth(b.Destination) || a.Destination.localeCompare(b.Destination));
+    return mountPoints(this.d.repo.mountsOf(containerId));
+  }
+
+  /** Every container's mount points from one query: docker ps over many containers. */
+  listView(): (containerId: string) => MountPoint[] {
+    const by = new Map<string, MountRow[]>();
+    for (const r of this.d.repo.allMounts()) {
+      const l = by.get(r.containerId);
+      if (l) l.push(r); else by.set(r.containerId, [r]);
+    }
+    return (id) => mountPoints(by.get(id) ?? []);
   }
 
   /** At start: volumes acquired (mounted, `mount` events), the monitor's mounts in order, tmpfs included. */
@@ -349,3 +358,6 @@ export function resolveInRoot(root: string, path: string): string | null {
   }
   return join(root, ...done);
 }
+
+const mountPoints = (rows: MountRow[]): MountPoint[] => rows.map((r) => publicMount(r.mount as Planned))
+  .sort((a, b) => depth(a.Destination) - depth(b.Destination) || a.Destination.localeCompare(b.Destination));

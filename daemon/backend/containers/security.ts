@@ -210,6 +210,20 @@ export function seccompLines(profile: SeccompProfile, ctx: SeccompContext): stri
 }
 
 /** The seccomp profile a container gets: null when unconfined (or --privileged without one). */
+/**
+ * seccompLines for one profile object and capability set, remembered: the default profile is one
+ * object, so every container with the default capabilities reuses one conversion.
+ */
+const linesMemo = new WeakMap<SeccompProfile, Map<string, string>>();
+function profileLines(profile: SeccompProfile, caps: string[]): string {
+  let byCaps = linesMemo.get(profile);
+  if (!byCaps) linesMemo.set(profile, byCaps = new Map());
+  const key = caps.join(',');
+  let lines = byCaps.get(key);
+  if (lines === undefined) byCaps.set(key, lines = seccompLines(profile, { caps }));
+  return lines;
+}
+
 function seccompProfileOf(opts: SecurityOpts, privileged: boolean): SeccompProfile | null {
   if (opts.seccomp === 'unconfined') return null;
   if (opts.seccomp === undefined || opts.seccomp === '' || opts.seccomp === 'builtin') return privileged ? null : DEFAULT_SECCOMP_PROFILE;
@@ -338,7 +352,7 @@ export function validateSecurity(hc: Json, defaultUlimits?: Record<string, Ulimi
   const profile = seccompProfileOf(opts, !!hc.Privileged);
   if (profile) {
     try {
-      seccompLines(profile, { caps });
+      profileLines(profile, caps);
     } catch (err) {
       throw new InvalidParameter(`Decoding seccomp profile failed: ${(err as Error).message}`);
     }
@@ -370,7 +384,7 @@ function profileFile(dir: string, lines: string): string {
 export function seccompFileOf(hc: Json, seccompDir: string): string | undefined {
   const privileged = !!hc.Privileged;
   const profile = seccompProfileOf(parseSecurityOpts(hc.SecurityOpt), privileged);
-  return profile ? profileFile(seccompDir, seccompLines(profile, { caps: capabilitySet(hc) })) : undefined;
+  return profile ? profileFile(seccompDir, profileLines(profile, capabilitySet(hc))) : undefined;
 }
 
 /** HostConfig → the monitor's security keys; the seccomp profile (line format) goes to a file in seccompDir. */

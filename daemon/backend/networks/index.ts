@@ -3,7 +3,7 @@
 // and given back at stop; the kernel side (bridges, veths) through a NetDriver and published
 // ports through a PortProxy, both replaced by fakes in unit tests.
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { AddressPool } from '../../config';
 import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../errors';
@@ -64,8 +64,8 @@ export interface ContainerNetworking {
   stop(id: string): Promise<void>;
   /** Inspect's NetworkSettings. */
   settings(id: string, hostConfig: Json, exposed: Json | undefined): Json;
-  /** docker ps: Ports and NetworkSettings.Networks. */
-  summary(id: string, hostConfig: Json, exposed: Json | undefined): { Ports: Json[]; Networks: Json };
+  /** docker ps: Ports and NetworkSettings.Networks, per container, from one read of the store. */
+  summaries(): (id: string, hostConfig: Json, exposed: Json | undefined) => { Ports: Json[]; Networks: Json };
   /** docker ps filters network=, publish=, expose=. */
   matches(filter: 'network' | 'publish' | 'expose', value: string, id: string, hostConfig: Json, exposed: Json | undefined): boolean;
 }
@@ -339,7 +339,7 @@ export class Networks implements ContainerNetworking {
   }
 
   private byId(id: string): NetworkRow | undefined {
-    return this.d.repo.all().find((n) => n.id === id);
+    return this.d.repo.get(id);
   }
 
   private record(n: NetworkRow, containerId: string, ec: Record<string, any> | null): void {
@@ -414,7 +414,7 @@ export class Networks implements ContainerNetworking {
     const mode = modeOf(hostConfig);
     if (mode.startsWith('container:')) return; // the joined container's namespace and files
     if (mode === 'host' || mode === 'none') {
-      await this.writeFiles(c, hostConfig, mode);
+      this.writeFiles(c, hostConfig, mode);
       return;
     }
     if (mode !== 'default' && !this.d.repo.endpointsOfContainer(c.id).length) {
@@ -430,7 +430,7 @@ export class Networks implements ContainerNetworking {
         await this.attachOne(c, n, idx++);
       }
       await this.publish(c, hostConfig, exposed, run);
-      await this.writeFiles(c, hostConfig, mode);
+      this.writeFiles(c, hostConfig, mode);
     } catch (err) {
       await this.stop(c.id);
       throw err;
@@ -558,26 +558,30 @@ export class Networks implements ContainerNetworking {
     return b?.ipam.Config[0]?.Gateway ?? '';
   }
 
-  /** /etc/hosts and /etc/resolv.conf for the mode the container runs in. */
-  private async writeFiles(c: ContainerInfo, hostConfig: Json, mode: string): Promise<void> {
+  /**
+   * /etc/hosts and /etc/resolv.conf for the mode the container runs in. Synchronous: two small
+   * files, where each thread-pool round trip (open, write, close) costs more than the writes, on
+   * every start's critical path.
+   */
+  private writeFiles(c: ContainerInfo, hostConfig: Json, mode: string): void {
     const extra = extraHostEntries(hostConfig.ExtraHosts, this.hostGateway());
     const overrides = { dns: hostConfig.Dns, search: hostConfig.DnsSearch, options: hostConfig.DnsOptions };
     const host = readHostResolv();
     if (mode === 'host') {
       let hosts = '';
-      try { hosts = await readFile('/etc/hosts', 'utf8'); } catch { /* none on the host */ }
+      try { hosts = readFileSync('/etc/hosts', 'utf8'); } catch { /* none on the host */ }
       const added = extra.map((e) => `${e.ip}\t${e.names}\n`).join('');
-      await writeFile(c.hostsPath, hosts.replace(/\n?$/, hosts ? '\n' : '') + added);
-      await writeFile(c.resolvPath, resolvText('host', host, overrides).text);
+      writeFileSync(c.hostsPath, hosts.replace(/\n?$/, hosts ? '\n' : '') + added);
+      writeFileSync(c.resolvPath, resolvText('host', host, overrides).text);
       return;
     }
     const eps = this.d.repo.endpointsOfContainer(c.id).filter((e) => e.ip);
     const links = mode === 'default' || mode === 'bridge' ? this.linkEntries(c, hostConfig) : [];
     const self = eps.map((e) => selfEntry(e.ip, c.hostname, c.domainname));
-    await writeFile(c.hostsPath, hostsText([...extra, ...links, ...self]));
+    writeFileSync(c.hostsPath, hostsText([...extra, ...links, ...self]));
     const r = resolvText(this.relayOf(c.id) ? 'internal' : 'legacy', host, overrides);
     this.upstreams.set(c.id, r.upstream);
-    await writeFile(c.resolvPath, r.text);
+    writeFileSync(c.resolvPath, r.text);
   }
 
   /** --link on the default bridge: `IP\talias ID name` for each running linked container. */
@@ -628,12 +632,13 @@ export class Networks implements ContainerNetworking {
     return ports;
   }
 
-  private networksOf(id: string): { networks: Json; primary: Json | undefined } {
+  private networksOf(id: string, endpoints = this.d.repo.endpointsOfContainer(id),
+    network: (id: string) => NetworkRow | undefined = (nid) => this.byId(nid)): { networks: Json; primary: Json | undefined } {
     const run = this.running.get(id);
     const networks: Json = {};
     let primary: Json | undefined;
-    for (const e of this.d.repo.endpointsOfContainer(id)) {
-      const n = this.byId(e.networkId);
+    for (const e of endpoints) {
+      const n = network(e.networkId);
       if (!n) continue;
       const pool = n.ipam.Config[0];
       const live = !!run && !!e.ip;
@@ -667,14 +672,22 @@ export class Networks implements ContainerNetworking {
     };
   }
 
-  summary(id: string, _hostConfig: Json, exposed: Json | undefined): { Ports: Json[]; Networks: Json } {
-    const out: Json[] = [];
-    for (const [key, bindings] of Object.entries(this.portMap(id, exposed))) {
-      const [port, type] = key.split('/') as [string, string];
-      if (!bindings) out.push({ PrivatePort: Number(port), Type: type });
-      else for (const b of bindings) out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+  summaries(): (id: string, hostConfig: Json, exposed: Json | undefined) => { Ports: Json[]; Networks: Json } {
+    const nets = new Map(this.d.repo.all().map((n) => [n.id, n]));
+    const endpoints = new Map<string, EndpointRow[]>();
+    for (const e of this.d.repo.allEndpoints()) {
+      const l = endpoints.get(e.containerId);
+      if (l) l.push(e); else endpoints.set(e.containerId, [e]);
     }
-    return { Ports: out, Networks: this.networksOf(id).networks };
+    return (id, _hostConfig, exposed) => {
+      const out: Json[] = [];
+      for (const [key, bindings] of Object.entries(this.portMap(id, exposed))) {
+        const [port, type] = key.split('/') as [string, string];
+        if (!bindings) out.push({ PrivatePort: Number(port), Type: type });
+        else for (const b of bindings) out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+      }
+      return { Ports: out, Networks: this.networksOf(id, endpoints.get(id) ?? [], (nid) => nets.get(nid)).networks };
+    };
   }
 
   matches(filter: 'network' | 'publish' | 'expose', value: string, id: string, hostConfig: Json, exposed: Json | undefined): boolean {
