@@ -11,7 +11,7 @@
       "target_name": "berth-monitor",
       "type": "executable",
       "sources": ["<!@(ls -1 src/monitor/*.c)", "src/error.c"],
-      "libraries": ["-lseccomp"]
+      "libraries": ["-lseccomp", "-lz"]
     },
     {
       "target_name": "test-cgroup",
@@ -34,7 +34,8 @@
     {
       "target_name": "test-monitor-json",
       "type": "executable",
-      "sources": ["test/monitor-json.c", "src/monitor/util.c", "src/monitor/json.c", "src/monitor/log.c", "src/monitor/config.c", "src/monitor/user.c", "src/monitor/security.c", "src/monitor/caps.c", "src/monitor/rootfs.c", "src/error.c"]
+      "sources": ["test/monitor-json.c", "src/monitor/util.c", "src/monitor/json.c", "src/monitor/log.c", "src/monitor/config.c", "src/monitor/user.c", "src/monitor/security.c", "src/monitor/caps.c", "src/monitor/rootfs.c", "src/error.c"],
+      "libraries": ["-lz"]
     }
   ]
 }

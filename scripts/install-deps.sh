@@ -2,6 +2,7 @@
 # Debian packages berth's build and tests need. Idempotent; safe to run on every CI run.
 #  build-essential, python3: node-gyp (the addon, the monitor, better-sqlite3 from source)
 #  libseccomp-dev: the monitor's seccomp filter (links -lseccomp; libseccomp2 at run time)
+#  zlib1g-dev: the monitor gzips rotated container logs (links -lz; zlib1g at run time)
 #  busybox-static: the test image is built from the host's static busybox (no network)
 #  tini: its static build, /usr/bin/tini-static, is the init `docker run --init` binds into a container
 #  docker.io: for its Docker CLI, which the e2e tests drive (skipped when `docker` exists)
@@ -15,7 +16,7 @@
 #  zstd, openssl: a zstd-compressed layer and a test CA for the TLS registry tests
 set -euo pipefail
 need=()
-for pkg in build-essential python3 libseccomp-dev busybox-static tini iptables systemd python3-docker docker-compose docker-registry apache2-utils zstd openssl; do
+for pkg in build-essential python3 libseccomp-dev zlib1g-dev busybox-static tini iptables systemd python3-docker docker-compose docker-registry apache2-utils zstd openssl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 command -v docker >/dev/null || need+=(docker.io)

@@ -70,7 +70,7 @@ static void test_log(void) {
   snprintf(path, sizeof path, "%s/c-json.log", dir);
   struct json_log jl;
   berth_error_t err = {0};
-  ok(json_log_open(&jl, path, 0, 1, &err) == 0, "log opens");
+  ok(json_log_open(&jl, path, 0, 1, false, NULL, &err) == 0, "log opens");
   json_log_write(&jl, LOG_STDOUT, "one\ntw", 6, &err);
   json_log_write(&jl, LOG_STDOUT, "o\n", 2, &err);
   json_log_write(&jl, LOG_STDERR, "tail", 4, &err);
@@ -95,7 +95,7 @@ static void test_log(void) {
   buf_free(&b);
 
   /* rotation: max 100 bytes, 3 files */
-  ok(json_log_open(&jl, path, 100, 3, &err) == 0, "log reopens with rotation");
+  ok(json_log_open(&jl, path, 100, 3, false, NULL, &err) == 0, "log reopens with rotation");
   for (int i = 0; i < 4; i++) json_log_write(&jl, LOG_STDOUT, "0123456789012345678901234567890123456789\n", 41, &err);
   json_log_close(&jl);
   char p1[300], p2[300], p3[300];

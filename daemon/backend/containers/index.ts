@@ -16,6 +16,7 @@ import { Mutex } from '../lock';
 import { checkCreateTypes, commandOf, DEFAULT_PATH, mergeConfig, normalizeConfig, normalizeHostConfig, parseSignal, resourceWarnings, type Json } from './config';
 import { containerPaths, createContainerFiles, removeContainerFiles, type ContainerPaths } from './files';
 import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
+import { logSettings, validateLogOpts, type LogSettings } from './logopts';
 import { generateName, validName } from './names';
 import type { ContainerMounts } from './mounts';
 import { capabilitySet, parseSecurityOpts, seccompFileOf, securitySpec, ulimitsOf, validateSecurity, type Ulimit } from './security';
@@ -164,14 +165,6 @@ const freshState = (): ContainerState => ({
   Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
 });
 
-function parseSize(s: string | undefined): number {
-  if (!s) return 0;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(s.trim());
-  if (!m) throw new InvalidParameter(`invalid max-size: ${s}`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
-  return Math.floor(Number(m[1]) * mult);
-}
-
 export class Containers {
   private readonly live = new Map<string, Live>();
 
@@ -232,6 +225,7 @@ export class Containers {
     const hostConfig = normalizeHostConfig(body.HostConfig);
     validateSecurity(hostConfig, this.d.defaultUlimits);
     validateNamespaceModes(hostConfig);
+    validateLogOpts(hostConfig.LogConfig);
     defaultCgroupnsMode(hostConfig, this.d.cgroups.version, this.d.cgroupnsMode);
     const warnings = resourceWarnings(hostConfig, this.d.cgroups.version);
     const id = randomBytes(32).toString('hex');
@@ -312,13 +306,21 @@ export class Containers {
     });
   }
 
-  private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, procs: string[], oomFile: string | null, ns: NamespaceSpec) {
+  /** The json-file logger's settings; a bad --log-opt fails the start as dockerd's logger does. */
+  private logSettingsOf(c: ContainerRow): LogSettings {
+    const cfg = { ...this.d.logOpts, ...(c.hostConfig.LogConfig?.Config ?? {}) } as Record<string, string>;
+    return logSettings(cfg, {
+      id: c.id, name: c.name, imageId: c.imageId, imageName: c.imageRef,
+      labels: c.config.Labels ?? {}, env: c.config.Env ?? [], command: commandOf(c.config),
+    });
+  }
+
+  private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, procs: string[], oomFile: string | null, ns: NamespaceSpec, log: LogSettings) {
     const p = this.paths(c.id);
     const env: string[] = [...(c.config.Env ?? [])];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${c.config.Hostname}`);
     if (c.config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-    const logCfg = { ...this.d.logOpts, ...(c.hostConfig.LogConfig?.Config ?? {}) } as Record<string, string>;
     const [rows, cols] = (c.hostConfig.ConsoleSize as number[] | undefined) ?? [0, 0];
     const init = wantsInit(c.hostConfig, !!this.d.init) ? initBinary(this.d.initPath) : undefined;
     const sandbox = this.d.network?.sandbox(c.id, c.hostConfig) ?? { netns: c.hostConfig.NetworkMode === 'host' ? 'host' : 'none' };
@@ -327,8 +329,10 @@ export class Containers {
       socket: p.socket,
       // the none driver keeps nothing; local is kept in json-file form (berth reads both alike)
       log: c.hostConfig.LogConfig?.Type === 'none' ? undefined : p.log,
-      logMaxSize: parseSize(logCfg['max-size']),
-      logMaxFiles: Math.max(1, Number(logCfg['max-file'] ?? 1) || 1),
+      logMaxSize: log.maxSize,
+      logMaxFiles: log.maxFiles,
+      logCompress: log.compress,
+      logAttrs: log.attrs,
       exitFile: p.exitFile,
       monitorLog: p.monitorLog,
       configFile: p.monitorConfig,
@@ -377,11 +381,12 @@ export class Containers {
       const x = this.find(ref);
       return { id: x.id, pid: x.state.Pid, running: x.state.Running && !x.state.Restarting, hostConfig: x.hostConfig };
     });
+    const log = this.logSettingsOf(c);
     const cg = this.d.cgroups.create(c.id, c.hostConfig);
     let link: MonitorLink;
     let mounted = false;
     try {
-      const spec = await this.withMounts(c, this.monitorSpec(c, image, cg.procs, cg.oomFile, ns));
+      const spec = await this.withMounts(c, this.monitorSpec(c, image, cg.procs, cg.oomFile, ns, log));
       mounted = true;
       link = await this.d.monitors.launch(spec);
     } catch (err) {
@@ -795,7 +800,7 @@ export class Containers {
       try {
         const end = { offset: 0 };
         yield* readLog(path, opts, end, fd);
-        if (opts.follow && exited) yield* followLog(path, opts, end.offset, exited, aborted);
+        if (opts.follow && exited) yield* followLog(path, opts, end.offset, exited, aborted, fd);
       } finally {
         if (fd !== undefined) closeSync(fd);
       }

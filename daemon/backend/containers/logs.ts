@@ -1,7 +1,10 @@
 // Reading the json-file log the monitor writes (Docker's format: one JSON object per line with
-// log, stream and time). Serves `docker logs` with --tail, --since/--until, -t and -f.
-import { createReadStream, fstatSync, watch, type FSWatcher } from 'node:fs';
+// log, stream, attrs and time), rotated files plain or gzip'd. Serves `docker logs` with --tail,
+// --since/--until, -t, --details and -f.
+import { closeSync, createReadStream, fstatSync, openSync, read, statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import { queryEscape } from './logopts';
 
 export interface LogRecord {
   stream: 1 | 2;
@@ -18,9 +21,17 @@ export interface LogOptions {
   timestamps: boolean;
   /** Last N lines; -1 = all. */
   tail: number;
+  /** --details: the record's attributes (k=v,... as dockerd writes them) and a space before each line */
+  details?: boolean;
 }
 
-interface Parsed { log: string; stream: string; time: string }
+interface Parsed { log: string; stream: string; time: string; attrs?: Record<string, string> }
+
+/** dockerd's --details prefix: the attributes sorted by key, query-escaped, then a space. */
+function detailsOf(attrs: Record<string, string> | undefined): string {
+  if (!attrs) return ' ';
+  return `${Object.keys(attrs).sort().map((k) => `${queryEscape(k)}=${queryEscape(String(attrs[k]))}`).join(',')} `;
+}
 
 /** Turns one log line into a record, or null when filtered out or unparsable. */
 function toRecord(line: string, opts: LogOptions): LogRecord | null {
@@ -38,7 +49,8 @@ function toRecord(line: string, opts: LogOptions): LogRecord | null {
     if (opts.since > 0 && t < opts.since) return null;
     if (opts.until > 0 && t > opts.until) return null;
   }
-  const text = opts.timestamps ? `${p.time} ${p.log}` : p.log;
+  const body = opts.details ? detailsOf(p.attrs) + p.log : p.log;
+  const text = opts.timestamps ? `${p.time} ${body}` : body;
   return { stream, data: Buffer.from(text, 'utf8') };
 }
 
@@ -61,12 +73,39 @@ async function exists(path: string): Promise<number> {
   }
 }
 
-/** The log files, oldest first: <log>.N ... <log>.1, <log>. */
-async function logFiles(path: string): Promise<string[]> {
+/** The rotated log files, oldest first: <log>.N ... <log>.1, each plain or gzip'd (.gz). */
+async function rotatedFiles(path: string): Promise<string[]> {
   const files: string[] = [];
-  for (let i = 1; (await exists(`${path}.${i}`)) >= 0; i++) files.unshift(`${path}.${i}`);
-  files.push(path);
+  for (let i = 1; ; i++) {
+    if ((await exists(`${path}.${i}`)) >= 0) files.unshift(`${path}.${i}`);
+    else if ((await exists(`${path}.${i}.gz`)) >= 0) files.unshift(`${path}.${i}.gz`);
+    else break;
+  }
   return files;
+}
+
+/**
+ * A rotated file's bytes, inflated when gzip'd. A plain <log>.N that the monitor's compressor
+ * turns into <log>.N.gz meanwhile is read from the .gz (written whole before the plain one goes).
+ */
+async function openRotated(file: string): Promise<NodeJS.ReadableStream | null> {
+  const tryOpen = async (f: string) => {
+    try {
+      return await open(f, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  };
+  let name = file;
+  let fh = await tryOpen(name);
+  if (!fh && !file.endsWith('.gz')) fh = await tryOpen(name = `${file}.gz`);
+  if (!fh) return null;
+  const raw = fh.createReadStream({ highWaterMark: 256 * 1024 });
+  if (!name.endsWith('.gz')) return raw;
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  raw.on('error', (err) => gunzip.destroy(err));
+  return raw.pipe(gunzip);
 }
 
 /**
@@ -76,87 +115,107 @@ async function logFiles(path: string): Promise<string[]> {
 export async function* readLog(path: string, opts: LogOptions, end: { offset: number } = { offset: 0 }, liveFd?: number): AsyncGenerator<LogRecord> {
   const ring: LogRecord[] = [];
   const keep = opts.tail;
-  const files = await logFiles(path);
-  for (const file of files) {
-    // the live file through the descriptor opened with the request: a docker rm meanwhile
-    // unlinks the file, and the log is still read whole, as dockerd's open reader does
-    const fd = file === path ? liveFd : undefined;
-    const size = fd !== undefined ? fstatSync(fd).size : await exists(file);
-    if (size <= 0) {
-      if (file === path) end.offset = 0;
-      continue;
+  const take = function* (lines: string[]): Generator<LogRecord> {
+    for (const line of lines) {
+      const rec = toRecord(line, opts);
+      if (!rec) continue;
+      if (keep < 0) yield rec;
+      else if (keep > 0) {
+        ring.push(rec);
+        if (ring.length > keep) ring.shift();
+      }
     }
+  };
+  for (const file of await rotatedFiles(path)) {
+    const stream = await openRotated(file);
+    if (!stream) continue; // rotated away meanwhile
     const splitter = new LineSplitter();
-    const stream = createReadStream(file, { start: 0, end: size - 1, highWaterMark: 256 * 1024, ...(fd !== undefined && { fd, autoClose: false }) });
+    for await (const chunk of stream) yield* take(splitter.push(chunk as Buffer));
+    yield* take(splitter.push('\n'));
+  }
+  // the live file through the descriptor opened with the request: a docker rm meanwhile
+  // unlinks the file, and the log is still read whole, as dockerd's open reader does
+  const size = liveFd !== undefined ? fstatSync(liveFd).size : await exists(path);
+  end.offset = 0;
+  if (size > 0) {
+    const splitter = new LineSplitter();
+    const stream = createReadStream(path, { start: 0, end: size - 1, highWaterMark: 256 * 1024, ...(liveFd !== undefined && { fd: liveFd, autoClose: false }) });
     let consumed = 0;
     for await (const chunk of stream) {
       const lines = splitter.push(chunk as Buffer);
-      for (const line of lines) {
-        consumed += Buffer.byteLength(line) + 1;
-        const rec = toRecord(line, opts);
-        if (!rec) continue;
-        if (keep < 0) yield rec;
-        else if (keep > 0) {
-          ring.push(rec);
-          if (ring.length > keep) ring.shift();
-        }
-      }
+      for (const line of lines) consumed += Buffer.byteLength(line) + 1;
+      yield* take(lines);
     }
-    if (file === path) end.offset = consumed; // a partial last line is read again by the follower
+    end.offset = consumed; // a partial last line is read again by the follower
   }
   for (const rec of ring) yield rec;
 }
 
 /**
  * Follows the live log file from `offset` until `stopped` resolves (the container exited: the
- * monitor has written everything by then), then reads what is left and ends.
+ * monitor has written everything by then), then reads what is left and ends. `liveFd` is the
+ * file readLog read (the follower starts in the same file, whatever was rotated meanwhile).
+ * The file is read through a descriptor: when the path names a new file (rotated), the old one
+ * is read to its end first (the descriptor keeps it, even once gzip'd and unlinked), then the new
+ * one from its start, as dockerd's follower does.
  */
-export async function* followLog(path: string, opts: LogOptions, offset: number, stopped: Promise<unknown>, aborted: () => boolean): AsyncGenerator<LogRecord> {
+export async function* followLog(path: string, opts: LogOptions, offset: number, stopped: Promise<unknown>, aborted: () => boolean, liveFd?: number): AsyncGenerator<LogRecord> {
   const followOpts = { ...opts, tail: -1 };
   let wake: (() => void) | undefined;
   let done = false;
   void stopped.then(() => { done = true; wake?.(); });
   let watcher: FSWatcher | undefined;
   const startWatch = () => {
+    watcher?.close();
     try {
       watcher = watch(path, () => wake?.());
     } catch {
       watcher = undefined;
     }
   };
+  const openLive = (): number | undefined => {
+    try { return openSync(path, 'r'); } catch { return undefined; }
+  };
+  let fd = liveFd;
+  let own = false; // whether this follower opened fd (and closes it)
+  if (fd === undefined) { fd = openLive(); own = fd !== undefined; offset = 0; }
+  const inodeOf = (f: number | undefined) => (f === undefined ? -1 : fstatSync(f).ino);
+  let ino = inodeOf(fd);
   startWatch();
-  const splitter = new LineSplitter();
+  let splitter = new LineSplitter();
+  const buf = Buffer.alloc(256 * 1024);
   try {
     for (;;) {
-      const size = await exists(path);
-      if (size >= 0 && size < offset) {
-        offset = 0; // rotated: the new file starts from its beginning
-        watcher?.close();
-        startWatch();
-      }
-      if (size > offset) {
-        let fh;
-        try {
-          fh = await open(path, 'r');
-        } catch (err) {
-          // the container was removed meanwhile (docker rm): its log is gone, the follow ends
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-          throw err;
-        }
-        try {
-          const buf = Buffer.alloc(size - offset);
-          const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-          offset += bytesRead;
-          for (const line of splitter.push(buf.subarray(0, bytesRead))) {
+      const final = done || aborted();
+      if (fd !== undefined) {
+        for (;;) {
+          const n = await readAt(fd, buf, offset);
+          if (n === 0) break;
+          offset += n;
+          for (const line of splitter.push(buf.subarray(0, n))) {
             const rec = toRecord(line, followOpts);
             if (rec) yield rec;
           }
-        } finally {
-          await fh.close();
         }
+      }
+      let now: number;
+      try {
+        now = statSync(path).ino;
+      } catch {
+        now = -1; // between the monitor's rename and its new file, or the container was removed
+      }
+      if (now !== -1 && now !== ino) {
+        // rotated: the old file is read to its end above; on with the new one from its start
+        if (own && fd !== undefined) closeSync(fd);
+        fd = openLive();
+        own = fd !== undefined;
+        ino = inodeOf(fd);
+        offset = 0;
+        splitter = new LineSplitter();
+        startWatch();
         continue;
       }
-      if (done || aborted()) return;
+      if (final) return;
       await new Promise<void>((resolve) => {
         wake = resolve;
         // inotify can miss a rename; look again now and then
@@ -166,5 +225,10 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
     }
   } finally {
     watcher?.close();
+    if (own && fd !== undefined) closeSync(fd);
   }
+}
+
+function readAt(fd: number, buf: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }

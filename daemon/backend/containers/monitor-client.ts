@@ -52,6 +52,8 @@ export interface MonitorConfig extends Partial<SecuritySpec> {
   log?: string;
   logMaxSize?: number;
   logMaxFiles?: number;
+  logCompress?: boolean;
+  logAttrs?: string;
   exitFile: string;
   /** overlay lower dirs, topmost first; empty: `rootfs` is used as it is (no overlay). Container mode only. */
   lowers?: string[];
@@ -184,6 +186,8 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   put('log', cfg.log);
   put('log_max_size', cfg.logMaxSize);
   put('log_max_files', cfg.logMaxFiles);
+  put('log_compress', cfg.logCompress || undefined);
+  put('log_attrs', cfg.logAttrs);
   put('exit_file', cfg.exitFile);
   for (const l of cfg.lowers ?? []) put('lower', l);
   put('upper', cfg.upper);

@@ -76,6 +76,10 @@ export interface MonitorSpec extends Partial<SecuritySpec> {
   log: string | undefined;
   logMaxSize: number;
   logMaxFiles: number;
+  /** rotated files gzip'd (--log-opt compress=true) */
+  logCompress?: boolean;
+  /** the JSON object of log-opt attributes every record carries */
+  logAttrs?: string;
   exitFile: string;
   monitorLog: string;
   configFile: string;

@@ -163,7 +163,7 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
     if (!Number.isInteger(tail)) throw new InvalidParameter(`invalid value for tail: ${tailRaw}`);
     let aborted = false;
     const { tty, records } = c.logs(req.params.id, {
-      stdout, stderr, timestamps: bool(q, 'timestamps'), tail: tail < 0 ? -1 : tail,
+      stdout, stderr, timestamps: bool(q, 'timestamps'), details: bool(q, 'details'), tail: tail < 0 ? -1 : tail,
       since: parseTime(str(q, 'since')), until: parseTime(str(q, 'until')), follow: bool(q, 'follow'),
     }, () => aborted);
     const res = beginStream(reply, atLeast(req, '1.42') ? streamType(tty) : undefined);

@@ -130,7 +130,9 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
     } else if (!strcmp(key, "log_max_files")) {
       if ((rc = parse_num(key, v, 1000, &n, err)) < 0) return rc;
       cfg->log_max_files = n < 1 ? 1 : (int)n;
-    } else if (!strcmp(key, "exit_file")) cfg->exit_file = v;
+    } else if (!strcmp(key, "log_compress")) rc = parse_bool(key, v, &cfg->log_compress, err);
+    else if (!strcmp(key, "log_attrs")) cfg->log_attrs = *v ? v : NULL;
+    else if (!strcmp(key, "exit_file")) cfg->exit_file = v;
     else if (!strcmp(key, "lower")) strlist_push(&cfg->lower, v);
     else if (!strcmp(key, "upper")) cfg->upper = v;
     else if (!strcmp(key, "work")) cfg->work = v;

@@ -33,6 +33,8 @@ struct monitor_config {
   char *id, *socket, *log, *exit_file;
   long long log_max_size;
   int log_max_files;
+  bool log_compress; /* rotated log files are gzip'd */
+  char *log_attrs;   /* JSON object of the log-opt attributes (labels, env, tag), or NULL */
   struct strlist lower, args, env, cgroup_procs;
   char *upper, *work, *rootfs, *hostname, *cwd, *user, *oom_file;
   char *netns_path; /* netns=/proc/<pid>/ns/net: join that namespace (--network container:X) */

@@ -1,8 +1,10 @@
 /* The container's json-file log, written as Docker's json-file driver writes it: a record
- * per line, lines over 16 KiB split into partial records, size-based rotation. */
+ * per line, lines over 16 KiB split into partial records, size-based rotation, rotated files
+ * gzip'd (compress), the log-opt attributes in each record (attrs). */
 #ifndef BERTH_MONITOR_LOG_H
 #define BERTH_MONITOR_LOG_H
 #include <stdbool.h>
+#include <sys/types.h>
 #include <time.h>
 #include "util.h"
 
@@ -23,16 +25,23 @@ struct json_log {
   long long max_size; /* 0: never rotate */
   int max_files;
   long long size;
+  bool compress;          /* rotated files become <log>.N.gz (moby's compress=true) */
+  pid_t compressor;       /* the child gzip'ing <log>.1, or 0 */
+  char *attrs;            /* a JSON object put in every record as "attrs", or NULL */
+  char last_time[64];     /* the time of the last record written (the .gz header's lastTime) */
   struct log_line_buf streams[2];
 };
 
-/* path NULL: a log that drops everything (no `log` key). */
-int json_log_open(struct json_log *jl, const char *path, long long max_size, int max_files, berth_error_t *err);
+/* path NULL: a log that drops everything (no `log` key). attrs: a JSON object or NULL. */
+int json_log_open(struct json_log *jl, const char *path, long long max_size, int max_files, bool compress, const char *attrs, berth_error_t *err);
 /* Feeds output bytes of one stream; complete lines (and full 16 KiB chunks) become records. */
 int json_log_write(struct json_log *jl, enum log_stream_id stream, const char *data, size_t len, berth_error_t *err);
 /* End of a stream: what is buffered becomes a record without a trailing newline. */
 int json_log_flush(struct json_log *jl, enum log_stream_id stream, berth_error_t *err);
 void json_log_close(struct json_log *jl);
 /* One record, as bytes (exposed for tests). */
-void json_log_format(struct buf *out, const char *stream, const char *line, size_t len, bool newline, const struct timespec *ts);
+void json_log_format(struct buf *out, const char *stream, const char *line, size_t len, bool newline, const char *attrs, const char *time);
+/* gzip's `src` into `dst` (through dst.tmp, then renamed) with moby's {"lastTime":...} in the
+ * header's extra field, then removes `src`. */
+int json_log_compress_file(const char *src, const char *dst, const char *last_time, berth_error_t *err);
 #endif

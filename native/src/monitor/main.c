@@ -57,7 +57,7 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   struct json_log log = {.fd = -1};
   struct container c = {.pid = -1, .sync_fd = -1, .pty_master = -1, .dns = {.listen_fd = -1, .upstream_fd = -1}};
 
-  if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, &err) < 0) goto fail;
+  if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, cfg.log_compress, cfg.log_attrs, &err) < 0) goto fail;
   seccomp_prepare(&cfg.security);
   long long oom_before = oom_kill_count(cfg.oom_file);
   if ((exec_mode ? exec_create(&cfg, &c, &err) : container_create(&cfg, &c, &err)) < 0) goto fail;

@@ -1,0 +1,105 @@
+// json-file logs beyond the plain file: rotation with compress (rotated files gzip'd as
+// dockerd's <log>.N.gz, docker logs reading across them, logs -f following across rotations),
+// the log-opt attributes (labels, env, tag) and docker logs --details, and dockerd's errors for
+// log options.
+import t from 'tap';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
+import { docker, dockerOk } from '../helpers/docker';
+import { importTestImage } from '../helpers/test-image';
+
+const skip = e2eSkipReason();
+
+let d: Daemon;
+t.before(async () => {
+  if (skip) return;
+  d = await startDaemon(t);
+  await importTestImage(d, 'busybox:latest');
+});
+
+async function until(cond: () => boolean | Promise<boolean>, tries = 100): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/** The gzip header's extra field (FEXTRA), as text. */
+function gzipExtra(gz: Buffer): string {
+  if (gz[0] !== 0x1f || gz[1] !== 0x8b || !(gz[3]! & 0x04)) return '';
+  return gz.subarray(12, 12 + gz.readUInt16LE(10)).toString();
+}
+
+const pad = 'x'.repeat(40);
+
+t.test('compress=true: rotated files are <log>.N.gz, docker logs reads across them', { skip }, async (t) => {
+  await dockerOk(d, ['run', '--name', 'gz', '--log-opt', 'max-size=10k', '--log-opt', 'max-file=4', '--log-opt', 'compress=true',
+    'busybox', 'sh', '-c', `seq 1 3000 | sed 's/.*/line-&-${pad}/'`]);
+  t.teardown(() => docker(d, ['rm', '-f', 'gz']));
+  const logPath: string = JSON.parse((await dockerOk(d, ['inspect', '-f', '{{json .LogPath}}', 'gz'])).stdout);
+  const dir = dirname(logPath);
+  const name = basename(logPath);
+  const rotated = () => readdirSync(dir).filter((f) => f.startsWith(`${name}.`)).sort();
+  // the last compression runs in the background: wait until no plain rotated file is left
+  t.ok(await until(() => !rotated().some((f) => /\.\d+$/.test(f))), 'every rotated file compressed');
+  t.same(rotated(), [`${name}.1.gz`, `${name}.2.gz`, `${name}.3.gz`], 'max-file=4: the live file and three gzip\'d ones');
+
+  const one = readFileSync(`${logPath}.1.gz`);
+  t.match(gzipExtra(one), /^\{"lastTime":"\d{4}-\d\d-\d\dT[\d:.]+Z"\}$/, 'moby\'s lastTime in the gzip header');
+  const records = gunzipSync(one).toString().trim().split('\n').map((l) => JSON.parse(l));
+  t.ok(records.length > 10 && records.every((r) => r.stream === 'stdout' && /^line-\d+-x+\n$/.test(r.log)), 'a .gz holds json-file records');
+  const liveLines = readFileSync(logPath, 'utf8').trim().split('\n').length;
+
+  const out = (await dockerOk(d, ['logs', 'gz'])).stdout.trim().split('\n');
+  t.ok(out.length > liveLines, `docker logs reads the compressed files too (${out.length} lines, ${liveLines} in the live file)`);
+  t.equal(out[out.length - 1], `line-3000-${pad}`);
+  const first = Number(/^line-(\d+)-/.exec(out[0]!)![1]);
+  t.same(out, Array.from({ length: 3000 - first + 1 }, (_, i) => `line-${first + i}-${pad}`), 'in order, nothing missing between files');
+  const tail = (await dockerOk(d, ['logs', '--tail', '5', 'gz'])).stdout.trim().split('\n');
+  t.same(tail, [2996, 2997, 2998, 2999, 3000].map((i) => `line-${i}-${pad}`));
+});
+
+t.test('logs -f follows across rotations of compressed files, every line once and in order', { skip }, async (t) => {
+  await dockerOk(d, ['run', '-d', '--name', 'gzf', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', '--log-opt', 'compress=true',
+    'busybox', 'sh', '-c', 'sleep 1; i=1; while [ $i -le 300 ]; do echo follow-$i; i=$((i+1)); usleep 10000; done']);
+  t.teardown(() => docker(d, ['rm', '-f', 'gzf']));
+  const r = await dockerOk(d, ['logs', '-f', 'gzf'], { timeoutMs: 60_000 });
+  t.same(r.stdout.trim().split('\n'), Array.from({ length: 300 }, (_, i) => `follow-${i + 1}`));
+});
+
+t.test('labels, env and tag become each record\'s attrs; docker logs --details shows them as dockerd does', { skip }, async (t) => {
+  await dockerOk(d, ['run', '--name', 'attrs', '--label', 'team=a b', '--label', 'com.x.tier=web', '--label', 'other=no', '-e', 'FOO=bar&baz', '-e', 'SKIP=1',
+    '--log-opt', 'labels=team,missing', '--log-opt', 'labels-regex=^com\\.', '--log-opt', 'env=FOO', '--log-opt', 'tag={{.Name}}/{{.ID}}',
+    'busybox', 'echo', 'hello']);
+  t.teardown(() => docker(d, ['rm', '-f', 'attrs']));
+  const id: string = JSON.parse((await dockerOk(d, ['inspect', '-f', '{{json .Id}}', 'attrs'])).stdout);
+  const logPath: string = JSON.parse((await dockerOk(d, ['inspect', '-f', '{{json .LogPath}}', 'attrs'])).stdout);
+  const raw = readFileSync(logPath, 'utf8').trim();
+  t.match(raw, /^\{"log":"hello\\n","stream":"stdout","attrs":\{"FOO":"bar\\u0026baz","com.x.tier":"web","tag":"attrs\/[0-9a-f]{12}","team":"a b"\},"time":"[^"]+"\}$/,
+    'the record as moby writes it (field order, sorted attrs, Go\'s escaping)');
+  const details = await dockerOk(d, ['logs', '--details', 'attrs']);
+  t.equal(details.stdout, `FOO=bar%26baz,com.x.tier=web,tag=attrs%2F${id.slice(0, 12)},team=a+b hello\n`, 'sorted, query-escaped, then a space');
+  t.equal((await dockerOk(d, ['logs', 'attrs'])).stdout, 'hello\n', 'without --details: the line only');
+  await dockerOk(d, ['run', '--name', 'noattrs', 'busybox', 'echo', 'plain']);
+  t.teardown(() => docker(d, ['rm', '-f', 'noattrs']));
+  t.equal((await dockerOk(d, ['logs', '--details', 'noattrs'])).stdout, ' plain\n', 'no attributes: a space before the line');
+});
+
+t.test('log options dockerd refuses: unknown keys at create, compress without rotation at start', { skip }, async (t) => {
+  const unknown = await docker(d, ['create', '--log-opt', 'bogus=1', 'busybox', 'true']);
+  t.equal(unknown.code, 1);
+  t.match(unknown.stderr, "unknown log opt 'bogus' for json-file log driver");
+  await dockerOk(d, ['create', '--name', 'badgz', '--log-opt', 'compress=true', 'busybox', 'true']);
+  t.teardown(() => docker(d, ['rm', '-f', 'badgz']));
+  const start = await docker(d, ['start', 'badgz']);
+  t.not(start.code, 0);
+  t.match(start.stderr, 'failed to create task for container: failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set');
+  const badSize = await docker(d, ['run', '--rm', '--log-opt', 'max-size=lots', 'busybox', 'true']);
+  t.equal(badSize.code, 125);
+  t.match(badSize.stderr, "failed to initialize logging driver: invalid size: 'lots'");
+  t.equal((await dockerOk(d, ['ps', '-aq', '--filter', 'status=created', '--filter', 'ancestor=busybox'])).stdout.trim().split('\n').filter(Boolean).length, 1,
+    'the --rm container that could not start is gone (only badgz is left created)');
+});
