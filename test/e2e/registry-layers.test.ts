@@ -1,15 +1,21 @@
 // Layers of pulled images beyond plain gzip, and what a pull keeps: a zstd layer
-// (application/vnd.oci.image.layer.v1.tar+zstd) decoded while it is extracted. Images are put
+// (application/vnd.oci.image.layer.v1.tar+zstd) decoded while it is extracted; the layers a
+// failed pull completed, kept so that the retry downloads only the rest. Images are put
 // together in the test from the offline busybox image pushed to Debian's docker-registry on
 // 127.0.0.1, plus layers made here.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
-import { getJson, putManifest, registrySkipReason, startRegistry, uploadBlob, type TestRegistry } from '../helpers/registry';
+import {
+  getJson, putManifest, registrySkipReason, startRegistry, tamperingProxy, uploadBlob, type TestRegistry,
+} from '../helpers/registry';
 
 const skip = e2eSkipReason() || registrySkipReason() || (spawnSync('zstd', ['--version']).status !== 0 && 'zstd is missing (scripts/install-deps.sh)');
 
@@ -94,4 +100,41 @@ t.test('a zstd layer is pulled, verified and extracted; a corrupt one fails the 
   t.not(r.code, 0);
   t.match(r.stderr, /zstd: |invalid tar archive|layer verification failed/, 'the damage is reported');
   t.equal((await dockerOk(d3, ['images', '-q'])).stdout, '', 'no image');
+});
+
+const layerDirs = (d: Daemon) => readdirSync(join(d.dataRoot, 'layers')).filter((n) => n !== 'l');
+const tmpEntries = (d: Daemon) => readdirSync(join(d.dataRoot, 'tmp'));
+
+t.test('a failed pull keeps the layers it completed; the retry downloads only the one that failed', { skip }, async (t) => {
+  const reg = await startRegistry(t);
+  const d = await startDaemon(t);
+  const base = await pushBase(t, reg, d, 'bt/k');
+  const tars = [await tarOf({ 'one.txt': 'one\n' }), await tarOf({ 'two.txt': 'two\n' })];
+  await putImage(reg, 'bt/k', '3', base, tars.map((b) => ({ blob: gzipSync(b), mediaType: GZIP_LAYER, tar: b })));
+  const manifest = await getJson<Manifest>(reg, 'bt/k/manifests/3', OCI_MANIFEST);
+  t.equal(manifest.layers.length, 3);
+  const top = manifest.layers[2]!.digest;
+
+  const d2 = await startDaemon(t);
+  // the top layer's blob arrives damaged, once, after the two below are in
+  const proxy = await tamperingProxy(t, reg, top, (b) => { const c = Buffer.from(b); c[c.length - 20]! ^= 0xff; return c; }, {
+    times: 1,
+    before: async () => { for (let i = 0; i < 600 && layerDirs(d2).length < 2; i++) await new Promise((r) => setTimeout(r, 50)); },
+  });
+  const name = `${proxy}/bt/k:3`;
+  const failed = await docker(d2, ['pull', name]);
+  t.not(failed.code, 0);
+  t.match(failed.stderr, `filesystem layer verification failed for digest ${top}`);
+  t.equal(layerDirs(d2).length, 2, 'the two layers that completed stay');
+  t.same(tmpEntries(d2), [], 'nothing partial stays');
+  t.equal((await dockerOk(d2, ['images', '-q'])).stdout, '', 'no image');
+
+  const seen = reg.requests().length;
+  const retry = await dockerOk(d2, ['pull', name]);
+  t.equal(retry.stdout.match(/: Already exists\n/g)?.length, 2, 'the two kept layers are not downloaded again');
+  t.match(retry.stdout, `${top.slice(7, 19)}: Pull complete\n`);
+  const layerGets = reg.requests().slice(seen).filter((q) => q.method === 'GET' && q.path.includes('/blobs/') && !q.path.endsWith(manifest.config.digest));
+  t.same(layerGets.map((q) => q.path), [`/v2/bt/k/blobs/${top}`], 'only the failed layer is fetched');
+  t.equal((await dockerOk(d2, ['run', '--rm', name, 'cat', '/one.txt', '/two.txt'])).stdout, 'one\ntwo\n');
+  t.equal(layerDirs(d2).length, 3);
 });

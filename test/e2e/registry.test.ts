@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
-import { registrySkipReason, startRegistry, type TestRegistry } from '../helpers/registry';
+import { registrySkipReason, startRegistry, tamperingProxy, type TestRegistry } from '../helpers/registry';
 import { freePort } from '../helpers/ports';
 
 const skip = e2eSkipReason() || registrySkipReason();
@@ -191,7 +191,7 @@ t.test('hostile registry: wrong digest, truncated blob, wrong size; a client tha
   }
 
   // the client hangs up in the middle of the layer
-  const slow = await tamperingProxy(t, reg, layerDigest, (b) => b, 20);
+  const slow = await tamperingProxy(t, reg, layerDigest, (b) => b, { chunkDelayMs: 20 });
   const res = await new Promise<void>((resolve) => {
     const req = http.request({ socketPath: d2.socket, method: 'POST', path: `/images/create?fromImage=${encodeURIComponent(`${slow}/bt/h`)}&tag=1` }, (r) => {
       r.on('data', (chunk: Buffer) => { if (chunk.toString().includes('Downloading')) req.destroy(); });
@@ -216,43 +216,6 @@ function fetchText(url: string, headers: Record<string, string> = {}): Promise<s
       res.setEncoding('utf8').on('data', (d: string) => { s += d; }).on('end', () => resolve(s));
     }).on('error', reject);
   });
-}
-
-/**
- * A proxy on 127.0.0.1 in front of `reg` that changes the bytes of one blob (and can send it
- * slowly, `chunkDelayMs` between 16 kB chunks). Returns its host:port.
- */
-async function tamperingProxy(t: { teardown(fn: () => unknown): void }, reg: TestRegistry, digest: string,
-  tamper: (b: Buffer) => Buffer, chunkDelayMs = 0): Promise<string> {
-  const server = http.createServer((req, res) => {
-    const up = http.request(`${reg.url}${req.url}`, { method: req.method, headers: { ...req.headers, host: reg.host } }, (ur) => {
-      if (!req.url?.endsWith(`/blobs/${digest}`) || req.method !== 'GET' || ur.statusCode !== 200) {
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
-        ur.pipe(res);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      ur.on('data', (c: Buffer) => chunks.push(c));
-      ur.on('end', async () => {
-        const body = tamper(Buffer.concat(chunks));
-        // a truncated body is announced at its full length, then cut
-        const full = Buffer.concat(chunks).length;
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Math.max(body.length, full) === full && body.length < full ? full : body.length });
-        for (let off = 0; off < body.length; off += 16384) {
-          if (res.destroyed) return;
-          res.write(body.subarray(off, off + 16384));
-          if (chunkDelayMs) await new Promise((r) => setTimeout(r, chunkDelayMs));
-        }
-        if (body.length < full) setTimeout(() => res.destroy(), 50);
-        else res.end();
-      });
-    });
-    req.pipe(up);
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  return `127.0.0.1:${port}`;
 }
 
 t.test('basic auth: docker login, push and pull with X-Registry-Auth; credentials never logged', { skip }, async (t) => {

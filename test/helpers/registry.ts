@@ -250,3 +250,52 @@ export async function getJson<T = Record<string, unknown>>(reg: TestRegistry, pa
   if (res.status !== 200) throw new Error(`GET ${path}: ${res.status}`);
   return (await res.json()) as T;
 }
+
+export interface TamperOptions {
+  /** Sends the blob slowly: this many ms between 16 kB chunks. */
+  chunkDelayMs?: number;
+  /** Waits for this before answering for the blob. */
+  before?: () => Promise<void>;
+  /** Tampers with the first `times` fetches of the blob only (default: all). */
+  times?: number;
+}
+
+/**
+ * A proxy on 127.0.0.1 in front of `reg` that changes the bytes of one blob (`tamper`), and
+ * can hold or slow it down. Returns its host:port, the domain to name images with.
+ */
+export async function tamperingProxy(t: { teardown(fn: () => unknown): void }, reg: TestRegistry, digest: string,
+  tamper: (b: Buffer) => Buffer, opts: TamperOptions = {}): Promise<string> {
+  let served = 0;
+  const server = http.createServer((req, res) => {
+    const up = http.request(`${reg.url}${req.url}`, { method: req.method, headers: { ...req.headers, host: reg.host } }, (ur) => {
+      const target = req.url?.endsWith(`/blobs/${digest}`) && req.method === 'GET' && ur.statusCode === 200;
+      if (!target || served++ >= (opts.times ?? Infinity)) {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      ur.on('data', (c: Buffer) => chunks.push(c));
+      ur.on('end', async () => {
+        await opts.before?.();
+        const full = Buffer.concat(chunks);
+        const body = tamper(full);
+        // a truncated body is announced at its full length, then cut
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Math.max(body.length, full.length) });
+        for (let off = 0; off < body.length; off += 16384) {
+          if (res.destroyed) return;
+          res.write(body.subarray(off, off + 16384));
+          if (opts.chunkDelayMs) await new Promise((r) => setTimeout(r, opts.chunkDelayMs));
+        }
+        if (body.length < full.length) setTimeout(() => res.destroy(), 50);
+        else res.end();
+      });
+    });
+    req.pipe(up);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  return `127.0.0.1:${port}`;
+}

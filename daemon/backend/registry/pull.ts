@@ -7,7 +7,7 @@
 // registered yet when its download starts goes to a temp file first (verified the same way)
 // and is extracted from there in turn. A wrong digest, a wrong size, a truncated body or an
 // aborted request fails the layer before it is renamed into the store; the image is recorded
-// only when every layer is in, and layers registered by a failed pull are removed again.
+// only when every layer is in; the layers a failed pull registered whole are kept for a retry.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -247,7 +247,6 @@ async function downloadLayers(ctx: RegistryContext, s: RepositorySession, ep: En
     jobs.push(job);
     parent = chain;
   }
-  const registered: string[] = [];
   const handles: Array<LayerHandle | undefined> = [];
   const todo: LayerJob[] = [];
   for (const job of jobs) {
@@ -269,7 +268,6 @@ async function downloadLayers(ctx: RegistryContext, s: RepositorySession, ep: En
       const job = todo[next++]!;
       try {
         const h = await fetchLayer(ctx, s, ep, job, jobs, progress, abort.signal);
-        registered.push(h.chainId);
         handles[job.index] = h;
         job.resolve(h);
       } catch (err) {
@@ -283,8 +281,11 @@ async function downloadLayers(ctx: RegistryContext, s: RepositorySession, ep: En
   outer?.removeEventListener('abort', onOuter);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed || abort.signal.aborted) {
+    // the layers that were registered whole stay, as Docker keeps what a failed pull
+    // completed, so that a retry downloads only the rest; no image holds them, so an rmi of
+    // an image on them or the start-up prune removes them. Nothing partial is kept: a layer
+    // is registered only once it is verified and extracted.
     for (const h of handles) h?.release();
-    await ctx.images.layers.removeUnreferenced([...registered].reverse());
     throw failed ? failed.reason : abort.signal.reason;
   }
   return handles as LayerHandle[];
