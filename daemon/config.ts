@@ -452,7 +452,7 @@ function conflicts(given: Map<string, string[]>, fileKeys: Record<string, unknow
 function finish(c: DaemonConfig): DaemonConfig {
   if (c.debug) c.logLevel = 'debug';
   if (c.hosts.length === 0) c.hosts = [...defaults.hosts];
-  const tlsOn = c.tlsVerify === true || c.tls === true;
+  const tlsOn = tcpMode(c) !== 'plain';
   c.hosts = c.hosts.map((h) => {
     if (!h.startsWith('tcp://')) return h;
     const a = tcpAddress(h, tlsOn ? 2376 : 2375);
@@ -469,13 +469,26 @@ export interface TcpSecurity {
   warnings: string[];
 }
 
+/** dockerd's: naming --tlsverify at all, even =false, turns TLS on; --tls alone is TLS without client certificates. */
+export function tcpMode(c: DaemonConfig): TcpSecurity['mode'] {
+  return c.tlsVerify === true ? 'verify' : c.tls === true || c.tlsVerify === false ? 'tls' : 'plain';
+}
+
+/** localhost, 127.0.0.0/8, ::1 (also IPv4-mapped), as Go's IP.IsLoopback and dockerd's "localhost" shortcut. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^::ffff:/, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^(0{0,4}:){7}0{0,3}1$/.test(h);
+}
+
 /**
- * dockerd's rule for -H tcp://, made strict: the API over TCP requires --tlsverify with a CA,
- * a certificate and a key; without client authentication berthd refuses to start unless the
- * insecure mode was asked for explicitly (--tls=false or --tlsverify=false), and then warns.
+ * dockerd 28's rule for -H tcp://. Without client authentication (plain HTTP, or TLS without
+ * --tlsverify) every tcp:// listener gets dockerd's warnings. dockerd goes on to delay its start
+ * by 15 s when TLS was not chosen either way (--tls/--tlsverify, true or false) and the address is
+ * not loopback, announcing that this will become a hard failure: berth refuses that case now.
+ * Loopback addresses, and any address once --tls=false or --tlsverify=false says so, are served.
  */
 export function tcpSecurity(c: DaemonConfig): TcpSecurity {
-  const mode = c.tlsVerify === true ? 'verify' : c.tls === true ? 'tls' : 'plain';
+  const mode = tcpMode(c);
   const tcp = c.hosts.filter((h) => h.startsWith('tcp://'));
   if (tcp.length === 0) return { mode, warnings: [] };
   const missing = [
@@ -485,16 +498,36 @@ export function tcpSecurity(c: DaemonConfig): TcpSecurity {
   ];
   if (missing.length > 0) throw new UsageError(`${mode === 'verify' ? '--tlsverify' : '--tls'} needs ${missing.join(', ')} to listen on ${tcp.join(', ')}`);
   if (mode === 'verify') return { mode, warnings: [] };
-  const explicit = c.tls === false || c.tlsVerify === false;
-  if (!explicit) {
-    throw new UsageError(`refusing to listen on ${tcp.join(', ')} without --tlsverify: anyone who can reach the port would have root access ` +
-      'on this machine. Give --tlsverify --tlscacert --tlscert --tlskey, or accept the risk explicitly with --tls=false or --tlsverify=false');
+  const explicit = c.tls !== undefined || c.tlsVerify !== undefined;
+  const exposed = explicit ? [] : tcp.filter((h) => !isLoopbackHost(tcpAddress(h, 2375).host));
+  if (exposed.length > 0) {
+    throw new UsageError(`refusing to listen on ${exposed.join(', ')} without --tlsverify: anyone who can reach the port would have root access ` +
+      'on this machine (dockerd delays its start and announces a hard failure). Give --tlsverify --tlscacert --tlscert --tlskey, ' +
+      "or accept the risk explicitly with --tls=false or --tlsverify=false (loopback addresses are served with a warning)");
   }
   const warnings = tcp.flatMap((h) => [
-    `${h}: binding to an IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network.`,
-    `${h}: binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there!`,
+    `Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network. host="${h}"`,
+    `Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there! host="${h}"`,
+    `[DEPRECATION NOTICE] In future versions this will be a hard failure preventing the daemon from starting! Learn more at: https://docs.docker.com/go/api-security/ host="${h}"`,
   ]);
   return { mode, warnings };
+}
+
+/** docker info's Warnings for tcp:// listeners without TLS or without client verification (dockerd's fillAPIInfo). */
+export function apiWarnings(c: DaemonConfig): string[] {
+  const mode = tcpMode(c);
+  if (mode === 'verify') return [];
+  const risk = `
+         Access to the remote API is equivalent to root access on the host. Refer
+         to the 'Docker daemon attack surface' section in the documentation for
+         more information: https://docs.docker.com/go/attack-surface/
+In future versions this will be a hard failure preventing the daemon from starting! Learn more at: https://docs.docker.com/go/api-security/`;
+  return c.hosts.filter((h) => h.startsWith('tcp://')).map((h) => {
+    const addr = h.slice('tcp://'.length);
+    return mode === 'plain'
+      ? `[DEPRECATION NOTICE]: API is accessible on http://${addr} without encryption.${risk}`
+      : `[DEPRECATION NOTICE]: API is accessible on https://${addr} without TLS client verification.${risk}`;
+  });
 }
 
 export interface LoadedConfig {

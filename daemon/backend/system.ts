@@ -2,7 +2,7 @@
 import { cpus, hostname, totalmem, release, arch } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { SystemBackend } from './types';
-import type { DaemonConfig } from '../config';
+import { apiWarnings, type DaemonConfig } from '../config';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version';
 
 export interface SystemCounts {
@@ -73,6 +73,7 @@ export class System implements SystemBackend {
   async info(): Promise<Record<string, unknown>> {
     const c = this.counts.containers();
     const v2 = this.cgroup.version === '2';
+    const warnings = apiWarnings(this.config);
     return {
       ID: this.daemonId,
       Containers: c.total,
@@ -146,7 +147,8 @@ export class System implements SystemBackend {
       // dockerd's list: its default seccomp profile, and cgroupns when containers get a private one by default
       SecurityOptions: ['name=seccomp,profile=builtin', ...((this.config.cgroupnsMode || (v2 ? 'private' : 'host')) === 'private' ? ['name=cgroupns'] : [])],
       ProductLicense: 'berth',
-      Warnings: null,
+      // dockerd's: a nil list (null) when there is nothing to say
+      Warnings: warnings.length > 0 ? warnings : null,
     };
   }
 }

@@ -1,6 +1,7 @@
 // berthd's doors: the unix socket is 0660 and owned by its group (dockerd's `docker` group,
-// here `berth` or -G); tcp:// opens only with TLS and client certificates, checked with real
-// certificates from openssl on 127.0.0.1, or with an explicit, loudly logged opt-out.
+// here `berth` or -G); tcp:// opens with TLS and client certificates, checked with real
+// certificates from openssl on 127.0.0.1; without them only on loopback or after an explicit
+// opt-out, with dockerd's loud warnings.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -87,24 +88,31 @@ t.test('tcp:// with --tlsverify: the CLI with a client certificate the CA signed
   t.match(d.output(), /TLS handshake refused/);
 });
 
-t.test('tcp:// without --tlsverify is refused at start, naming the fix; --tls=false opts out with loud warnings', { skip }, async (t) => {
+t.test('tcp:// without --tlsverify: a non-loopback address is refused at start, naming the fix; loopback is served with dockerd\'s warnings', { skip }, async (t) => {
   const port = await freePort();
-  const refused = await runBerthd(['-H', `tcp://127.0.0.1:${port}`]);
+  // refused while the configuration is read, before anything binds
+  const refused = await runBerthd(['-H', `tcp://0.0.0.0:${port}`]);
   t.equal(refused.code, 1);
-  t.match(refused.stderr, `berthd: refusing to listen on tcp://127.0.0.1:${port} without --tlsverify`);
-  t.match(refused.stderr, /--tlsverify --tlscacert --tlscert --tlskey, or accept the risk explicitly with --tls=false/);
+  t.match(refused.stderr, `berthd: refusing to listen on tcp://0.0.0.0:${port} without --tlsverify`);
+  t.match(refused.stderr, /--tlsverify --tlscacert --tlscert --tlskey, or accept the risk explicitly with --tls=false or --tlsverify=false/);
   const noCa = await runBerthd(['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', '--tlscert', '/nonexistent.pem', '--tlskey', '/nonexistent-key.pem']);
   t.equal(noCa.code, 1);
   t.match(noCa.stderr, `--tlsverify needs --tlscacert to listen on tcp://127.0.0.1:${port}`);
 
+  // loopback, no TLS choice: dockerd 28 serves it after its warnings, and so does berthd
   const host = `tcp://127.0.0.1:${port}`;
-  const d = await startDaemon(t, { args: ['-H', host, '--tls=false'] });
-  t.match(d.output(), /binding to an IP address without --tlsverify is insecure and gives root access on this machine/);
+  const d = await startDaemon(t, { args: ['-H', host] });
+  t.match(d.output(), `Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network. host=\\"${host}\\"`);
+  t.match(d.output(), /\[DEPRECATION NOTICE\] In future versions this will be a hard failure preventing the daemon from starting!/);
   t.match(d.output(), `listening on ${host} (plain HTTP, no authentication)`);
   const r = await dockerOk(d, ['version', '--format', '{{.Server.Os}}'], { env: { DOCKER_HOST: host } });
   t.equal(r.stdout.trim(), 'linux');
+  const info = await dockerOk(d, ['info', '--format', '{{json .Warnings}}'], { env: { DOCKER_HOST: host } });
+  const warnings = JSON.parse(info.stdout) as string[];
+  t.equal(warnings.length, 1);
+  t.match(warnings[0], `[DEPRECATION NOTICE]: API is accessible on http://127.0.0.1:${port} without encryption.`);
+  t.match(warnings[0], 'Access to the remote API is equivalent to root access on the host.');
 });
-
 t.test('the unix socket is 0660 and owned by the group -G names; an unknown group stops berthd', { skip }, async (t) => {
   const group = `bt${randomBytes(3).toString('hex')}`;
   execFileSync('groupadd', ['--system', group]);

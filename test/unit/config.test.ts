@@ -4,7 +4,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaults, loadConfig, options, parseArgs, reloadConfig, tcpSecurity, usage, UsageError } from '../../daemon/config';
+import { apiWarnings, defaults, loadConfig, options, parseArgs, reloadConfig, tcpSecurity, usage, UsageError } from '../../daemon/config';
 import { lookupGid, socketGid } from '../../daemon/listeners';
 import { defaultCgroupnsMode } from '../../daemon/backend/containers/namespaces';
 
@@ -197,17 +197,40 @@ t.test('tcp:// hosts: dockerd\'s default ports, and no listener without client c
   t.same(tcpSecurity(verified), { mode: 'verify', warnings: [] });
 
   t.throws(() => tcpSecurity(load('-H', 'tcp://0.0.0.0:2375')), { constructor: UsageError, message: /^refusing to listen on tcp:\/\/0.0.0.0:2375 without --tlsverify: anyone who can reach the port would have root access/ });
-  t.throws(() => tcpSecurity(load('-H', 'tcp://127.0.0.1:2375')), { message: /^refusing to listen on tcp:\/\/127.0.0.1:2375 without --tlsverify/ }, 'loopback too');
-  t.throws(() => tcpSecurity(load('-H', 'tcp://127.0.0.1:2376', '--tls', '--tlscert', '/c', '--tlskey', '/k')),
-    { message: /^refusing to listen/ }, 'TLS without client authentication is not enough either');
+  t.throws(() => tcpSecurity(load('-H', 'tcp://127.0.0.1:2375', '-H', 'tcp://192.0.2.1:2375')), { message: /^refusing to listen on tcp:\/\/192.0.2.1:2375 without/ }, 'only the exposed address is named');
   t.throws(() => tcpSecurity(load('-H', 'tcp://127.0.0.1:2376', '--tlsverify', '--tlscert', '/c')),
     { message: '--tlsverify needs --tlscacert, --tlskey to listen on tcp://127.0.0.1:2376' });
 
-  const insecure = tcpSecurity(load('-H', 'tcp://127.0.0.1:2375', '--tls=false'));
-  t.equal(insecure.mode, 'plain');
-  t.match(insecure.warnings.join('\n'), /tcp:\/\/127.0.0.1:2375: binding to an IP address without --tlsverify is insecure and gives root access/);
-  t.equal(tcpSecurity(load('-H', 'tcp://127.0.0.1:2375', '--tlsverify=false')).mode, 'plain', '--tlsverify=false is the other explicit opt-out');
-  t.equal(tcpSecurity(load('-H', 'tcp://127.0.0.1:2376', '--tls', '--tlsverify=false', '--tlscert', '/c', '--tlskey', '/k')).mode, 'tls');
+  // loopback without a TLS choice: served with dockerd's warnings, as dockerd 28 does (no 15 s delay there either)
+  for (const host of ['tcp://127.0.0.1:2375', 'tcp://localhost:2375', 'tcp://[::1]:2375', 'tcp://127.3.4.5:2375', 'tcp://[::ffff:127.0.0.1]:2375', 'tcp://']) {
+    const sec = tcpSecurity(load('-H', host));
+    t.equal(sec.mode, 'plain', `${host}: plain HTTP`);
+    t.equal(sec.warnings.length, 3, `${host}: dockerd's three warnings`);
+  }
+  const loop = tcpSecurity(load('-H', 'tcp://127.0.0.1:2375'));
+  t.same(loop.warnings, [
+    'Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network. host="tcp://127.0.0.1:2375"',
+    'Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there! host="tcp://127.0.0.1:2375"',
+    '[DEPRECATION NOTICE] In future versions this will be a hard failure preventing the daemon from starting! Learn more at: https://docs.docker.com/go/api-security/ host="tcp://127.0.0.1:2375"',
+  ]);
+
+  // an explicit choice of TLS, either way, serves any address (with the warnings unless clients are verified)
+  const insecure = tcpSecurity(load('-H', 'tcp://0.0.0.0:2375', '--tls=false'));
+  t.equal(insecure.mode, 'plain', '--tls=false: plain HTTP on 0.0.0.0');
+  t.match(insecure.warnings[0], /^Binding to IP address without --tlsverify is insecure/);
+  t.throws(() => tcpSecurity(load('-H', 'tcp://0.0.0.0', '--tlsverify=false')), { message: '--tls needs --tlscert, --tlskey to listen on tcp://0.0.0.0:2376' },
+    '--tlsverify=false turns TLS on, as dockerd (2376, a certificate needed)');
+  const serverOnly = tcpSecurity(load('-H', 'tcp://0.0.0.0', '--tlsverify=false', '--tlscert', '/c', '--tlskey', '/k'));
+  t.equal(serverOnly.mode, 'tls');
+  t.equal(serverOnly.warnings.length, 3, 'TLS without client certificates: warned');
+  t.equal(tcpSecurity(load('-H', 'tcp://0.0.0.0:2376', '--tls', '--tlscert', '/c', '--tlskey', '/k')).mode, 'tls', '--tls alone: TLS without client authentication');
+  t.equal(tcpSecurity(load('-H', 'tcp://0.0.0.0:2376', '--tls', '--tlsverify=false', '--tlscert', '/c', '--tlskey', '/k')).mode, 'tls');
+
+  t.same(apiWarnings(load('-H', 'tcp://127.0.0.1:2375', '-H', 'unix:///x.sock')).map((w) => w.split('\n')[0]),
+    ['[DEPRECATION NOTICE]: API is accessible on http://127.0.0.1:2375 without encryption.'], 'docker info: plain HTTP');
+  t.same(apiWarnings(load('-H', 'tcp://0.0.0.0', '--tls', '--tlscert', '/c', '--tlskey', '/k')).map((w) => w.split('\n')[0]),
+    ['[DEPRECATION NOTICE]: API is accessible on https://0.0.0.0:2376 without TLS client verification.'], 'docker info: TLS without verification');
+  t.same(apiWarnings(verified), [], 'docker info: nothing with --tlsverify');
   t.same(tcpSecurity(load()).warnings, [], 'no tcp:// host, nothing to say');
 
   const { file } = tempJson(t, { hosts: ['tcp://127.0.0.1:2376'], tlsverify: true, tlscacert: '/ca', tlscert: '/c', tlskey: '/k', group: 'staff' });
