@@ -1,6 +1,8 @@
 // /version and /info: what this engine is and what it holds.
 import { cpus, hostname, totalmem, release, arch } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { initBinary } from './containers/init';
 import type { SystemBackend } from './types';
 import { apiWarnings, type DaemonConfig } from '../config';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../version';
@@ -27,9 +29,20 @@ function osRelease(): { pretty: string; version: string } {
   }
 }
 
+/**
+ * moby's parseInitVersion: the commit of `docker-init --version` ("tini version 0.19.0 -
+ * git.de40ad0" → "de40ad0"; Debian's tini prints no commit: "").
+ */
+export function initCommitOf(versionOutput: string): string {
+  const parts = versionOutput.split(' - ');
+  const git = parts[1]?.trim().split('.');
+  return git?.length === 2 && git[0] === 'git' ? git[1]! : '';
+}
+
 export class System implements SystemBackend {
   private readonly os = osRelease();
   private readonly started = new Date();
+  private initCommit: string | undefined;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -38,6 +51,19 @@ export class System implements SystemBackend {
     private readonly cgroup: CgroupFacts,
     private readonly usage: Pick<SystemBackend, 'df'>,
   ) {}
+
+  /** Asked of the init binary once (`--version`, as dockerd asks it on every /info). */
+  private initCommitId(): string {
+    if (this.initCommit === undefined) {
+      try {
+        const r = spawnSync(initBinary(this.config.initPath), ['--version'], { encoding: 'utf8', timeout: 2000 });
+        this.initCommit = r.status === 0 ? initCommitOf(r.stdout) : '';
+      } catch {
+        this.initCommit = ''; // no init binary on this host
+      }
+    }
+    return this.initCommit;
+  }
 
   df(types: Parameters<SystemBackend['df']>[0]): Promise<Record<string, unknown>> {
     return this.usage.df(types);
@@ -140,10 +166,12 @@ export class System implements SystemBackend {
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: this.config.liveRestore,
       Isolation: '',
-      InitBinary: '',
+      // dockerd's name for the init (its init-path when set); the commit from its --version.
+      // berth runs no containerd or runc: their commits are empty. Expected mirrors ID below API 1.49.
+      InitBinary: this.config.initPath || 'docker-init',
       ContainerdCommit: { ID: '', Expected: '' },
       RuncCommit: { ID: '', Expected: '' },
-      InitCommit: { ID: '', Expected: '' },
+      InitCommit: { ID: this.initCommitId(), Expected: this.initCommitId() },
       // dockerd's list: its default seccomp profile, and cgroupns when containers get a private one by default
       SecurityOptions: ['name=seccomp,profile=builtin', ...((this.config.cgroupnsMode || (v2 ? 'private' : 'host')) === 'private' ? ['name=cgroupns'] : [])],
       ProductLicense: 'berth',

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
@@ -92,7 +93,25 @@ t.test('--uts host: the host\'s hostname; container:X is not a UTS mode', { skip
   t.equal(r.stdout.trim(), hostname());
   const own = await dockerOk(d, ['run', '--rm', 'busybox', 'hostname']);
   t.not(own.stdout.trim(), hostname());
+  // dockerd keeps the generated name in Config.Hostname (only --network host puts the host's there)
+  await dockerOk(d, ['create', '--name', 'utshost', '--uts', 'host', 'busybox', 'true']);
+  t.teardown(() => docker(d, ['rm', '-f', 'utshost']));
+  const [cfgHost, id] = JSON.parse((await dockerOk(d, ['inspect', '-f', '[{{json .Config.Hostname}},{{json .Id}}]', 'utshost'])).stdout);
+  t.equal(cfgHost, id.slice(0, 12));
+  const conflict = await docker(d, ['run', '--rm', '--uts', 'host', '-h', 'mine', 'busybox', 'true']);
+  t.equal(conflict.code, 125);
+  t.match(conflict.stderr, 'conflicting options: hostname and the UTS mode');
   const bad = await d.request('POST', '/containers/create', { Image: 'busybox', HostConfig: { UTSMode: 'container:x' } });
   t.equal(bad.status, 400);
   t.equal(JSON.parse(bad.body).message, 'invalid UTS mode: container:x');
+});
+
+t.test('docker info names the init as dockerd does: InitBinary docker-init, InitCommit from its --version', { skip }, async (t) => {
+  t.equal((await dockerOk(d, ['info', '--format', '{{.InitBinary}}'])).stdout.trim(), 'docker-init');
+  const info = JSON.parse((await d.request('GET', '/v1.45/info')).body);
+  const tini = spawnSync('/usr/bin/tini-static', ['--version'], { encoding: 'utf8' });
+  const commit = / - git\.(\w+)/.exec(tini.stdout ?? '')?.[1] ?? '';
+  t.same(info.InitCommit, { ID: commit, Expected: commit }, 'the commit tini reports (Debian\'s reports none)');
+  t.same(info.RuncCommit, { ID: '', Expected: '' });
+  t.same(info.ContainerdCommit, { ID: '', Expected: '' });
 });

@@ -224,7 +224,7 @@ export class Containers {
     const image = await this.d.images.forContainer(body.Image);
     const hostConfig = normalizeHostConfig(body.HostConfig);
     validateSecurity(hostConfig, this.d.defaultUlimits);
-    validateNamespaceModes(hostConfig);
+    validateNamespaceModes(hostConfig, body);
     validateLogOpts(hostConfig.LogConfig);
     defaultCgroupnsMode(hostConfig, this.d.cgroups.version, this.d.cgroupnsMode);
     const warnings = resourceWarnings(hostConfig, this.d.cgroups.version);

@@ -18,14 +18,17 @@ export type Donor = (ref: string) => { id: string; pid: number; running: boolean
 
 const IPC_MODES = ['', 'private', 'shareable', 'host', 'none'];
 
-/** dockerd's checks at create (the CLI makes the same ones first). */
-export function validateNamespaceModes(h: Json): void {
+/** dockerd's checks at create (the CLI makes the same ones first); `requested` is the Config the client sent. */
+export function validateNamespaceModes(h: Json, requested: Json = {}): void {
   const ipc = String(h.IpcMode ?? '');
   if (!IPC_MODES.includes(ipc) && !/^container:.+/.test(ipc)) throw new InvalidParameter(`invalid IPC mode: ${ipc}`);
   const pid = String(h.PidMode ?? '');
   if (pid !== '' && pid !== 'host' && !/^container:.+/.test(pid)) throw new InvalidParameter(`invalid PID mode: ${pid}`);
   const uts = String(h.UTSMode ?? '');
   if (uts !== '' && uts !== 'host') throw new InvalidParameter(`invalid UTS mode: ${uts}`);
+  // the container's hostname is the host's: dockerd keeps the generated one in Config.Hostname
+  // (only --network host puts the host's name there) but refuses one given with it
+  if (uts === 'host' && requested.Hostname) throw new InvalidParameter('conflicting options: hostname and the UTS mode');
   const cgroupns = String(h.CgroupnsMode ?? '');
   if (cgroupns !== '' && cgroupns !== 'host' && cgroupns !== 'private') throw new InvalidParameter(`invalid cgroup namespace mode: ${cgroupns}`);
 }
