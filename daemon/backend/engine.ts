@@ -23,7 +23,7 @@ import { Volumes } from './volumes';
 import { ContainerMounts } from './containers/mounts';
 import { NetworksRepo } from '../store/networks';
 import { Networks } from './networks';
-import { iproute2 } from './networks/linux';
+import { linuxNet } from './networks/linux';
 import { userlandProxy } from './networks/ports';
 import { serveDns } from './networks/dns';
 import { hostNetworks } from './networks/host';
@@ -90,7 +90,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   });
   volumes.sweep();
   const networks = new Networks({
-    repo: new NetworksRepo(db), events, driver: iproute2, proxy: userlandProxy, dns: serveDns, hostNets: hostNetworks,
+    repo: new NetworksRepo(db), events, driver: linuxNet, proxy: userlandProxy, dns: serveDns, hostNets: hostNetworks,
     bip: config.bip, pools: config.defaultAddressPools, bridgeName: config.bridge, log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
   networks.init();

@@ -45,6 +45,15 @@ export interface RawAddon {
   spawn(path: string, args: string[], stderrPath: string, duplex?: boolean): { pid: number; fd: number };
   /** spawn on the thread pool: the event loop does not wait while the child gets to its exec. */
   spawnAsync(path: string, args: string[], stderrPath: string, duplex?: boolean): Promise<{ pid: number; fd: number }>;
+  /**
+   * A bridge network's veth pair by netlink: the host end `host` in `bridge` and up; the other
+   * end made as `ifname` with `mac` inside pid's network namespace, given `address` (a.b.c.d/n),
+   * up, and the default route via `gateway` when defaultRoute. Nothing is left when it throws;
+   * code EEXIST: `host` exists already.
+   */
+  vethAttach(pid: number, host: string, bridge: string, ifname: string, mac: string, address: string, gateway: string, defaultRoute: boolean): void;
+  /** `ip link del name`; no error when it is not there. */
+  linkDelete(name: string): void;
   /** waitpid(pid, WNOHANG): the wait status once exited, null while it runs. */
   reap(pid: number): number | null;
   lockFile(path: string): number;

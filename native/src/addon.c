@@ -1,12 +1,14 @@
 /* The only file that includes node_api.h: argument checking and error conversion around the
-   plain C functions of the other files. Every function is synchronous and short (a few
-   syscalls); anything that waits belongs in berth-monitor. */
+   plain C functions of the other files. Every function is short (a few syscalls) and synchronous
+   but spawnAsync, whose vfork'd child berthd's event loop must not wait for; anything that waits
+   belongs in berth-monitor. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <arpa/inet.h>
 #include <node_api.h>
 #include "cgroup.h"
 #include "devices.h"
@@ -17,6 +19,7 @@
 #include "lock.h"
 #include "spawn.h"
 #include "mount.h"
+#include "netlink.h"
 #include "notify.h"
 #include "pidfd.h"
 
@@ -268,6 +271,50 @@ static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
     spawn_req_free(r);
   }
   return promise;
+}
+
+/* ---- bridge networks ---- */
+
+/* vethAttach(pid, host, bridge, ifname, mac, address "a.b.c.d/n", gateway, defaultRoute): the
+ * pair, the host end in the bridge and up, the other end addressed, up and routed inside the
+ * namespace of pid (netlink.c). Throws with code EEXIST when the host end exists already. */
+static napi_value js_veth_attach(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  NEED(8);
+  int64_t pid;
+  char host[32], bridge[32], ifname[32], mac[32], address[32], gateway[32];
+  if (get_int(env, argv[0], &pid, "vethAttach: pid must be a number") < 0 || get_string(env, argv[1], host, sizeof host) < 0 ||
+      get_string(env, argv[2], bridge, sizeof bridge) < 0 || get_string(env, argv[3], ifname, sizeof ifname) < 0 ||
+      get_string(env, argv[4], mac, sizeof mac) < 0 || get_string(env, argv[5], address, sizeof address) < 0 ||
+      get_string(env, argv[6], gateway, sizeof gateway) < 0)
+    return NULL;
+  struct veth_spec s = {.pid = (pid_t)pid, .host = host, .bridge = bridge, .ifname = ifname};
+  unsigned m[6], prefix;
+  char *slash = strchr(address, '/');
+  if (slash) *slash = 0;
+  if (sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6 || !slash ||
+      sscanf(slash + 1, "%u", &prefix) != 1 || prefix > 32 || inet_pton(AF_INET, address, &s.address) != 1 ||
+      inet_pton(AF_INET, gateway, &s.gateway) != 1) {
+    napi_throw_type_error(env, NULL, "vethAttach: expected a MAC address, an IPv4 address/prefix and an IPv4 gateway");
+    return NULL;
+  }
+  for (int i = 0; i < 6; i++) s.mac[i] = (unsigned char)m[i];
+  s.prefix = (unsigned char)prefix;
+  napi_get_value_bool(env, argv[7], &s.default_route);
+  berth_error_t err = {0};
+  if (berth_veth_attach(&s, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
+/* linkDelete(name): `ip link del`; a link that is not there is fine. */
+static napi_value js_link_delete(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  char name[32];
+  if (get_string(env, argv[0], name, sizeof name) < 0) return NULL;
+  berth_error_t err = {0};
+  if (berth_link_delete(name, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
 }
 
 /* reap(pid) -> exit status (number, as waitpid reports it) or null while it runs. */
@@ -925,6 +972,8 @@ NAPI_MODULE_INIT() {
       FN("fsrootUtimes", js_fsroot_utimes),
       FN("spawn", js_spawn),
       FN("spawnAsync", js_spawn_async),
+      FN("vethAttach", js_veth_attach),
+      FN("linkDelete", js_link_delete),
       FN("reap", js_reap),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -1,11 +1,12 @@
-// The kernel side of bridge networks, through iproute2: a bridge per network, and per
-// container and network a veth pair whose inner end is moved into the container's network
-// namespace (found by its init's pid), renamed, addressed and routed before the process runs.
-// First step: `ip` and `nsenter` are spawned per container (about 3 spawns); netlink from the
-// addon is the planned replacement for the start hot path.
+// The kernel side of bridge networks: a bridge per network (made once per network and daemon
+// run, through iproute2 and iptables), and per container and network a veth pair whose inner
+// end is made inside the container's network namespace (found by its init's pid), addressed and
+// routed before the process runs — by netlink from the addon, so a container start on a bridge
+// network spawns no process.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { loadAddon } from '../../native/binding';
 
 export interface LinkSpec {
   /** init pid of the container (host pid namespace) */
@@ -50,7 +51,7 @@ export function vethName(key: string): string {
   return 'berth' + createHash('sha256').update(key).digest('hex').slice(0, 10);
 }
 
-export const iproute2: NetDriver = {
+export const linuxNet: NetDriver = {
   async ensureBridge(name, gatewayCidr, rules) {
     try {
       await run('ip', ['link', 'add', 'name', name, 'type', 'bridge']);
@@ -72,36 +73,20 @@ export const iproute2: NetDriver = {
   },
   async attach(s, key) {
     const host = vethName(key);
-    const peer = 'berthp' + host.slice(5, 14);
-    const add = () => run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', String(s.pid)]);
-    await add().catch(async (err: Error) => {
-      // the pair of this container's previous run, not yet reaped with its namespace
-      if (!/File exists/.test(err.message)) throw err;
-      await this.detach(host);
-      await add();
-    });
+    const addon = loadAddon();
+    const add = () => addon.vethAttach(s.pid, host, s.bridge, s.ifname, s.mac, s.address, s.gateway, s.defaultRoute);
     try {
-      await run('ip', ['link', 'set', host, 'master', s.bridge, 'up']);
-      const inner = [
-        `link set ${peer} name ${s.ifname}`,
-        `link set ${s.ifname} address ${s.mac}`,
-        `addr add ${s.address} dev ${s.ifname}`,
-        `link set ${s.ifname} up`,
-        ...(s.defaultRoute ? [`route add default via ${s.gateway} dev ${s.ifname}`] : []),
-      ].join('\n') + '\n';
-      await run('nsenter', [`--net=/proc/${s.pid}/ns/net`, 'ip', '-batch', '-'], inner);
+      add();
     } catch (err) {
-      await this.detach(host).catch(() => undefined);
-      throw err;
+      // the pair of this container's previous run, not yet reaped with its namespace
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      addon.linkDelete(host);
+      add();
     }
     return host;
   },
   async detach(hostIf) {
-    try {
-      await run('ip', ['link', 'del', hostIf]);
-    } catch (err) {
-      if (!/Cannot find device|does not exist/.test((err as Error).message)) throw err;
-    }
+    loadAddon().linkDelete(hostIf);
   },
 };
 
