@@ -1,4 +1,4 @@
-// Layers of pulled images beyond plain gzip, and what a pull keeps: a zstd layer
+// Layers of pulled images beyond plain gzip, docker pull -a, and what a pull keeps: a zstd layer
 // (application/vnd.oci.image.layer.v1.tar+zstd) decoded while it is extracted; the layers a
 // failed pull completed, kept so that the retry downloads only the rest. Images are put
 // together in the test from the offline busybox image pushed to Debian's docker-registry on
@@ -137,4 +137,33 @@ t.test('a failed pull keeps the layers it completed; the retry downloads only th
   t.same(layerGets.map((q) => q.path), [`/v2/bt/k/blobs/${top}`], 'only the failed layer is fetched');
   t.equal((await dockerOk(d2, ['run', '--rm', name, 'cat', '/one.txt', '/two.txt'])).stdout, 'one\ntwo\n');
   t.equal(layerDirs(d2).length, 3);
+});
+
+t.test('docker pull -a pulls every tag of the repository, and a second time nothing', { skip }, async (t) => {
+  const reg = await startRegistry(t);
+  const d = await startDaemon(t);
+  const base = await pushBase(t, reg, d, 'bt/all');
+  const extra = await tarOf({ 'extra.txt': 'extra\n' });
+  await putImage(reg, 'bt/all', 'extra', base, [{ blob: gzipSync(extra), mediaType: GZIP_LAYER, tar: extra }]);
+
+  const d2 = await startDaemon(t);
+  const all = await dockerOk(d2, ['pull', '-a', `${reg.host}/bt/all`]);
+  // in the order the registry lists them
+  t.match(all.stdout, /(^|\n)base: Pulling from bt\/all\n/);
+  t.match(all.stdout, /(^|\n)extra: Pulling from bt\/all\n/);
+  t.equal(all.stdout.match(/\nDigest: sha256:[0-9a-f]{64}\n/g)?.length, 2, 'a digest line per tag');
+  t.match(all.stdout, `\nStatus: Downloaded newer image for ${reg.host}/bt/all\n`);
+  t.equal(all.stdout.match(/Status: /g)?.length, 1, 'one status line for the repository');
+  const listed = await dockerOk(d2, ['images', '--format', '{{.Repository}}:{{.Tag}}']);
+  t.same(listed.stdout.trim().split('\n').sort(), [`${reg.host}/bt/all:base`, `${reg.host}/bt/all:extra`]);
+  t.equal((await dockerOk(d2, ['run', '--rm', `${reg.host}/bt/all:extra`, 'cat', '/extra.txt'])).stdout, 'extra\n');
+
+  const seen = reg.requests().length;
+  const again = await dockerOk(d2, ['pull', '--all-tags', `${reg.host}/bt/all`]);
+  t.match(again.stdout, `Status: Image is up to date for ${reg.host}/bt/all\n`);
+  t.same(reg.requests().slice(seen).filter((q) => q.path.includes('/blobs/')), [], 'no blob fetched');
+
+  const missing = await docker(d2, ['pull', '-a', `${reg.host}/bt/nothing`]);
+  t.not(missing.code, 0);
+  t.match(missing.stderr, `Error response from daemon: pull access denied for ${reg.host}/bt/nothing, repository does not exist or may require 'docker login'`);
 });

@@ -45,7 +45,8 @@ export interface DistributionInspect {
 
 export interface RegistryBackend {
   /** POST /images/create?fromImage=: the pull stream goes to `progress`. */
-  pull(opts: { image: string; tag?: string; platform?: string; auth: AuthConfig; signal?: AbortSignal }, progress: ProgressSink): Promise<string>;
+  /** `allTags`: a name without tag or digest pulls every tag (the API's fromImage without tag). */
+  pull(opts: { image: string; tag?: string; platform?: string; auth: AuthConfig; signal?: AbortSignal; allTags?: boolean }, progress: ProgressSink): Promise<string>;
   push(opts: { name: string; tag?: string; auth: AuthConfig; signal?: AbortSignal }, progress: ProgressSink): Promise<void>;
   login(auth: AuthConfig): Promise<{ Status: string; IdentityToken: string }>;
   distribution(name: string, auth: AuthConfig): Promise<DistributionInspect>;
@@ -88,7 +89,7 @@ export class Registry implements RegistryBackend {
     this.client.close();
   }
 
-  async pull(opts: { image: string; tag?: string; platform?: string; auth: AuthConfig; signal?: AbortSignal }, progress: ProgressSink): Promise<string> {
+  async pull(opts: { image: string; tag?: string; platform?: string; auth: AuthConfig; signal?: AbortSignal; allTags?: boolean }, progress: ProgressSink): Promise<string> {
     if (opts.platform) {
       const [os, arch] = opts.platform.split('/');
       if (os !== 'linux' || (arch !== undefined && arch !== goArch())) {
@@ -100,10 +101,10 @@ export class Registry implements RegistryBackend {
       if (/^sha256:/.test(opts.tag)) ref = { name: ref.name, digest: opts.tag };
       else ref = withTag(ref, opts.tag);
       ref = parseNormalizedNamed(ref.digest ? `${ref.name}@${ref.digest}` : `${ref.name}:${ref.tag}`);
-    } else if (ref.tag === undefined && ref.digest === undefined) {
-      ref = withDefaultTag(ref);
     }
-    return pullImage(this.ctx, { ref, auth: opts.auth, ...(opts.signal && { signal: opts.signal }) }, progress);
+    const allTags = !!opts.allTags && ref.tag === undefined && ref.digest === undefined;
+    if (!allTags && ref.tag === undefined && ref.digest === undefined) ref = withDefaultTag(ref);
+    return pullImage(this.ctx, { ref, auth: opts.auth, allTags, ...(opts.signal && { signal: opts.signal }) }, progress);
   }
 
   async push(opts: { name: string; tag?: string; auth: AuthConfig; signal?: AbortSignal }, progress: ProgressSink): Promise<void> {

@@ -123,17 +123,19 @@ export async function fetchSmallBlob(s: RepositorySession, ref: Reference, d: De
 }
 
 export interface PullRequest {
+  /** Tagged or by digest; a bare name with `allTags`. */
   ref: Reference;
   auth: AuthConfig;
   signal?: AbortSignal;
+  /** Every tag of the repository (docker pull -a: the API's fromImage without a tag). */
+  allTags?: boolean;
 }
 
-/** Pulls `ref` (tagged or by digest); returns the image ID. */
+/** Pulls `ref` (or each of its tags); returns the image ID (the last one's for all tags). */
 export async function pullImage(ctx: RegistryContext, req: PullRequest, progress: ProgressSink): Promise<string> {
   const { ref } = req;
   const domain = ref.name.slice(0, ref.name.indexOf('/'));
   const path = ref.name.slice(domain.length + 1);
-  const reference = ref.digest ?? ref.tag ?? 'latest';
   let lastErr: unknown;
   const walk = ctx.client.walk(domain);
   for (const ep of walk) {
@@ -147,7 +149,18 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, progress
       continue; // the next endpoint (a mirror's fallback, or plain HTTP)
     }
     try {
-      return await pullFrom(ctx, session, ep, req, reference, progress);
+      const tags = req.allTags ? await listTags(session, ref) : [ref.digest ?? ref.tag ?? 'latest'];
+      let id = '';
+      let moved = false;
+      for (const reference of tags) {
+        const one: Reference = req.allTags ? { name: ref.name, tag: reference } : ref;
+        const r = await pullFrom(ctx, session, ep, { ...req, ref: one }, reference, progress);
+        id = r.id;
+        moved ||= r.moved;
+        ctx.emitImage('pull', familiarString(one), id);
+      }
+      progress({ status: `Status: ${moved ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(ref)}` });
+      return id;
     } catch (err) {
       // a mirror that fails in any way (the image missing included) hands over to the next
       // endpoint, as dockerd's continueOnError does for mirrors
@@ -158,7 +171,30 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, progress
   throw lastErr instanceof Error ? lastErr : new SystemError(`no endpoint for ${domain}`);
 }
 
-async function pullFrom(ctx: RegistryContext, s: RepositorySession, ep: Endpoint, req: PullRequest, reference: string, progress: ProgressSink): Promise<string> {
+/** GET tags/list, page after page (the Link header's next); the tags in the registry's order. */
+async function listTags(s: RepositorySession, ref: Reference): Promise<string[]> {
+  const tags: string[] = [];
+  let next: string | undefined = 'tags/list';
+  for (let page = 0; next !== undefined && page < 1000; page++) {
+    const res = await s.request(next);
+    if (res.statusCode !== 200) throw translate(await errorFrom(res, 'tags'), ref);
+    const link = String(res.headers.link ?? '');
+    let body: { tags?: unknown };
+    try {
+      body = JSON.parse((await readBody(res, MAX_MANIFEST)).toString('utf8')) as { tags?: unknown };
+    } catch (err) {
+      throw new SystemError(`invalid tag list for ${familiarString(ref)}: ${(err as Error).message}`);
+    }
+    if (Array.isArray(body.tags)) tags.push(...body.tags.filter((t): t is string => typeof t === 'string'));
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
+    next = m ? new URL(m[1]!, s.endpoint.url).toString() : undefined;
+  }
+  return tags;
+}
+
+/** One tag or digest: from "Pulling from" to "Digest:"; the image ID and whether the name moved. */
+async function pullFrom(ctx: RegistryContext, s: RepositorySession, ep: Endpoint, req: PullRequest, reference: string,
+  progress: ProgressSink): Promise<{ id: string; moved: boolean }> {
   const { ref } = req;
   const top = await fetchManifest(s, ref, reference);
   progress({ status: `Pulling from ${s.path}`, id: ref.digest ?? ref.tag ?? 'latest' });
@@ -182,9 +218,7 @@ async function pullFrom(ctx: RegistryContext, s: RepositorySession, ep: Endpoint
   const id = ctx.images.hasImage(m.config.digest) ? m.config.digest : await downloadImage(ctx, s, ep, ref, m.config, layers, progress, req.signal);
   const moved = ctx.images.recordPull(id, ref, `${ref.name}@${top.digest}`);
   progress({ status: `Digest: ${top.digest}` });
-  progress({ status: `Status: ${moved ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarString(ref)}` });
-  ctx.emitImage('pull', familiarString(ref), id);
-  return id;
+  return { id, moved };
 }
 
 async function downloadImage(ctx: RegistryContext, s: RepositorySession, ep: Endpoint, ref: Reference, configDesc: Descriptor,

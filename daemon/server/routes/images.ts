@@ -103,8 +103,9 @@ function handlers(backend: Backend) {
         const auth = decodeAuthHeader(header(req, 'x-registry-auth'));
         const tag = str(q, 'tag') || undefined;
         const platform = str(q, 'platform') || undefined;
+        // without a tag (docker pull -a) every tag of the repository, as dockerd does
         return streamWhileConnected(reply, (out, signal) => backend.registry.pull({
-          image, auth, signal, ...(tag !== undefined && { tag }), ...(platform !== undefined && { platform }),
+          image, auth, signal, allTags: tag === undefined, ...(tag !== undefined && { tag }), ...(platform !== undefined && { platform }),
         }, (msg) => out.write(msg)).then(() => undefined));
       }
       const src = str(q, 'fromSrc');
