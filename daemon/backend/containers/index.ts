@@ -25,7 +25,7 @@ import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
 import { INIT_PATH_IN_CONTAINER, initBinary, wantsInit } from './init';
 import { defaultCgroupnsMode, namespaceSpec, validateNamespaceModes, type NamespaceSpec } from './namespaces';
-import type { AttachHandle, CgroupManager, ExitInfo, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
+import type { AttachHandle, CgroupManager, ExitInfo, ImageForContainer, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
 import { realNativeOps, type NativeOps } from '../../native/ops';
 import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
   type PathStat, type RootfsMode, type RootView } from './archive';
@@ -165,6 +165,8 @@ const freshState = (): ContainerState => ({
   Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
 });
 
+const nameConflict = (n: string, other: string) => new Conflict(`Conflict. The container name "/${n}" is already in use by container "${other}". You have to remove (or rename) that container to be able to reuse that name.`);
+
 export class Containers {
   private readonly live = new Map<string, Live>();
 
@@ -232,11 +234,22 @@ export class Containers {
     const config = mergeConfig(normalizeConfig(body, id.slice(0, 12)), image.config);
     if (commandOf(config).length === 0) throw new InvalidParameter('No command specified');
 
-    const nameConflict = (n: string, other: string) => new Conflict(`Conflict. The container name "/${n}" is already in use by container "${other}". You have to remove (or rename) that container to be able to reuse that name.`);
     const given = name ? name.replace(/^\//, '') : '';
     const early = given ? this.d.repo.byName(given) : undefined;
     if (early) throw nameConflict(given, early.id);
     const plannedMounts = this.d.mounts?.plan(config, hostConfig);
+    try {
+      return await this.createRow(id, given, image, body, config, hostConfig, plannedMounts, warnings);
+    } catch (err) {
+      // as dockerd's cleanup of a failed create: the anonymous volumes made for it go
+      if (plannedMounts) await this.d.mounts!.discard(plannedMounts);
+      throw err;
+    }
+  }
+
+  /** create's second half, once the mounts are planned (their volumes made). */
+  private async createRow(id: string, given: string, image: ImageForContainer, body: Json, config: Json, hostConfig: Json,
+    plannedMounts: ReturnType<ContainerMounts['plan']> | undefined, warnings: string[]): Promise<{ Id: string; Warnings: string[] }> {
     this.d.network?.configure(body, config, hostConfig);
 
     const p = this.paths(id);

@@ -184,9 +184,18 @@ export class ContainerMounts {
     }
     // the volumes themselves
     const out = [...byDst.values()];
+    const made: string[] = [];
     for (const p of out) {
       if (p.Type !== 'volume') continue;
-      const v = this.d.volumes.create({ Name: p.Name || undefined, Driver: p.Driver, ...(p.create ?? {}) }, p.anonymous === true && !p.Name);
+      let v;
+      try {
+        v = this.d.volumes.create({ Name: p.Name || undefined, Driver: p.Driver, ...(p.create ?? {}) }, p.anonymous === true && !p.Name);
+      } catch (err) {
+        // the anonymous volumes made so far go with the failed create
+        void this.d.volumes.removeAnonymous(made).catch((e) => this.d.log?.(`remove volumes of a failed create: ${errorMessage(e)}`));
+        throw err;
+      }
+      if (p.anonymous && !p.Name) made.push(v.Name);
       p.Name = v.Name;
       p.Source = v.Mountpoint;
       delete p.create;
@@ -266,6 +275,11 @@ export class ContainerMounts {
   /** Anonymous volumes of the container, asked before its row goes (rm -v, --rm). */
   anonymousVolumes(containerId: string): string[] {
     return this.d.repo.mountsOf(containerId).filter((r) => r.volume && (r.mount as Planned).anonymous).map((r) => r.volume!);
+  }
+
+  /** A create failed after plan(): the anonymous volumes made for it are removed (named ones stay, as dockerd). */
+  discard(planned: Planned[]): Promise<void> {
+    return this.d.volumes.removeAnonymous(planned.filter((p) => p.Type === 'volume' && p.anonymous && p.Name).map((p) => p.Name!));
   }
 
   removeVolumes(names: string[]): Promise<void> {
