@@ -91,6 +91,9 @@ t.test('propagation is applied: host mounts reach rshared and rslave binds, the 
   await run('p-rprivate', '');
   const modes = await Promise.all(['p-rshared', 'p-rslave', 'p-rprivate'].map(async (c) => (await mountsOf(c))[0]!.Propagation));
   t.same(modes, ['rshared', 'rslave', 'rprivate']);
+  // dockerd makes the root shared for a shared bind (its own peer group); private otherwise
+  const rootShared = async (c: string) => /^\S+ \S+ \S+ \/ \/ \S+ shared:/m.test((await dockerOk(d, ['exec', c, 'cat', '/proc/self/mountinfo'])).stdout);
+  t.same(await Promise.all(['p-rshared', 'p-rslave', 'p-rprivate'].map(rootShared)), [true, false, false]);
 
   // the host mounts a tmpfs under the source after the containers started
   sh('mount', '-t', 'tmpfs', '-o', 'size=1m', 'bt-prop', join(src, 'fromhost'));

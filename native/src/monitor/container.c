@@ -218,7 +218,7 @@ static void __attribute__((noreturn)) child_main(const struct monitor_config *cf
     process_fail(sync, 0, err.msg);
   }
   if (netns_fd >= 0) close(netns_fd);
-  if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special((struct monitor_config *)cfg, &err) < 0 || rootfs_pivot(cfg->rootfs, &err) < 0 ||
+  if (rootfs_make_private(&err) < 0 || rootfs_mount_overlay(cfg, &err) < 0 || rootfs_mount_special((struct monitor_config *)cfg, &err) < 0 || rootfs_pivot(cfg, &err) < 0 ||
       ((!cfg->utsns || !strcmp(cfg->utsns, "private")) && ns_set_hostname(cfg->hostname, &err) < 0) ||
       (!cfg->netns_host && netns_fd < 0 && ns_loopback_up(&err) < 0))
     process_fail(sync, 0, err.msg);

@@ -325,12 +325,20 @@ int rootfs_mount_special(struct monitor_config *cfg, berth_error_t *err) {
   return 0;
 }
 
-int rootfs_pivot(const char *rootfs, berth_error_t *err) {
+int rootfs_pivot(const struct monitor_config *cfg, berth_error_t *err) {
+  const char *rootfs = cfg->rootfs;
   if (chdir(rootfs) < 0) return berth_fail(err, errno, "chdir %s", rootfs);
   /* pivot_root(".", "."): the old root ends up stacked under the new one, then detached (runc) */
   if (syscall(SYS_pivot_root, ".", ".") < 0) return berth_fail(err, errno, "pivot_root %s", rootfs);
   if (umount2(".", MNT_DETACH) < 0) return berth_fail(err, errno, "umount2 old root");
   if (chdir("/") < 0) return berth_fail(err, errno, "chdir /");
+  /* a shared bind makes the container's root shared (a peer group of its own), as dockerd asks
+   * runc for: namespaces made inside then receive the container's mounts */
+  for (size_t i = 0; i < cfg->nbinds; i++)
+    if (!cfg->binds[i].tmpfs && cfg->binds[i].propagation == MS_SHARED) {
+      if (mount(NULL, "/", NULL, MS_SHARED, NULL) < 0) return berth_fail(err, errno, "mount / shared");
+      break;
+    }
   return 0;
 }
 

@@ -15,7 +15,8 @@ int rootfs_mount_special(struct monitor_config *cfg, berth_error_t *err);
  * cloned from the host's mounts (see struct bind_mount); closed in the monitor after the clone. */
 int rootfs_prepare_trees(struct monitor_config *cfg, berth_error_t *err);
 void rootfs_close_trees(struct monitor_config *cfg);
-int rootfs_pivot(const char *rootfs, berth_error_t *err);
+/* pivot_root into cfg->rootfs; the new root is made shared when a bind is shared or rshared. */
+int rootfs_pivot(const struct monitor_config *cfg, berth_error_t *err);
 /* After pivot_root, with a pty: binds the slave (an open fd) on /dev/console. */
 int rootfs_bind_console(int slave_fd, berth_error_t *err);
 /* openat2(RESOLVE_IN_ROOT) of path inside the root: -errno on failure. */
