@@ -9,6 +9,7 @@ import { createGzip } from 'node:zlib';
 import { NotFound, SystemError } from '../../errors';
 import type { ProgressSink } from '../types';
 import { progressBar } from '../images/load';
+import { ZLIB_CHUNK } from '../layers/apply';
 import { familiarName, type Reference } from '../images/reference';
 import type { BlobRow } from '../../store/blobs';
 import { errorFrom, type AuthConfig, type RepositorySession } from './client';
@@ -201,7 +202,8 @@ async function uploadLayer(ctx: RegistryContext, s: RepositorySession, l: { chai
       cb(null, chunk);
     },
   });
-  const gzip = createGzip({ level: 6 });
+  // dockerd's push compresses with Go's gzip at its default level, 6 as here
+  const gzip = createGzip({ level: 6, chunkSize: ZLIB_CHUNK });
   const hash = createHash('sha256');
   let size = 0;
   const hasher = new Transform({
