@@ -91,3 +91,27 @@ t.test('--cgroup-parent: the container\'s cgroup goes under it (from the cgroup 
   const rel = await dockerOk(d, ['run', '--rm', '--cgroup-parent', `../../${top}/rel`, 'busybox', 'cat', '/proc/self/cgroup']);
   t.match(rel.stdout, new RegExp(`:memory:/${top}/rel/[0-9a-f]{64}\\n`));
 });
+
+t.test('/sys/fs/cgroup in the container: its own cgroup in each hierarchy, read-only, as runc mounts it', { skip }, async (t) => {
+  const run = (args: string[], cmd: string) => dockerOk(d, ['run', '--rm', ...args, 'busybox', 'sh', '-c', cmd]);
+  if (version === '1') {
+    const names = cgroupMounts().map((m) => m.split('/').pop()!).filter((n) => n !== 'unified' && existsSync(join('/sys/fs/cgroup', n, d.cgroupParent)));
+    const ls = (await run([], 'ls /sys/fs/cgroup')).stdout.trim().split('\n');
+    t.same(ls.sort(), names.sort(), 'one directory per hierarchy berth puts the container in');
+    t.equal((await run(['--memory', '64m'], 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes')).stdout.trim(), String(64 * 1024 * 1024), 'the container\'s own limit');
+    t.equal((await run(['--pids-limit', '33'], 'cat /sys/fs/cgroup/pids/pids.max')).stdout.trim(), '33');
+    const mounts = (await run([], 'grep " /sys/fs/cgroup" /proc/self/mounts')).stdout;
+    t.match(mounts, /^tmpfs \/sys\/fs\/cgroup tmpfs ro,/m, 'the tmpfs is read-only');
+    t.match(mounts, /^\S+ \/sys\/fs\/cgroup\/memory cgroup ro,/m, 'and so are the hierarchies');
+    const write = await docker(d, ['run', '--rm', 'busybox', 'sh', '-c', 'echo 5 > /sys/fs/cgroup/pids/pids.max']);
+    t.not(write.code, 0, 'an unprivileged container cannot change its limits');
+    t.match(write.stderr, /Read-only file system/);
+    // in a private cgroup namespace the mounts' roots are the namespace's root, as a cgroupfs mounted there
+    const info = (await run(['--cgroupns', 'private'], 'grep " /sys/fs/cgroup/memory " /proc/self/mountinfo')).stdout;
+    t.match(info, /^\S+ \S+ \S+ \/ \/sys\/fs\/cgroup\/memory /m);
+    const priv = (await run(['--privileged', '--pids-limit', '40'], 'echo 41 > /sys/fs/cgroup/pids/pids.max && cat /sys/fs/cgroup/pids/pids.max')).stdout.trim();
+    t.equal(priv, '41', 'privileged: writable');
+  } else {
+    t.equal((await run(['--memory', '64m'], 'cat /sys/fs/cgroup/memory.max')).stdout.trim(), String(64 * 1024 * 1024));
+  }
+});

@@ -25,7 +25,7 @@ import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
 import { INIT_PATH_IN_CONTAINER, initBinary, wantsInit } from './init';
 import { defaultCgroupnsMode, namespaceSpec, validateNamespaceModes, type NamespaceSpec } from './namespaces';
-import type { AttachHandle, CgroupManager, ExitInfo, ImageForContainer, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
+import type { AttachHandle, CgroupHandle, CgroupManager, ExitInfo, ImageForContainer, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
 import { realNativeOps, type NativeOps } from '../../native/ops';
 import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
   type PathStat, type RootfsMode, type RootView } from './archive';
@@ -328,7 +328,7 @@ export class Containers {
     });
   }
 
-  private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, procs: string[], oomFile: string | null, ns: NamespaceSpec, log: LogSettings) {
+  private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, cg: CgroupHandle, ns: NamespaceSpec, log: LogSettings) {
     const p = this.paths(c.id);
     const env: string[] = [...(c.config.Env ?? [])];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
@@ -368,8 +368,9 @@ export class Containers {
         ...(init ? [{ src: init, dst: INIT_PATH_IN_CONTAINER, ro: true }] : []),
         ...(ns.hostShm ? [{ src: '/dev/shm', dst: '/dev/shm', ro: false }] : []),
       ],
-      cgroupProcs: procs,
-      oomFile,
+      cgroupProcs: cg.procs,
+      oomFile: cg.oomFile,
+      cgroupMounts: cg.mounts,
       netns: sandbox.netns,
       pidns: ns.pidns, ipcns: ns.ipcns, utsns: ns.utsns, shm: ns.shm,
       cgroupns: c.hostConfig.CgroupnsMode === 'private' ? 'private' as const : 'host' as const,
@@ -399,7 +400,7 @@ export class Containers {
     let link: MonitorLink;
     let mounted = false;
     try {
-      const spec = await this.withMounts(c, this.monitorSpec(c, image, cg.procs, cg.oomFile, ns, log));
+      const spec = await this.withMounts(c, this.monitorSpec(c, image, cg, ns, log));
       mounted = true;
       link = await this.d.monitors.launch(spec);
     } catch (err) {

@@ -78,6 +78,7 @@ export interface MonitorConfig extends Partial<SecuritySpec> {
   readonlyRoot?: boolean;
   cgroupProcs?: string[];
   oomFile?: string | null;
+  cgroupMounts?: Array<{ src: string; name: string }>;
   netns?: 'none' | 'host' | string;
   /** 'private' (default), 'host', or the host pid of a process whose namespace is joined */
   pidns?: string;
@@ -211,6 +212,10 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   put('readonly_root', cfg.readonlyRoot || undefined);
   for (const p of cfg.cgroupProcs ?? []) put('cgroup_procs', p);
   put('oom_file', cfg.oomFile || undefined);
+  for (const m of cfg.cgroupMounts ?? []) {
+    if (m.src.includes('\n') || m.name.includes('\n') || m.name.includes('/')) throw new Error(`monitor config: cgroup mount ${m.src} -> ${m.name}`);
+    put('cgroup_mount', `${m.src}\n${m.name}`);
+  }
   put('netns', cfg.netns);
   put('pidns', cfg.pidns);
   put('ipcns', cfg.ipcns);

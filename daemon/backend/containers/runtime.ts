@@ -1,7 +1,7 @@
 // The container engine's kernel-facing deps made real: cgroups through NativeOps, processes
 // through berth-monitor. (Tests use the fakes in test/helpers/fake-runtime.ts instead.)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import { cgroupName, type CgroupLimits, type NativeOps } from '../../native/ops';
 import { MonitorClient, spawnMonitor, type MonitorPool } from './monitor-client';
 import type { Json } from './config';
@@ -42,7 +42,23 @@ export class NativeCgroups implements CgroupManager {
       this.ops.cgroupDestroy(paths.name);
       throw err;
     }
-    return { procs: paths.procs, oomFile: paths.oomFile };
+    return { procs: paths.procs, oomFile: paths.oomFile, mounts: this.mountsOf(paths.procs) };
+  }
+
+  /**
+   * What the container sees under /sys/fs/cgroup, as runc shows it: on v1 each hierarchy's
+   * directory of the container under the hierarchy's own name (memory, cpu,cpuacct, systemd ...),
+   * on v2 the container's directory as the whole of /sys/fs/cgroup.
+   */
+  private mountsOf(procs: string[]): Array<{ src: string; name: string }> {
+    const layout = this.ops.detectCgroups();
+    const v1 = [...new Set(Object.values(layout.v1))];
+    return procs.map((p) => {
+      const src = dirname(p);
+      if (layout.mode === 'v2') return { src, name: '' };
+      const mount = v1.find((m) => p.startsWith(`${m}/`));
+      return { src, name: mount ? basename(mount) : '' };
+    }).filter((m) => layout.mode === 'v2' || m.name !== '');
   }
 
   update(id: string, hostConfig: Json): void {

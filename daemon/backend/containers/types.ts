@@ -25,6 +25,8 @@ export interface CgroupHandle {
   procs: string[];
   /** The file whose `oom_kill N` counter tells an OOM kill. */
   oomFile: string | null;
+  /** The container's cgroup directories and the names they get under /sys/fs/cgroup ('' on v2: the whole of it). */
+  mounts?: Array<{ src: string; name: string }>;
 }
 
 export interface CgroupManager {
@@ -101,6 +103,8 @@ export interface MonitorSpec extends Partial<SecuritySpec> {
   readonlyRoot?: boolean;
   cgroupProcs: string[];
   oomFile: string | null;
+  /** /sys/fs/cgroup in the container: these cgroup directories under their names */
+  cgroupMounts?: Array<{ src: string; name: string }>;
   /** none: a new one; host: the host's; a path: that namespace (--network container:X) */
   netns: 'none' | 'host' | string;
   /** --pid, --ipc, --uts and /dev/shm (namespaces.ts) */

@@ -154,6 +154,13 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
     else if (!strcmp(key, "tmpfs")) rc = parse_tmpfs(cfg, v, err);
     else if (!strcmp(key, "readonly_root")) rc = parse_bool(key, v, &cfg->readonly_root, err);
     else if (!strcmp(key, "cgroup_procs")) strlist_push(&cfg->cgroup_procs, v);
+    else if (!strcmp(key, "cgroup_mount")) {
+      char *name = strchr(v, '\n');
+      if (!name || strchr(name + 1, '/') || strchr(name + 1, '\n') || v[0] != '/') return berth_fail(err, EINVAL, "config: cgroup_mount is not /SRC\\nNAME");
+      *name++ = 0;
+      strlist_push(&cfg->cgroup_mounts, v);
+      strlist_push(&cfg->cgroup_mounts, name);
+    }
     else if (!strcmp(key, "oom_file")) cfg->oom_file = *v ? v : NULL;
     else if (!strcmp(key, "pidns")) cfg->pidns = v;
     else if (!strcmp(key, "ipcns")) cfg->ipcns = v;
@@ -203,6 +210,7 @@ void config_free(struct monitor_config *cfg) {
   free(cfg->args.items);
   free(cfg->env.items);
   free(cfg->cgroup_procs.items);
+  free(cfg->cgroup_mounts.items);
   free(cfg->binds);
   security_config_free(&cfg->security);
   buf_free(&cfg->raw);

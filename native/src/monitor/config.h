@@ -36,6 +36,7 @@ struct monitor_config {
   bool log_compress; /* rotated log files are gzip'd */
   char *log_attrs;   /* JSON object of the log-opt attributes (labels, env, tag), or NULL */
   struct strlist lower, args, env, cgroup_procs;
+  struct strlist cgroup_mounts; /* pairs: a host cgroup directory, its name under /sys/fs/cgroup ("" on v2) */
   char *upper, *work, *rootfs, *hostname, *cwd, *user, *oom_file;
   char *netns_path; /* netns=/proc/<pid>/ns/net: join that namespace (--network container:X) */
   char *dns_relay;  /* dns_relay=IP: 127.0.0.11:53 in the container relays to IP:53 */

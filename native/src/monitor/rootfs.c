@@ -283,6 +283,38 @@ static int mask_paths(int rootfd, berth_error_t *err) {
   return 0;
 }
 
+/* /sys/fs/cgroup as runc makes it: on v1 a tmpfs holding each hierarchy's directory of the
+ * container under the hierarchy's name (a combined "cpu,cpuacct" with cpu and cpuacct links to
+ * it), the tmpfs then read-only; on v2 the container's directory is /sys/fs/cgroup itself. The
+ * binds are read-only unless privileged. In a private cgroup namespace the kernel shows their
+ * roots as "/" (in mountinfo too), as it would a cgroup filesystem mounted there. */
+static int mount_cgroups(const struct monitor_config *cfg, int rootfd, berth_error_t *err) {
+  const struct strlist *m = &cfg->cgroup_mounts;
+  if (!m->len) return 0;
+  const bool ro = !cfg->privileged;
+  if (m->len == 2 && !*m->items[1]) return bind_in_root(rootfd, AT_FDCWD, m->items[0], "/sys/fs/cgroup", ro, err);
+  int rc = mount_in_root(rootfd, "tmpfs", "/sys/fs/cgroup", true, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", err);
+  if (rc < 0) return rc;
+  autoclose int dir = open_in_root(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY);
+  if (dir < 0) return berth_fail(err, -dir, "openat2 /sys/fs/cgroup in rootfs");
+  for (size_t i = 0; i + 1 < m->len; i += 2) {
+    const char *name = m->items[i + 1];
+    char dst[300];
+    snprintf(dst, sizeof dst, "/sys/fs/cgroup/%s", name);
+    if ((rc = bind_in_root(rootfd, AT_FDCWD, m->items[i], dst, ro, err)) < 0) return rc;
+    if (!strchr(name, ',')) continue;
+    char parts[256];
+    snprintf(parts, sizeof parts, "%s", name);
+    for (char *save = NULL, *p = strtok_r(parts, ",", &save); p; p = strtok_r(NULL, ",", &save))
+      if (symlinkat(name, dir, p) < 0 && errno != EEXIST) return berth_fail(err, errno, "symlink /sys/fs/cgroup/%s", p);
+  }
+  if (ro) {
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (mount_setattr(dir, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) return berth_fail(err, errno, "mount_setattr /sys/fs/cgroup read-only");
+  }
+  return 0;
+}
+
 int rootfs_mount_special(struct monitor_config *cfg, berth_error_t *err) {
   autoclose int rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) return berth_fail(err, errno, "open %s", cfg->rootfs);
@@ -309,6 +341,7 @@ int rootfs_mount_special(struct monitor_config *cfg, berth_error_t *err) {
     /* sysfs refuses a mount from a namespace that does not own the netns: show the host's, read-only */
     if ((rc = bind_in_root(rootfd, AT_FDCWD, "/sys", "/sys", !cfg->privileged, err)) < 0) return rc;
   }
+  if ((rc = mount_cgroups(cfg, rootfd, err)) < 0) return rc;
   if ((rc = security_prepare_rootfs(cfg, rootfd, err)) < 0) return rc;
   if (!cfg->privileged && (rc = mask_paths(rootfd, err)) < 0) return rc;
   for (size_t i = 0; i < cfg->nbinds; i++)
