@@ -38,6 +38,8 @@ t.test('resolv.conf, internal (user networks): 127.0.0.11, ndots:0, the servers 
 
 t.test('bridge rules: NAT and forwarding, or drops when internal; deletions from iptables-save', async (t) => {
   t.match(bridgeRules('br-x', { subnet: '10.1.0.0/24', internal: false }), /-A POSTROUTING -s 10\.1\.0\.0\/24 ! -o br-x -m comment --comment berth:br-x -j MASQUERADE/);
+  // isolation: nothing new forwarded into the bridge from another interface, first in FORWARD
+  t.match(bridgeRules('br-x', { subnet: '10.1.0.0/24', internal: false }), /-I FORWARD -o br-x ! -i br-x -m conntrack ! --ctstate RELATED,ESTABLISHED -m comment --comment berth:br-x -j DROP/);
   const internal = bridgeRules('br-y', { subnet: '10.2.0.0/24', internal: true });
   t.notMatch(internal, /MASQUERADE/);
   t.match(internal, /-I FORWARD -i br-y ! -o br-y -m comment --comment berth:br-y -j DROP/);

@@ -95,8 +95,11 @@ export const ruleTag = (bridge: string) => `berth:${bridge}`;
 
 /**
  * iptables-restore input for a bridge: masquerade of its subnet leaving through any other
- * interface and forwarding out of it (replies back in); an internal network instead drops
- * whatever would cross between it and any other interface.
+ * interface and forwarding out of it (replies back in); no new connection forwarded into it from
+ * another interface, so containers of different networks cannot reach each other (Docker's
+ * isolation between bridge networks; published ports come through berthd's proxy, not the
+ * forward path). An internal network instead drops whatever would cross between it and any
+ * other interface.
  */
 export function bridgeRules(name: string, r: BridgeRules): string {
   const tag = `-m comment --comment ${ruleTag(name)}`;
@@ -105,7 +108,8 @@ export function bridgeRules(name: string, r: BridgeRules): string {
   }
   return [
     '*nat', `-A POSTROUTING -s ${r.subnet} ! -o ${name} ${tag} -j MASQUERADE`, 'COMMIT',
-    '*filter', `-A FORWARD -i ${name} ${tag} -j ACCEPT`, `-A FORWARD -o ${name} -m conntrack --ctstate RELATED,ESTABLISHED ${tag} -j ACCEPT`, 'COMMIT', '',
+    '*filter', `-I FORWARD -o ${name} ! -i ${name} -m conntrack ! --ctstate RELATED,ESTABLISHED ${tag} -j DROP`,
+    `-A FORWARD -i ${name} ${tag} -j ACCEPT`, `-A FORWARD -o ${name} -m conntrack --ctstate RELATED,ESTABLISHED ${tag} -j ACCEPT`, 'COMMIT', '',
   ].join('\n');
 }
 
