@@ -85,7 +85,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   const volumesRepo = new VolumesRepo(db);
   const volumes = new Volumes({ repo: volumesRepo, events, dataRoot: config.dataRoot, log: (m) => process.stderr.write(`berthd: ${m}\n`) });
   const mounts = new ContainerMounts({
-    volumes, repo: volumesRepo, findContainer: (ref): { id: string } => containers.find(ref), native: () => ops, tmpDir: tmp,
+    volumes, repo: volumesRepo, findContainer: (ref): { id: string } => containers.find(ref), native: () => ops, tmpDir: tmp, dataRoot: config.dataRoot,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
   volumes.sweep();

@@ -2,7 +2,8 @@
 // default), dockerd's refusal to start shared or slave binds of a source that is not on a
 // shared (or slave) mount, and the propagation really applied: a mount made on the host under
 // the source after the container started shows inside with rshared and rslave, not with
-// rprivate; a mount made inside reaches the host only with rshared.
+// rprivate; a mount made inside reaches the host only with rshared; --mount binds in or above
+// the data root get rslave as dockerd gives them.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -110,4 +111,17 @@ t.test('propagation is applied: host mounts reach rshared and rslave binds, the 
   t.ok(existsSync(join(src, 'fromrshared', 'f')), 'a mount made in the rshared container shows on the host');
   t.notOk(existsSync(join(src, 'fromrslave', 'f')), 'a mount made in the rslave container stays inside');
   t.same(mountsUnder(src).sort(), [src, join(src, 'fromhost'), join(src, 'fromrshared')].sort(), 'nothing else reached the host');
+});
+
+t.test('--mount binds in or above the data root get rslave, as dockerd; other modes are refused', { skip }, async (t) => {
+  t.teardown(() => docker(d, ['rm', '-f', 'p-root']));
+  // d.dir holds the data root; its mount here is private, so the rslave falls back to the default and the container runs
+  await dockerOk(d, ['run', '--name', 'p-root', '--mount', `type=bind,src=${d.dir},dst=/host`, 'busybox', 'ls', '/host/data']);
+  t.match((await mountsOf('p-root'))[0], { Type: 'bind', Source: d.dir, Destination: '/host', Propagation: 'rslave' });
+  await dockerOk(d, ['create', '--name', 'p-root-v', '-v', `${d.dir}:/host`, 'busybox', 'true']);
+  t.teardown(() => docker(d, ['rm', '-f', 'p-root-v']));
+  t.match((await mountsOf('p-root-v'))[0], { Propagation: 'rprivate' }, '-v binds are left alone');
+  const bad = await docker(d, ['create', '--mount', `type=bind,src=${d.dataRoot},dst=/x,bind-propagation=rprivate`, 'busybox', 'true']);
+  t.not(bad.code, 0);
+  t.match(bad.stderr, `Error response from daemon: invalid mount config: must use either propagation mode "rslave" or "rshared" when mount source is within the daemon root, daemon root: "${d.dataRoot}", bind mount source: "${d.dataRoot}", propagation: "rprivate"`);
 });

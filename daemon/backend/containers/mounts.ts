@@ -33,6 +33,8 @@ interface Planned extends MountPoint {
   anonymous?: boolean;
   /** volume options for a volume --mount creates (volume-opt, volume-label) */
   create?: { DriverOpts?: Record<string, string>; Labels?: Record<string, string> };
+  /** bind: rslave given by berthd to a --mount source in or above the data root (private when the source mount allows no slave) */
+  autoSlave?: boolean;
 }
 
 /** What the monitor mounts, in order: a bind (volumes too) or a tmpfs; a bind's propagation when not rprivate. */
@@ -47,6 +49,8 @@ export interface ContainerMountsDeps {
   native?: () => NativeOps;
   /** a scratch dir on the data root */
   tmpDir: string;
+  /** the data root: --mount binds in or above it get rslave (dockerd's validateBindDaemonRoot) */
+  dataRoot?: string;
   log?: (msg: string) => void;
 }
 
@@ -170,7 +174,7 @@ export class ContainerMounts {
       if (p.Type === 'bind' && !existsSync(p.Source)) mkdirSync(p.Source, { recursive: true, mode: 0o755 }); // -v creates it, as dockerd
       add(p);
     }
-    for (const m of (hostConfig.Mounts as Json[] | null) ?? []) add(parseMount(m));
+    for (const m of (hostConfig.Mounts as Json[] | null) ?? []) add(this.daemonRootBind(parseMount(m), m));
     for (const dst of Object.keys((config.Volumes as Json | null) ?? {})) {
       checkTarget('volume', dst);
       const d = posix.normalize(dst);
@@ -201,6 +205,21 @@ export class ContainerMounts {
       delete p.create;
     }
     return out.sort((a, b) => depth(a.Destination) - depth(b.Destination));
+  }
+
+  /**
+   * A --mount bind of a path in the data root, or above it, as dockerd: rslave when no
+   * propagation is given (so the container holds no private reference to berth's mounts),
+   * refused with any but rslave and rshared.
+   */
+  private daemonRootBind(p: Planned, m: Json): Planned {
+    const root = this.d.dataRoot;
+    const source = String(m.Source ?? '');
+    if (p.Type !== 'bind' || !root || (!source.startsWith(root) && !root.startsWith(source))) return p;
+    const given = String(m.BindOptions?.Propagation ?? '');
+    if (!given) return { ...p, Propagation: 'rslave', autoSlave: true };
+    if (given === 'rslave' || given === 'rshared') return p;
+    throw new InvalidParameter(`invalid mount config: must use either propagation mode "rslave" or "rshared" when mount source is within the daemon root, daemon root: ${JSON.stringify(root)}, bind mount source: ${JSON.stringify(source)}, propagation: ${JSON.stringify(given)}`);
   }
 
   /** After the container's row is inserted: records its mount points; copies image content into empty volumes. */
@@ -251,8 +270,15 @@ export class ContainerMounts {
           src = await this.d.volumes.acquire(p.Name!, containerId, { destination: p.Destination, rw: p.RW, propagation: p.Propagation });
           acquired.push(p.Name!);
         }
-        const propagation = p.Type === 'bind' && p.Propagation && p.Propagation !== 'rprivate' ? p.Propagation : undefined;
-        if (propagation) checkPropagation(src, propagation);
+        let propagation = p.Type === 'bind' && p.Propagation && p.Propagation !== 'rprivate' ? p.Propagation : undefined;
+        try {
+          if (propagation) checkPropagation(src, propagation);
+        } catch (err) {
+          if (!p.autoSlave) throw err;
+          // dockerd falls back to the default for the rslave it chose itself
+          this.d.log?.(`container ${containerId.slice(0, 12)}: ${src} keeps the default propagation: ${errorMessage(err)}`);
+          propagation = undefined;
+        }
         mounts.push({ src, dst: p.Destination, ro: !p.RW, ...(propagation ? { propagation } : {}) });
       }
     } catch (err) {
