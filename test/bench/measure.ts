@@ -155,6 +155,8 @@ export interface ListResult {
   generatedNameConflicts: number;
   createAllMs: number;
   getMs: number[];
+  /** `docker ps -a` through the CLI, the same containers present (CLI start-up included). */
+  psMs: number[];
   /** Bytes of one GET's body. */
   bodyBytes: number;
   removeAllMs: number;
@@ -191,12 +193,18 @@ export async function listMany(engine: Engine, count: number, gets: number, warm
       bodyBytes = Buffer.byteLength(body);
       if (i >= warmups) getMs.push(ms);
     }
+    const psMs: number[] = [];
+    for (let i = 0; i < warmups + gets; i++) {
+      const r = await timedDocker(engine, ['ps', '-a'], 120_000);
+      if (r.code !== 0) throw new Error(`docker ps -a on ${engine.name} exited ${r.code}: ${r.stderr.trim()}`);
+      if (i >= warmups) psMs.push(r.ms);
+    }
     await sleep(1000); // let the engine settle before reading its idle memory
     const memoryIdle = engineMemory(engine);
     t0 = process.hrtime.bigint();
     await pool(ids.length, 4, async (i) => { await api.expect(204, 'DELETE', `/containers/${ids[i]}`); });
     ids.length = 0;
-    return { containers: count, generatedNameConflicts, createAllMs, getMs, bodyBytes, removeAllMs: msSince(t0), memoryIdle };
+    return { containers: count, generatedNameConflicts, createAllMs, getMs, psMs, bodyBytes, removeAllMs: msSince(t0), memoryIdle };
   } finally {
     // on a failure half-way, do not leave 1,000 containers behind for the next section
     await pool(ids.length, 4, async (i) => { await api.call('DELETE', `/containers/${ids[i]}?force=1`).catch(() => undefined); });

@@ -73,7 +73,7 @@ interface EngineResults {
   runRm?: Summary & { samplesMs: number[] };
   exec?: Summary & { samplesMs: number[] };
   api?: { total: Summary; phases: Record<string, Summary>; samplesMs: number[] };
-  list?: Omit<ListResult, 'getMs'> & { get: Summary; getMs: number[] };
+  list?: Omit<ListResult, 'getMs'> & { get: Summary; getMs: number[]; ps: Summary };
   running?: RunningResult;
   logs?: LogsResult;
   /** save/load/commit (test/bench/images.ts) */
@@ -140,7 +140,7 @@ async function measureEngine(start: () => Promise<Engine>, label: string): Promi
       res.api = { total: summarize(api.totalMs), phases, samplesMs: api.totalMs };
     }
     const list = await section(res, 'list', `list over ${N.listContainers}`, () => listMany(engine, N.listContainers, N.listGets, N.warmups));
-    if (list) res.list = { ...list, get: summarize(list.getMs) };
+    if (list) res.list = { ...list, get: summarize(list.getMs), ps: summarize(list.psMs) };
     const running = await section(res, 'memory', `memory with ${N.running} running`, () => memoryRunning(engine, N.running));
     if (running) res.running = running;
     if (opts.logs) {
@@ -257,6 +257,7 @@ function main(): Promise<void> {
     L.push(row('  delete', phase(b, 'delete'), phase(d, 'delete')));
     L.push(row(`kernel floor: clone+overlay+pivot_root+exec (N=${N.floor})`, fl ? medP90(fl) : `failed: ${(floor as { failed: string }).failed.slice(0, 60)}`, ''));
     L.push(row(`GET /containers/json?all=1, ${N.listContainers} present (N=${N.listGets})`, medP90(b?.list?.get), medP90(d?.list?.get)));
+    L.push(row(`docker ps -a (CLI), ${N.listContainers} present (N=${N.listGets})`, medP90(b?.list?.ps), medP90(d?.list?.ps)));
     L.push(row(`  create ${N.listContainers} / remove ${N.listContainers} (4 in flight)`,
       b?.list ? `${ms(b.list.createAllMs)} / ${ms(b.list.removeAllMs)}` : '—', d?.list ? `${ms(d.list.createAllMs)} / ${ms(d.list.removeAllMs)}` : '—'));
     const clashes = (r?: EngineResults) => (r?.list ? String(r.list.generatedNameConflicts) : '—');
