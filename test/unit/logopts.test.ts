@@ -54,3 +54,14 @@ t.test('--details escapes as Go\'s url.QueryEscape', async (t) => {
   t.equal(queryEscape("it's (ok)*!"), 'it%27s+%28ok%29%2A%21');
   t.equal(queryEscape('-_.~'), '-_.~');
 });
+
+t.test('the local driver: its own keys, rotation on by default, its own wording', async (t) => {
+  t.throws(() => validateLogOpts({ Type: 'local', Config: { labels: 'a' } }), { message: "unknown log opt 'labels' for log driver local" });
+  t.doesNotThrow(() => validateLogOpts({ Type: 'local', Config: { 'max-size': '1m', 'max-file': '2', compress: 'false' } }));
+  t.same(logSettings({}, info, 'local'), { maxSize: 20 * 1024 * 1024, maxFiles: 5, compress: true }, '20 MiB, 5 files, compressed');
+  t.same(logSettings({ 'max-size': '1m', 'max-file': '2', compress: 'false' }, info, 'local'), { maxSize: 1_000_000, maxFiles: 2, compress: false });
+  const prefix = 'failed to create task for container: failed to initialize logging driver: ';
+  t.throws(() => logSettings({ 'max-file': '1' }, info, 'local'), { message: `${prefix}compression cannot be enabled when max file count is 1` });
+  t.throws(() => logSettings({ 'max-size': 'big' }, info, 'local'), { message: `${prefix}invalid value for max-size: big: invalid size: 'big'` });
+  t.throws(() => logSettings({ compress: 'maybe' }, info, 'local'), { message: `${prefix}invalid boolean value for compress: strconv.ParseBool: parsing "maybe": invalid syntax` });
+});

@@ -1,19 +1,44 @@
-// --log-opt of the json-file (and local) driver, as moby's jsonfilelog reads them: the keys it
-// accepts (checked at create), max-size/max-file/compress (checked when the logger starts),
-// and the "extra attributes" every record carries (labels, labels-regex, env, env-regex, tag).
+// --log-opt of the json-file and local drivers, as moby's jsonfilelog and local read them: the
+// keys each accepts (checked at create), max-size/max-file/compress (checked when the logger
+// starts; local rotates by default: 20 MiB, 5 files, compressed), and json-file's "extra
+// attributes" every record carries (labels, labels-regex, env, env-regex, tag). berth keeps a
+// local log in json-file form, so both are read alike.
 import { hostname } from 'node:os';
 import { InvalidParameter, SystemError } from '../../errors';
 import type { Json } from './config';
 
 const JSON_FILE_OPTS = ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'];
+const LOCAL_OPTS = ['max-file', 'max-size', 'compress'];
 
 /** dockerd's ValidateLogOpts at create: a key the driver does not know is a 400. */
 export function validateLogOpts(logConfig: Json | undefined): void {
   const type = String(logConfig?.Type ?? 'json-file');
-  if (type !== 'json-file') return;
   for (const key of Object.keys(logConfig?.Config ?? {})) {
-    if (!JSON_FILE_OPTS.includes(key)) throw new InvalidParameter(`unknown log opt '${key}' for json-file log driver`);
+    if (type === 'json-file' && !JSON_FILE_OPTS.includes(key)) throw new InvalidParameter(`unknown log opt '${key}' for json-file log driver`);
+    if (type === 'local' && !LOCAL_OPTS.includes(key)) throw new InvalidParameter(`unknown log opt '${key}' for log driver local`);
   }
+}
+
+/** moby's local driver: rotation on by default (20 MiB, 5 files, compressed), its own wording. */
+function localSettings(cfg: Record<string, string>): LogSettings {
+  let maxSize = 20 * 1024 * 1024;
+  let maxFiles = 5;
+  let compress = true;
+  if (cfg['max-size'] !== undefined) {
+    try { maxSize = fromHumanSize(cfg['max-size']); } catch (err) { throw new Error(`invalid value for max-size: ${cfg['max-size']}: ${(err as Error).message}`); }
+  }
+  if (cfg['max-file'] !== undefined) {
+    if (!/^[+-]?\d+$/.test(cfg['max-file'])) throw new Error(`invalid value for max-file: ${cfg['max-file']}: strconv.Atoi: parsing ${JSON.stringify(cfg['max-file'])}: invalid syntax`);
+    maxFiles = Number(cfg['max-file']);
+  }
+  if (cfg.compress !== undefined) {
+    try { compress = parseBool(cfg.compress); } catch (err) { throw new Error(`invalid boolean value for compress: ${(err as Error).message}`); }
+  }
+  if (maxSize < 0) throw new Error('max size should be a positive number');
+  if (maxFiles < 0) throw new Error('max file count cannot be less than 0');
+  if (compress && maxFiles <= 1) throw new Error('compression cannot be enabled when max file count is 1');
+  // max-file 0 keeps every file in moby; the monitor keeps at least one
+  return { maxSize, maxFiles: Math.max(1, maxFiles), compress };
 }
 
 /** go-units FromHumanSize (decimal: 10m is 10,000,000 bytes), as json-file's max-size. */
@@ -103,8 +128,9 @@ export function extraAttributes(cfg: Record<string, string>, info: LogInfo): Rec
  * (the start fails with "failed to create task for container: failed to initialize logging
  * driver: ...").
  */
-export function logSettings(cfg: Record<string, string>, info: LogInfo): LogSettings {
+export function logSettings(cfg: Record<string, string>, info: LogInfo, type = 'json-file'): LogSettings {
   try {
+    if (type === 'local') return localSettings(cfg);
     let maxSize = 0;
     if (cfg['max-size'] !== undefined) {
       maxSize = fromHumanSize(cfg['max-size']);
