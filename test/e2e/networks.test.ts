@@ -263,7 +263,7 @@ t.test('embedded DNS at 127.0.0.11: names, aliases and IDs of the network; other
   const id = (await dockerOk(d, ['run', '-d', '--name', 'bt-dns1', '--network', net, '--network-alias', 'db-alias', 'busybox', 'sleep', '60'])).stdout.trim();
   const ip = (await dockerOk(d, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, 'bt-dns1'])).stdout.trim();
   const look = (name: string) => docker(d, ['run', '--rm', '--network', net, '--dns', stubIp, 'busybox', 'nslookup', '-type=a', name]);
-  for (const name of ['bt-dns1', 'db-alias', id.slice(0, 12)]) {
+  for (const name of ['bt-dns1', 'db-alias', id.slice(0, 12), `bt-dns1.${net}`, `db-alias.${net}`]) {
     const r = await look(name);
     t.match(r.stdout, new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\b`), `${name} resolves to the container`);
   }
@@ -328,4 +328,37 @@ t.test('stats: network counters of the container\'s own interfaces; none without
   t.ok(s.networks.eth0.tx_packets >= 1 && s.networks.eth0.rx_bytes > 0, 'the ping was counted');
   const none = JSON.parse((await d.request('GET', '/containers/bt-st-none/stats?stream=false&one-shot=true')).body);
   t.notOk('networks' in none, 'no networks key for --network none');
+});
+
+// last: it restarts the daemon the other tests share
+t.test('a daemon restart keeps running containers connected: names, aliases, a published port, the network\'s rules', { skip }, async (t) => {
+  const net = `bt-rs-${randomBytes(3).toString('hex')}`;
+  const port = await freePort();
+  await dockerOk(d, ['network', 'create', '--subnet', '10.252.14.0/24', net]);
+  t.teardown(async () => {
+    await docker(d, ['rm', '-f', 'bt-rs-srv', 'bt-rs-cli']);
+    await docker(d, ['network', 'rm', net]);
+  });
+  await dockerOk(d, ['run', '-d', '--name', 'bt-rs-srv', '--network', net, '--network-alias', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpd]);
+  await dockerOk(d, ['run', '-d', '--name', 'bt-rs-cli', '--network', net, 'busybox', 'sleep', '300']);
+  const fetchIn = async (host: string) => {
+    for (let i = 0; i < 50; i++) {
+      const r = await docker(d, ['exec', 'bt-rs-cli', 'timeout', '3', 'wget', '-qO-', `http://${host}/`]);
+      if (r.code === 0) return r.stdout;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return '';
+  };
+  t.match(await fetchIn('web'), /^hello-/);
+  const ins = JSON.parse((await dockerOk(d, ['network', 'inspect', net])).stdout)[0];
+  const bridge = `br-${ins.Id.slice(0, 12)}`;
+
+  await d.restart();
+  t.equal((await dockerOk(d, ['inspect', '-f', '{{.State.Running}}', 'bt-rs-srv'])).stdout.trim(), 'true', 'live restore kept it running');
+  t.match(await fetchIn('web'), /^hello-/, 'the alias resolves and answers after the restart');
+  t.match(await fetchIn('bt-rs-srv'), /^hello-/);
+  t.match(await fetchRetry(port), /^hello-/, 'the published port is served again');
+  const rules = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout;
+  t.match(rules, new RegExp(`-A POSTROUTING -s 10\\.252\\.14\\.0/24 ! -o ${bridge} .*-j MASQUERADE`), 'NAT for the network is there once');
+  t.equal(rules.split('\n').filter((l) => l.includes('MASQUERADE') && l.includes(`berth:${bridge}`)).length, 1, 'not doubled by the restart');
 });

@@ -529,15 +529,20 @@ export class Networks implements ContainerNetworking {
     return { ips, forward: external ? this.upstreams.get(asker.containerId) ?? [] : [] };
   }
 
-  /** A name on a user network → the addresses of the running containers it names. */
+  /**
+   * A name on a user network → the addresses of the running containers it names; as in Docker,
+   * a name may also carry the network's name as its domain (`web.mynet`).
+   */
   private resolve(networkId: string, name: string): string[] {
     const q = name.toLowerCase().replace(/\.$/, '');
+    const suffix = `.${this.byId(networkId)?.name.toLowerCase()}`;
+    const short = q.endsWith(suffix) && q.length > suffix.length ? q.slice(0, -suffix.length) : q;
     const out: string[] = [];
     for (const e of this.d.repo.endpointsOf(networkId)) {
       const c = this.info.get(e.containerId);
       if (!c || !c.running || !e.ip) continue;
       const names = [c.name, c.id.slice(0, 12), c.hostname, ...e.aliases].map((x) => x.toLowerCase());
-      if (names.includes(q)) out.push(e.ip);
+      if (names.includes(q) || names.includes(short)) out.push(e.ip);
     }
     return out;
   }
