@@ -62,6 +62,20 @@ t.test('compress=true: rotated files are <log>.N.gz, docker logs reads across th
   t.same(tail, [2996, 2997, 2998, 2999, 3000].map((i) => `line-${i}-${pad}`));
 });
 
+t.test('the local driver rotates by default: 5 files, compressed; docker logs reads them', { skip }, async (t) => {
+  await dockerOk(d, ['run', '--name', 'loc', '--log-driver', 'local', '--log-opt', 'max-size=10k',
+    'busybox', 'sh', '-c', `seq 1 2000 | sed 's/.*/line-&-${pad}/'`]);
+  t.teardown(() => docker(d, ['rm', '-f', 'loc']));
+  const logPath: string = JSON.parse((await dockerOk(d, ['inspect', '-f', '{{json .LogPath}}', 'loc'])).stdout);
+  const rotated = () => readdirSync(dirname(logPath)).filter((f) => f.startsWith(`${basename(logPath)}.`)).sort();
+  t.ok(await until(() => !rotated().some((f) => /\.\d+$/.test(f))), 'every rotated file compressed');
+  t.equal(rotated().length, 4, 'max-file 5 by default: the live file and four gzip\'d ones');
+  const out = (await dockerOk(d, ['logs', '--tail', '2', 'loc'])).stdout;
+  t.equal(out, `line-1999-${pad}\nline-2000-${pad}\n`);
+  const bad = await docker(d, ['create', '--log-driver', 'local', '--log-opt', 'labels=x', 'busybox', 'true']);
+  t.match(bad.stderr, "unknown log opt 'labels' for log driver local");
+});
+
 t.test('logs -f follows across rotations of compressed files, every line once and in order', { skip }, async (t) => {
   await dockerOk(d, ['run', '-d', '--name', 'gzf', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=3', '--log-opt', 'compress=true',
     'busybox', 'sh', '-c', 'sleep 1; i=1; while [ $i -le 300 ]; do echo follow-$i; i=$((i+1)); usleep 10000; done']);
