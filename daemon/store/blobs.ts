@@ -9,6 +9,8 @@ export interface BlobRow {
   size: number;
   registry: string;
   repository: string;
+  /** A foreign layer's URLs, as JSON; null for an ordinary blob. */
+  urls: string | null;
 }
 
 export class BlobsRepo {
@@ -19,9 +21,9 @@ export class BlobsRepo {
   constructor(db: DB) {
     this.forDiffStmt = db.prepare<[string], BlobRow>('SELECT * FROM layer_blobs WHERE diff_id = ?');
     this.upsertStmt = db.prepare<[BlobRow]>(
-      `INSERT INTO layer_blobs (diff_id, digest, media_type, size, registry, repository)
-       VALUES (@diff_id, @digest, @media_type, @size, @registry, @repository)
-       ON CONFLICT DO UPDATE SET media_type = excluded.media_type, size = excluded.size`,
+      `INSERT INTO layer_blobs (diff_id, digest, media_type, size, registry, repository, urls)
+       VALUES (@diff_id, @digest, @media_type, @size, @registry, @repository, @urls)
+       ON CONFLICT DO UPDATE SET media_type = excluded.media_type, size = excluded.size, urls = excluded.urls`,
     );
     this.deleteStmt = db.prepare<[string, string, string]>('DELETE FROM layer_blobs WHERE digest = ? AND registry = ? AND repository = ?');
   }

@@ -134,4 +134,9 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (diff_id, digest, registry, repository)
   );
   `,
+  // 8: the URLs of a foreign layer (JSON array; NULL for ordinary blobs): a push skips the
+  // layer and names them in the manifest, as dockerd does
+  `
+  ALTER TABLE layer_blobs ADD COLUMN urls TEXT;
+  `,
 ];

@@ -7,12 +7,14 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import * as http from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
+import { freePort } from '../helpers/ports';
 import {
   getJson, putManifest, registrySkipReason, startRegistry, tamperingProxy, uploadBlob, type TestRegistry,
 } from '../helpers/registry';
@@ -23,6 +25,8 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const GZIP_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const ZSTD_LAYER = 'application/vnd.oci.image.layer.v1.tar+zstd';
+const NONDISTRIBUTABLE_LAYER = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
+const FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
 
 interface Manifest { config: { digest: string; size: number }; layers: Array<{ digest: string; size: number; mediaType: string }> }
 interface Config { rootfs: { diff_ids: string[] }; history?: object[] }
@@ -59,13 +63,15 @@ async function pushBase(t: { equal(a: unknown, b: unknown, m: string): unknown }
 
 /** An OCI image of the base's layers plus `extra` (blob, media type, its tar) as <repo>:<tag>. */
 async function putImage(reg: TestRegistry, repo: string, tag: string, base: { manifest: Manifest; config: Config },
-  extra: Array<{ blob: Buffer; mediaType: string; tar: Buffer }>): Promise<string> {
+  extra: Array<{ blob: Buffer; mediaType: string; tar: Buffer; urls?: string[] }>): Promise<string> {
   const config = structuredClone(base.config);
-  const layers = base.manifest.layers.map((l) => ({ ...l, mediaType: GZIP_LAYER }));
+  const layers: Array<Manifest['layers'][number] & { urls?: string[] }> = base.manifest.layers.map((l) => ({ ...l, mediaType: GZIP_LAYER }));
   for (const e of extra) {
     config.rootfs.diff_ids.push(sha256(e.tar));
     config.history?.push({ created_by: `layer ${config.rootfs.diff_ids.length}` });
-    layers.push({ mediaType: e.mediaType, digest: await uploadBlob(reg, repo, e.blob), size: e.blob.length });
+    // a layer with URLs is foreign: the registry does not get its blob
+    const digest = e.urls ? sha256(e.blob) : await uploadBlob(reg, repo, e.blob);
+    layers.push({ mediaType: e.mediaType, digest, size: e.blob.length, ...(e.urls && { urls: e.urls }) });
   }
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDigest = await uploadBlob(reg, repo, configBytes);
@@ -166,4 +172,45 @@ t.test('docker pull -a pulls every tag of the repository, and a second time noth
   const missing = await docker(d2, ['pull', '-a', `${reg.host}/bt/nothing`]);
   t.not(missing.code, 0);
   t.match(missing.stderr, `Error response from daemon: pull access denied for ${reg.host}/bt/nothing, repository does not exist or may require 'docker login'`);
+});
+
+t.test('a foreign layer: fetched from its URL, an off-loopback URL refused, skipped on push', { skip }, async (t) => {
+  const reg = await startRegistry(t);
+  const d = await startDaemon(t);
+  const base = await pushBase(t, reg, d, 'bt/f');
+  const layerTar = await tarOf({ 'foreign.txt': 'from elsewhere\n' });
+  const blob = gzipSync(layerTar);
+  const digest = sha256(blob);
+  // where the layer's URL points: a server on 127.0.0.1 that is not the registry
+  const served: string[] = [];
+  const server = http.createServer((req, res) => {
+    served.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+    if (req.url === `/layers/${digest}`) res.writeHead(200, { 'content-length': blob.length }).end(blob);
+    else res.writeHead(404).end();
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  const url = `http://127.0.0.1:${port}/layers/${digest}`;
+  await putImage(reg, 'bt/f', 'foreign', base, [{ blob, mediaType: NONDISTRIBUTABLE_LAYER, tar: layerTar, urls: [`http://127.0.0.1:${port}/missing`, url] }]);
+
+  const d2 = await startDaemon(t);
+  await dockerOk(d2, ['pull', `${reg.host}/bt/f:foreign`]);
+  t.same(served, [`GET /missing -`, `GET /layers/${digest} -`], 'the registry lacks the blob: the URLs are tried in turn, without credentials');
+  t.equal((await dockerOk(d2, ['run', '--rm', `${reg.host}/bt/f:foreign`, 'cat', '/foreign.txt'])).stdout, 'from elsewhere\n');
+
+  // a URL off loopback is never contacted
+  const other = await tarOf({ 'far.txt': 'far\n' });
+  await putImage(reg, 'bt/f', 'far', base, [{ blob: gzipSync(other), mediaType: NONDISTRIBUTABLE_LAYER, tar: other, urls: ['http://192.0.2.1/layer'] }]);
+  const far = await docker(d2, ['pull', `${reg.host}/bt/f:far`]);
+  t.not(far.code, 0);
+  t.match(far.stderr, 'registry 192.0.2.1 is not on a loopback address and berthd runs with --registry-loopback-only');
+
+  // pushed elsewhere, the foreign layer is named, not uploaded
+  await dockerOk(d2, ['tag', `${reg.host}/bt/f:foreign`, `${reg.host}/bt/copy:1`]);
+  const push = await dockerOk(d2, ['push', `${reg.host}/bt/copy:1`]);
+  t.match(push.stdout, `${sha256(layerTar).slice(7, 19)}: Skipped foreign layer\n`);
+  const pushed = await getJson<Manifest>(reg, 'bt/copy/manifests/1');
+  t.same(pushed.layers[1], { mediaType: FOREIGN_LAYER, size: blob.length, digest, urls: [`http://127.0.0.1:${port}/missing`, url] });
+  t.equal((await fetch(`${reg.url}/v2/bt/copy/blobs/${digest}`, { method: 'HEAD' })).status, 404, 'the registry never got the blob');
 });

@@ -78,6 +78,8 @@ export async function startRegistry(t: TestLike, opts: RegistryOptions = {}): Pr
     tls = `  tls:\n    certificate: ${join(dir, 'server.crt')}\n    key: ${join(dir, 'server.key')}\n`
       + (opts.tls.clientCert ? `    clientcas:\n      - ${pki.ca}\n` : '');
   }
+  // validation: manifests naming foreign layers by URL are accepted (this registry's build
+  // refuses every URL unless an allow list is set)
   writeFileSync(join(dir, 'config.yml'), `version: 0.1
 log:
   level: info
@@ -88,6 +90,11 @@ storage:
     rootdirectory: ${join(dir, 'data')}
   delete:
     enabled: true
+validation:
+  manifests:
+    urls:
+      allow:
+        - ^https?://
 http:
   addr: ${host}
 ${tls}${auth}`);

@@ -20,8 +20,9 @@ import { goArch, type ImageConfigJSON } from '../images/config';
 import { progressBar } from '../images/load';
 import { canonicalString, familiarString, type Reference } from '../images/reference';
 import { chainId, type LayerHandle } from '../layers/store';
+import type * as http from 'node:http';
 import {
-  errorFrom, readBody, RegistryError, type AuthConfig, type Endpoint, type RepositorySession,
+  errorFrom, readBody, RegistryError, statusText, type AuthConfig, type Endpoint, type RepositorySession,
 } from './client';
 import type { RegistryContext } from './index';
 
@@ -212,7 +213,7 @@ async function pullFrom(ctx: RegistryContext, s: RepositorySession, ep: Endpoint
       throw new SystemError(`invalid manifest for ${familiarString(ref)}: a descriptor has no valid digest or size`);
     }
   }
-  const layers = m.layers.filter((l) => l.mediaType !== MT.dockerForeign && !l.mediaType?.includes('nondistributable'));
+  const layers = m.layers;
 
   // an image that is here already (its ID is its config digest) needs nothing downloaded
   const id = ctx.images.hasImage(m.config.digest) ? m.config.digest : await downloadImage(ctx, s, ep, ref, m.config, layers, progress, req.signal);
@@ -329,8 +330,7 @@ async function downloadLayers(ctx: RegistryContext, s: RepositorySession, ep: En
 async function fetchLayer(ctx: RegistryContext, s: RepositorySession, ep: Endpoint, job: LayerJob, jobs: LayerJob[],
   progress: ProgressSink, signal: AbortSignal): Promise<LayerHandle> {
   const below = job.index > 0 ? jobs[job.index - 1]! : undefined;
-  const res = await s.request(`blobs/${job.desc.digest}`, { signal });
-  if (res.statusCode !== 200) throw new SystemError((await errorFrom(res, `blob ${job.desc.digest}`)).message);
+  const res = await openBlob(ctx, s, job.desc, signal);
   const verifier = new BlobVerifier(job.desc, (current) => progress({
     status: 'Downloading', progressDetail: { current, total: job.desc.size }, progress: progressBar(current, job.desc.size), id: job.id,
   }));
@@ -347,7 +347,7 @@ async function fetchLayer(ctx: RegistryContext, s: RepositorySession, ep: Endpoi
   const record = (h: LayerHandle) => {
     ctx.blobs.record({
       diff_id: h.diffId, digest: job.desc.digest, media_type: job.desc.mediaType ?? MT.dockerLayer, size: job.desc.size,
-      registry: ep.domain, repository: s.path,
+      registry: ep.domain, repository: s.path, urls: isForeign(job.desc) ? JSON.stringify(job.desc.urls) : null,
     });
     progress({ status: 'Pull complete', progressDetail: {}, id: job.id });
   };
@@ -374,6 +374,48 @@ async function fetchLayer(ctx: RegistryContext, s: RepositorySession, ep: Endpoi
   } finally {
     await fsp.rm(file, { force: true });
   }
+}
+
+/** A foreign (or OCI non-distributable) layer with the URLs it may be fetched from. */
+export function isForeign(d: Descriptor): d is Descriptor & { urls: string[] } {
+  return (d.mediaType === MT.dockerForeign || !!d.mediaType?.includes('nondistributable'))
+    && Array.isArray(d.urls) && d.urls.length > 0 && d.urls.every((u) => typeof u === 'string');
+}
+
+/**
+ * GET the layer's blob: from the registry, or, for a foreign layer the registry does not
+ * serve, from its URLs in turn (http and https only, through the same loopback guard, never
+ * with the registry's credentials), as moby's layerDescriptor.open.
+ */
+async function openBlob(ctx: RegistryContext, s: RepositorySession, d: Descriptor, signal: AbortSignal): Promise<http.IncomingMessage> {
+  const res = await s.request(`blobs/${d.digest}`, { signal });
+  if (res.statusCode === 200) return res;
+  const err = new SystemError((await errorFrom(res, `blob ${d.digest}`)).message);
+  if (!isForeign(d)) throw err;
+  let last: Error = err;
+  for (const url of d.urls) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      last = new SystemError(`invalid URL ${JSON.stringify(url)} for foreign layer ${d.digest}`);
+      continue;
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      last = new SystemError(`unsupported URL scheme ${u.protocol.slice(0, -1)} for foreign layer ${d.digest}`);
+      continue;
+    }
+    try {
+      const r = await ctx.client.send(u.toString(), { signal });
+      if (r.statusCode === 200) return r;
+      r.resume();
+      last = new SystemError(`Get "${u.toString()}": unexpected status ${statusText(r.statusCode)}`);
+    } catch (e) {
+      if (isAbort(e)) throw e;
+      last = e as Error;
+    }
+  }
+  throw last;
 }
 
 async function registerFrom(ctx: RegistryContext, source: Readable, job: LayerJob, verifier: BlobVerifier | undefined): Promise<LayerHandle> {

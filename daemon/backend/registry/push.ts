@@ -24,7 +24,7 @@ export interface PushRequest {
   signal?: AbortSignal;
 }
 
-interface Pushed { digest: string; size: number; mediaType: string }
+interface Pushed { digest: string; size: number; mediaType: string; urls?: string[] }
 
 export async function pushRepository(ctx: RegistryContext, req: PushRequest, progress: ProgressSink): Promise<void> {
   const refs = ctx.images.tagsToPush(req.name, req.tag);
@@ -85,7 +85,7 @@ async function pushTag(ctx: RegistryContext, s: RepositorySession, ref: Referenc
     config: { mediaType: MT.dockerConfig, size: config.length, digest: configDigest },
     layers: layers.map((l) => {
       const b = done.get(l.diffId)!;
-      return { mediaType: b.mediaType, size: b.size, digest: b.digest };
+      return { mediaType: b.mediaType, size: b.size, digest: b.digest, ...(b.urls && { urls: b.urls }) };
     }),
   }, null, 3));
   const digest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
@@ -114,8 +114,16 @@ async function blobExists(s: RepositorySession, digest: string): Promise<{ size:
 async function pushLayer(ctx: RegistryContext, s: RepositorySession, l: { chain: string; diffId: string; id: string }, progress: ProgressSink): Promise<Pushed> {
   const domain = s.endpoint.domain;
   const known = ctx.blobs.forDiffId(l.diffId);
+  // a foreign layer is not uploaded (dockerd skips it unless the registry allows
+  // non-distributable artifacts): the manifest names its blob and URLs
+  const foreign = known.find((r) => r.urls !== null);
+  if (foreign) {
+    progress({ status: 'Skipped foreign layer', progressDetail: {}, id: l.id });
+    // in a schema 2 manifest a foreign layer is Docker's foreign type, whatever it was pulled as
+    return { digest: foreign.digest, size: foreign.size, mediaType: MT.dockerForeign, urls: JSON.parse(foreign.urls!) as string[] };
+  }
   const remember = (b: Pushed, repository = s.path) => ctx.blobs.record({
-    diff_id: l.diffId, digest: b.digest, media_type: b.mediaType, size: b.size, registry: domain, repository,
+    diff_id: l.diffId, digest: b.digest, media_type: b.mediaType, size: b.size, registry: domain, repository, urls: null,
   });
   // the blob this repository already has
   for (const row of known.filter((r) => r.registry === domain && r.repository === s.path)) {
