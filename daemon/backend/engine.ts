@@ -88,7 +88,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
     volumes, repo: volumesRepo, findContainer: (ref): { id: string } => containers.find(ref), native: () => ops, tmpDir: tmp, dataRoot: config.dataRoot,
     log: (m) => process.stderr.write(`berthd: ${m}\n`),
   });
-  volumes.sweep();
+  void volumes.sweep();
   const networks = new Networks({
     repo: new NetworksRepo(db), events, driver: linuxNet, proxy: userlandProxy, dns: serveDns, hostNets: hostNetworks,
     bip: config.bip, pools: config.defaultAddressPools, bridgeName: config.bridge, log: (m) => process.stderr.write(`berthd: ${m}\n`),

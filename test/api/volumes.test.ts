@@ -2,7 +2,7 @@
 // (option-backed mounts go to a recording fake): create, list with filters, inspect, rm (in use,
 // force), prune by API version, events, the sweep of debris.
 import t from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../../daemon/server/app';
@@ -27,7 +27,7 @@ function setup(t: { teardown(fn: () => unknown): void }) {
   };
   const repo = new VolumesRepo(db);
   const volumes = new Volumes({ repo, events, dataRoot, mounter });
-  volumes.sweep();
+  void volumes.sweep();
   const app = buildApp({ backend: { ...fakeBackend(), volumes } });
   t.teardown(async () => {
     await app.close();
@@ -155,11 +155,14 @@ t.test('option-backed volumes are mounted for their first user and unmounted aft
   t.match(seen.find((e) => e.Action === 'mount')!.Actor.Attributes, { container: 'c1', destination: '/a', driver: 'local', 'read/write': 'true' });
 });
 
-t.test('the sweep removes directories no row names', async (t) => {
+t.test('the sweep removes directories no row names and the trash of removes cut short', async (t) => {
   const { dataRoot, volumes } = setup(t);
   volumes.create({ Name: 'kept' });
   mkdirSync(join(dataRoot, 'volumes', 'debris', '_data'), { recursive: true });
-  volumes.sweep();
+  mkdirSync(join(dataRoot, 'volumes', '.trash-gone-0a0b0c0d', '_data', 'sub'), { recursive: true });
+  const deleted = volumes.sweep();
+  t.notOk(existsSync(join(dataRoot, 'volumes', 'debris')), 'debris leaves volumes/ before the sweep returns');
+  await deleted;
   t.ok(existsSync(join(dataRoot, 'volumes', 'kept', '_data')));
-  t.notOk(existsSync(join(dataRoot, 'volumes', 'debris')));
+  t.same(readdirSync(join(dataRoot, 'volumes')), ['kept'], 'the trash is deleted');
 });

@@ -1,25 +1,27 @@
 // Crash safety of volume removal: berthd killed with SIGKILL while `docker volume rm` deletes a
 // volume of many files leaves no half state. After the restart the volume is either fully there
 // (listed, data intact) or fully gone (not listed, no directory, no trash left): the row goes
-// first, then the directory moves to the data root's tmp/, deleted after; both debris (a
-// directory no row names, anything in tmp/) are swept at start-up.
+// first, then the directory moves to volumes/.trash-*, deleted after; at start-up, a directory
+// no row names moves there too, and the trash is deleted in the background.
 import t from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
+import type { Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
 
-const skip = e2eSkipReason();
-
 let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t);
-});
+const skip = withTestDaemon(t, (started) => { d = started; }, { image: null });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const listed = async () => (await dockerOk(d, ['volume', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
-const volumeTrash = () => readdirSync(join(d.dataRoot, 'tmp')).filter((n) => n.startsWith('volume-'));
+const volumeTrash = () => readdirSync(join(d.dataRoot, 'volumes')).filter((n) => n.startsWith('.trash-'));
+
+/** The trash is deleted in the background after a start: waits for it to empty (bounded). */
+async function trashEmptied(): Promise<string[]> {
+  for (let i = 0; i < 600 && volumeTrash().length; i++) await sleep(100);
+  return volumeTrash();
+}
 
 /** A volume of `n` files in a few directories, written straight into its mount point. */
 async function bigVolume(name: string, n: number): Promise<string> {
@@ -47,7 +49,7 @@ t.test('kill -9 during volume rm: after the restart the volume is gone, with its
   t.notOk((await listed()).includes('v-crash'), 'not listed');
   t.notOk(existsSync(dir), 'no directory under volumes/');
   t.notOk(existsSync(data));
-  t.same(volumeTrash(), [], 'the trash is swept at start-up');
+  t.same(await trashEmptied(), [], 'the trash is deleted after the start');
   const inspect = await docker(d, ['volume', 'inspect', 'v-crash']);
   t.match(inspect.stderr, 'no such volume');
   // and the name is free again
@@ -69,6 +71,7 @@ t.test('a crash between the row delete and the directory move: the directory is 
   await d.restart();
   t.notOk((await listed()).includes('v-orphan'), 'the orphan is not listed');
   t.notOk(existsSync(join(d.dataRoot, 'volumes', 'v-orphan')), 'its directory is gone');
+  t.same(await trashEmptied(), [], 'and deleted');
   t.ok((await listed()).includes('v-kept'));
   t.equal(readFileSync(join(kept, 'd42', 'f42'), 'utf8'), '42\n', 'a volume with a row keeps its data');
   await dockerOk(d, ['volume', 'rm', 'v-kept']);

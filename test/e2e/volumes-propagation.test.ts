@@ -8,18 +8,12 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, mountsUnder, startDaemon, type Daemon } from '../helpers/daemon';
+import { mountsUnder, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
-
-const skip = e2eSkipReason();
+import { withTestDaemon } from '../helpers/test-daemon';
 
 let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t);
-  await importTestImage(d, 'busybox:latest');
-});
+const skip = withTestDaemon(t, (started) => { d = started; });
 
 function sh(cmd: string, ...args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });

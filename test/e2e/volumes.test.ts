@@ -5,17 +5,13 @@
 import t from 'tap';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, mountsUnder, shortTempDir, startDaemon, type Daemon } from '../helpers/daemon';
+import { mountsUnder, shortTempDir, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
-
-const skip = e2eSkipReason();
+import { withTestDaemon } from '../helpers/test-daemon';
 
 let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t);
-  await importTestImage(d, 'busybox:latest');
+const skip = withTestDaemon(t, async (started) => {
+  d = started;
   // an image with content under a VOLUME
   await dockerOk(d, ['run', '--name', 'volbase', 'busybox', 'sh', '-c', 'mkdir -p /data && echo from-image > /data/hello']);
   await dockerOk(d, ['commit', '-c', 'VOLUME /data', 'volbase', 'withvol']);

@@ -96,15 +96,36 @@ export class Volumes {
     };
   }
 
-  /** At daemon start: directories no row names are debris of a crash (never a mounted one). */
-  sweep(): void {
-    const root = join(this.d.dataRoot, 'volumes');
-    mkdirSync(root, { recursive: true, mode: 0o701 });
-    for (const name of readdirSync(root)) {
+  private get root(): string {
+    return join(this.d.dataRoot, 'volumes');
+  }
+
+  /** A name in volumes/ no volume can have (names start with a letter or digit). */
+  private trashName(name: string): string {
+    return join(this.root, `.trash-${name.slice(0, 64)}-${randomBytes(4).toString('hex')}`);
+  }
+
+  /**
+   * At daemon start: directories no row names are debris of a crash (never a mounted one), and
+   * so is the trash of removes cut short. Debris is moved to the trash at once; the trash is
+   * deleted in the background, so a huge volume never holds the daemon's start.
+   */
+  sweep(): Promise<void> {
+    mkdirSync(this.root, { recursive: true, mode: 0o701 });
+    const trash: string[] = [];
+    for (const name of readdirSync(this.root)) {
+      if (name.startsWith('.trash-')) {
+        trash.push(join(this.root, name));
+        continue;
+      }
       if (this.d.repo.get(name)) continue;
-      if (this.mounter.isMounted(join(root, name, '_data'))) continue;
-      rmSync(join(root, name), { recursive: true, force: true });
+      if (this.mounter.isMounted(join(this.root, name, '_data'))) continue;
+      const to = this.trashName(name);
+      renameSync(join(this.root, name), to);
+      trash.push(to);
     }
+    return Promise.all(trash.map((dir) => rm(dir, { recursive: true, force: true })))
+      .then(() => undefined, (err) => this.d.log?.(`volume trash: ${errorMessage(err)}`));
   }
 
   // ---- the API --------------------------------------------------------------------------
@@ -181,14 +202,14 @@ export class Volumes {
     const mp = this.mountpoint(v.name);
     if (this.mounter.isMounted(mp)) await this.mounter.unmount(mp);
     if (this.mounter.isMounted(mp)) throw new SystemError(`remove ${v.name}: ${mp} is still mounted`);
-    // row first: a crash after it leaves a directory no row names, which the sweep deletes
+    // row first: a crash after it leaves a directory no row names, which the sweep deletes;
+    // then the directory goes to the trash in one rename, deleted after (or by the next sweep)
     this.d.repo.delete(v.name);
-    const trash = join(this.d.dataRoot, 'tmp', `volume-${v.name.slice(0, 64)}-${randomBytes(4).toString('hex')}`);
+    let trash = this.trashName(v.name);
     try {
-      mkdirSync(join(this.d.dataRoot, 'tmp'), { recursive: true });
       renameSync(this.dir(v.name), trash);
     } catch {
-      await rm(this.dir(v.name), { recursive: true, force: true }); // e.g. EXDEV: delete in place
+      trash = this.dir(v.name); // not movable (a mount point of its own, say): deleted in place
     }
     await rm(trash, { recursive: true, force: true });
     this.d.events.emit('volume', 'destroy', v.name, { driver: v.driver });
