@@ -5,11 +5,13 @@
 import t from 'tap';
 import { get } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { createSocket } from 'node:dgram';
 import { answer } from '../../daemon/backend/networks/dns';
 import { randomBytes } from 'node:crypto';
-import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { e2eSkipReason, repoRoot, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
 import { freePort } from '../helpers/ports';
@@ -315,6 +317,28 @@ t.test('published ports: a fixed host port, Docker\'s error when taken, ps and i
 
   await dockerOk(d, ['restart', '-t', '1', 'bt-p1']);
   t.match(await fetchRetry(port), /^hello-/, 'the port is back after a restart');
+});
+
+t.test('a published UDP port carries datagrams both ways between the host\'s loopback and the container', { skip }, async (t) => {
+  t.teardown(() => docker(d, ['rm', '-f', 'bt-udp']));
+  const port = await freePort();
+  // busybox has no UDP server: a static echo server (fixtures/udp-echo.c) bound in
+  const dir = mkdtempSync(join(tmpdir(), 'bt-udp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cc = spawnSync('cc', ['-static', '-O2', '-o', join(dir, 'udp-echo'), join(repoRoot, 'test/e2e/fixtures/udp-echo.c')], { encoding: 'utf8' });
+  t.equal(cc.status, 0, cc.stderr);
+  await dockerOk(d, ['run', '-d', '--name', 'bt-udp', '-p', `127.0.0.1:${port}:7777/udp`, '-v', `${dir}/udp-echo:/udp-echo:ro`,
+    'busybox', '/udp-echo', '7777']);
+  t.match((await dockerOk(d, ['port', 'bt-udp'])).stdout, new RegExp(`^7777/udp -> 127\\.0\\.0\\.1:${port}$`, 'm'));
+  const sock = createSocket('udp4');
+  t.teardown(() => sock.close());
+  let got = '';
+  sock.on('message', (m) => { got = m.toString(); });
+  for (let i = 0; i < 50 && !got; i++) {
+    sock.send('ping berth\n', port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.match(got, /^PING BERTH/, 'the datagram reached the container and its answer came back');
 });
 
 t.test('stats: network counters of the container\'s own interfaces; none without a network of its own', { skip }, async (t) => {
