@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "cleanup.h"
@@ -210,6 +212,26 @@ int berth_dev_bpf_query(const char *cgroup_dir, uint32_t *ids, size_t max, berth
 
 #define MAX_OLD 64
 
+/* Detaches the device programs of these ids from the cgroup (one that went meanwhile is fine). */
+static int detach_ids(int cg, const uint32_t *ids, int n, const char *dir, berth_error_t *err) {
+  union bpf_attr attr;
+  for (int i = 0; i < n; i++) {
+    memset(&attr, 0, sizeof attr);
+    attr.prog_id = ids[i];
+    cleanup_close int fd = bpf_call(BPF_PROG_GET_FD_BY_ID, &attr);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;
+      return berth_fail(err, errno, "bpf(BPF_PROG_GET_FD_BY_ID) %u", ids[i]);
+    }
+    memset(&attr, 0, sizeof attr);
+    attr.target_fd = (uint32_t)cg;
+    attr.attach_bpf_fd = (uint32_t)fd;
+    attr.attach_type = BPF_CGROUP_DEVICE;
+    if (bpf_call(BPF_PROG_DETACH, &attr) < 0 && errno != ENOENT) return berth_fail(err, errno, "bpf(BPF_PROG_DETACH) %s", dir);
+  }
+  return 0;
+}
+
 int berth_dev_bpf_attach(const char *cgroup_dir, const struct bpf_insn *prog, size_t n, berth_error_t *err) {
   cleanup_close int cg = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cg < 0) return berth_fail(err, errno, "open %s", cgroup_dir);
@@ -225,23 +247,19 @@ int berth_dev_bpf_attach(const char *cgroup_dir, const struct bpf_insn *prog, si
   attr.attach_type = BPF_CGROUP_DEVICE;
   attr.attach_flags = BPF_F_ALLOW_MULTI;
   if (bpf_call(BPF_PROG_ATTACH, &attr) < 0) return berth_fail(err, errno, "bpf(BPF_PROG_ATTACH) %s", cgroup_dir);
-  /* the new program is in place: the ones it replaces go (a program that went meanwhile is fine) */
-  for (int i = 0; i < n_old; i++) {
-    memset(&attr, 0, sizeof attr);
-    attr.prog_id = old[i];
-    cleanup_close int old_fd = bpf_call(BPF_PROG_GET_FD_BY_ID, &attr);
-    if (old_fd < 0) {
-      if (errno == ENOENT) continue;
-      return berth_fail(err, errno, "bpf(BPF_PROG_GET_FD_BY_ID) %u", old[i]);
-    }
-    memset(&attr, 0, sizeof attr);
-    attr.target_fd = (uint32_t)cg;
-    attr.attach_bpf_fd = (uint32_t)old_fd;
-    attr.attach_type = BPF_CGROUP_DEVICE;
-    if (bpf_call(BPF_PROG_DETACH, &attr) < 0 && errno != ENOENT)
-      return berth_fail(err, errno, "bpf(BPF_PROG_DETACH) %s", cgroup_dir);
-  }
-  return 0;
+  /* the new program is in place: the ones it replaces go */
+  return detach_ids(cg, old, n_old, cgroup_dir, err);
+}
+
+int berth_dev_bpf_detach_all(const char *cgroup_dir, berth_error_t *err) {
+  struct statfs fs;
+  if (statfs(cgroup_dir, &fs) < 0) return berth_fail(err, errno, "statfs %s", cgroup_dir);
+  if (fs.f_type != CGROUP2_SUPER_MAGIC) return 0; /* not a cgroup2 directory: no program can be attached */
+  cleanup_close int cg = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cg < 0) return berth_fail(err, errno, "open %s", cgroup_dir);
+  uint32_t ids[MAX_OLD];
+  int n = query_fd(cg, ids, MAX_OLD, cgroup_dir, err);
+  return n < 0 ? n : detach_ids(cg, ids, n, cgroup_dir, err);
 }
 
 /* ---- both versions ---- */
@@ -260,7 +278,7 @@ int berth_cg1_devices_set(const char *dir, const berth_dev_rule_t *rules, size_t
 int berth_cgroup_set_devices(const berth_cgroup_layout_t *l, const char *name, int privileged,
                              const char *const *extra, size_t n_extra, berth_error_t *err) {
   const char *mount = l->mode == BERTH_CGROUP_V2 ? l->v2 : l->v1[BERTH_CG_DEVICES];
-  if (privileged || !mount[0]) return 0;
+  if (!mount[0] || (privileged && l->mode == BERTH_CGROUP_V1)) return 0;
   while (*name == '/') name++;
   for (const char *c = name;; c++) /* no empty, . or .. component */
     if ((c == name || c[-1] == '/') && (*c == '/' || !*c || (*c == '.' && (c[1] == '/' || !c[1] || (c[1] == '.' && (c[2] == '/' || !c[2]))))))
@@ -269,6 +287,8 @@ int berth_cgroup_set_devices(const berth_cgroup_layout_t *l, const char *name, i
   char dir[PATH_MAX];
   int r = berth_cgroup_file(dir, mount, name, err);
   if (r < 0) return r;
+  /* privileged on v2: no program; one left on a reused cgroup (a crash before its removal) goes */
+  if (privileged) return berth_dev_bpf_detach_all(dir, err);
   cleanup_free berth_dev_rule_t *rules = NULL;
   int n = berth_dev_rules_for(0, extra, n_extra, &rules, err);
   if (n < 0) return n;

@@ -42,6 +42,8 @@ int berth_dev_bpf_generate(const berth_dev_rule_t *rules, size_t n, struct bpf_i
    crun do), then detaches the device programs that were attached before, so a second call
    replaces the first. The attachment holds the program: nothing stays open. */
 int berth_dev_bpf_attach(const char *cgroup_dir, const struct bpf_insn *prog, size_t n, berth_error_t *err);
+/* Detaches every device program from a cgroup2 directory (nothing to do on another directory). */
+int berth_dev_bpf_detach_all(const char *cgroup_dir, berth_error_t *err);
 /* The ids of the device programs attached to a cgroup2 directory (up to max); returns the count. */
 int berth_dev_bpf_query(const char *cgroup_dir, uint32_t *ids, size_t max, berth_error_t *err);
 
@@ -49,7 +51,8 @@ int berth_dev_bpf_query(const char *cgroup_dir, uint32_t *ids, size_t max, berth
 int berth_cg1_devices_set(const char *dir, const berth_dev_rule_t *rules, size_t n, berth_error_t *err);
 
 /* The container's device rules on its cgroup "<parent>/<id>" in either mode. A privileged
-   container gets nothing written on v1 (it inherits the parent's "a") and no program on v2. */
+   container gets nothing written on v1 (it inherits the parent's "a") and no program on v2
+   (one attached before, to a reused cgroup, is detached). */
 int berth_cgroup_set_devices(const berth_cgroup_layout_t *l, const char *name, int privileged,
                              const char *const *extra, size_t n_extra, berth_error_t *err);
 #endif

@@ -296,6 +296,15 @@ static void test_kernel(void) {
      "a refused program fails with the verifier's word: %s", err.msg);
   ok(berth_dev_bpf_query(cg_dir, ids, 8, &err) == 1, "and the program in place stays");
 
+  /* privileged on a reused cgroup: the program goes */
+  ok(berth_dev_bpf_detach_all(cg_dir, &err) == 0 && berth_dev_bpf_query(cg_dir, ids, 8, &err) == 0, "detach all: none left");
+  if (in_cgroup(res) == 0) {
+    ok(res[OPEN_BLK] != EPERM && res[MKNOD_BLK] == 0, "without a program: mknod and open b 7:0 work again");
+  } else {
+    tap_ok(0, "child in the cgroup ran");
+  }
+  ok(berth_dev_bpf_detach_all(node_dir, &err) == 0, "detach all on a directory that is no cgroup: nothing to do");
+
   ok(rmdir(cg_dir) == 0, "the cgroup is removed with its program attached");
   cg_dir[0] = '\0';
 }

@@ -264,6 +264,9 @@ t.test('v2 device program from HostConfig on a real cgroup2 directory', { skip: 
   cgroups.create('priv', { Privileged: true, DeviceCgroupRules: ['b 7:0 r'] });
   res = await tryDevices('priv');
   t.equal(res.open, 'ok', 'privileged: no device program');
+  cgroups.create('plain', { Privileged: true });
+  res = await tryDevices('plain');
+  t.equal(res.open, 'ok', 'privileged on a reused cgroup: the program left there is detached');
 
   t.throws(() => cgroups.create('bad', { DeviceCgroupRules: ['b 7:0 x'] }), /invalid device cgroup rule format: 'b 7:0 x'/);
   t.notOk(existsSync(join(layout.v2!, parent, 'bad')), 'a refused rule leaves no cgroup');
