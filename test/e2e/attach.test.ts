@@ -6,9 +6,9 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import * as pty from 'node-pty';
-import { e2eSkipReason, startDaemon, type Daemon, type TestLike } from '../helpers/daemon';
+import { e2eSkipReason, type TestLike } from '../helpers/daemon';
+import { e2eDaemon } from '../helpers/e2e';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
 
 const skip = e2eSkipReason();
 
@@ -25,12 +25,7 @@ interface WsClient {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const WebSocket = require('ws') as new (url: string) => WsClient;
 
-let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t);
-  await importTestImage(d, 'busybox:latest');
-});
+const d = e2eDaemon(t);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

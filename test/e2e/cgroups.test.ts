@@ -4,18 +4,16 @@
 import t from 'tap';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupMounts, e2eSkipReason, removeCgroupTree, startDaemon, type Daemon } from '../helpers/daemon';
+import { cgroupMounts, e2eSkipReason, removeCgroupTree } from '../helpers/daemon';
+import { e2eDaemon } from '../helpers/e2e';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
 
 const skip = e2eSkipReason();
 
-let d: Daemon;
+const d = e2eDaemon(t);
 let version: string;
 t.before(async () => {
   if (skip) return;
-  d = await startDaemon(t);
-  await importTestImage(d, 'busybox:latest');
   version = (await dockerOk(d, ['info', '--format', '{{.CgroupVersion}}'])).stdout.trim();
 });
 

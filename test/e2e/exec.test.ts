@@ -5,17 +5,15 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
-import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
+import { e2eSkipReason } from '../helpers/daemon';
+import { e2eDaemon } from '../helpers/e2e';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
 
 const skip = e2eSkipReason();
 
-let d: Daemon;
+const d = e2eDaemon(t);
 t.before(async () => {
   if (skip) return;
-  d = await startDaemon(t);
-  await importTestImage(d, 'busybox:latest');
   await dockerOk(d, ['run', '-d', '--name', 'box', '-e', 'FROM_CTR=c', '-e', 'SHARED=ctr', 'busybox', 'sleep', '100000']);
 });
 

@@ -3,19 +3,15 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
+import { e2eSkipReason, startDaemon } from '../helpers/daemon';
+import { e2eDaemon } from '../helpers/e2e';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
 
 const skip = e2eSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t);
-  await importTestImage(d);
-});
+const d = e2eDaemon(t);
 
 const state = async (ref: string, tmpl: string) => (await dockerOk(d, ['inspect', '-f', tmpl, ref])).stdout.trim();
 

@@ -6,18 +6,13 @@ import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
+import { e2eSkipReason } from '../helpers/daemon';
+import { e2eDaemon } from '../helpers/e2e';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
 
 const skip = e2eSkipReason();
 
-let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t);
-  await importTestImage(d, 'busybox:latest');
-});
+const d = e2eDaemon(t);
 
 async function until(cond: () => boolean | Promise<boolean>, tries = 100): Promise<boolean> {
   for (let i = 0; i < tries; i++) {

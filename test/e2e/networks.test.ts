@@ -11,19 +11,14 @@ import { answer } from '../../daemon/backend/networks/dns';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, repoRoot, startDaemon, type Daemon } from '../helpers/daemon';
+import { e2eSkipReason, repoRoot } from '../helpers/daemon';
+import { e2eDaemon } from '../helpers/e2e';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
 import { freePort } from '../helpers/ports';
 
 const skip = e2eSkipReason();
 
-let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t);
-  await importTestImage(d, 'busybox:latest');
-});
+const d = e2eDaemon(t);
 
 const httpd = ['sh', '-c', 'mkdir -p /www && echo hello-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www'];
 

@@ -5,9 +5,9 @@ import t from 'tap';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
+import { e2eSkipReason } from '../helpers/daemon';
+import { e2eDaemon } from '../helpers/e2e';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
 
 const skip = e2eSkipReason();
 
@@ -19,12 +19,7 @@ async function until(cond: () => Promise<boolean>, tries = 50): Promise<boolean>
   return false;
 }
 
-let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t, { daemonJson: { init: true } });
-  await importTestImage(d, 'busybox:latest');
-});
+const d = e2eDaemon(t, { daemonJson: { init: true } });
 
 t.test('--init: docker-init is PID 1, the command its child; a stop reaches the command', { skip }, async (t) => {
   const ps = await dockerOk(d, ['run', '--rm', '--init', 'busybox', 'ps', '-o', 'pid,ppid,comm']);

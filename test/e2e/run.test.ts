@@ -3,18 +3,13 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, mountsUnder, startDaemon, type Daemon } from '../helpers/daemon';
+import { e2eSkipReason, mountsUnder } from '../helpers/daemon';
+import { e2eDaemon } from '../helpers/e2e';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
 
 const skip = e2eSkipReason();
 
-let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t);
-  await importTestImage(d, 'busybox:latest');
-});
+const d = e2eDaemon(t);
 
 async function inspect(ref: string): Promise<Record<string, any>> {
   return (JSON.parse((await dockerOk(d, ['inspect', ref])).stdout) as Array<Record<string, any>>)[0]!;

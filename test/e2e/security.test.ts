@@ -8,19 +8,14 @@ import t from 'tap';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
+import { e2eSkipReason } from '../helpers/daemon';
+import { e2eDaemon } from '../helpers/e2e';
 import { docker, dockerOk } from '../helpers/docker';
-import { importTestImage } from '../helpers/test-image';
 import { hostDevices } from '../../daemon/backend/containers/security';
 
 const skip = e2eSkipReason();
 
-let d: Daemon;
-t.before(async () => {
-  if (skip) return;
-  d = await startDaemon(t, { daemonJson: { 'default-ulimits': { nproc: { Name: 'nproc', Soft: 900, Hard: 1000 } } } });
-  await importTestImage(d, 'busybox:latest');
-});
+const d = e2eDaemon(t, { daemonJson: { 'default-ulimits': { nproc: { Name: 'nproc', Soft: 900, Hard: 1000 } } } });
 
 /** `docker run --rm [flags] busybox sh -c script` */
 const sh = (flags: string[], script: string) => docker(d, ['run', '--rm', ...flags, 'busybox', 'sh', '-c', script]);
