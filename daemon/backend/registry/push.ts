@@ -5,14 +5,13 @@
 // schema 2 manifest go up, and the manifest digest becomes a RepoDigest.
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { createGzip } from 'node:zlib';
 import { NotFound, SystemError } from '../../errors';
 import type { ProgressSink } from '../types';
 import { progressBar } from '../images/load';
-import { ZLIB_CHUNK } from '../layers/apply';
 import { familiarName, type Reference } from '../images/reference';
 import type { BlobRow } from '../../store/blobs';
 import { errorFrom, type AuthConfig, type RepositorySession } from './client';
+import { ParallelGzip } from './pgzip';
 import { MT, isAbort } from './pull';
 import type { RegistryContext } from './index';
 
@@ -210,8 +209,9 @@ async function uploadLayer(ctx: RegistryContext, s: RepositorySession, l: { chai
       cb(null, chunk);
     },
   });
-  // dockerd's push compresses with Go's gzip at its default level, 6 as here
-  const gzip = createGzip({ level: 6, chunkSize: ZLIB_CHUNK });
+  // dockerd's push compresses with Go's gzip at its default level, 6 as here, on one core;
+  // blocks deflated on several threads make the same kind of stream sooner
+  const gzip = new ParallelGzip(6);
   const hash = createHash('sha256');
   let size = 0;
   const hasher = new Transform({
