@@ -409,7 +409,8 @@ export class Containers {
       this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent);
       await this.d.mounts?.stopped(c.id);
       // what fails before the runtime (a volume's mount, a bind's propagation) dockerd reports as it is
-      throw mounted ? new SystemError(`failed to start container ${c.id.slice(0, 12)}: ${errorMessage(err)}`) : err;
+      // (a system error either way, as dockerd's createSpec failures)
+      throw new SystemError(mounted ? `failed to start container ${c.id.slice(0, 12)}: ${errorMessage(err)}` : errorMessage(err));
     }
     live.monitor = link;
     live.launches++;
