@@ -7,6 +7,7 @@ import * as fsp from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { DiffNativeOps } from '../layers/diff';
+import { walkInRoot } from '../layers/walk';
 
 export interface ViewEntry {
   /** Real path of the file on the host (in the layer dir that provides it). */
@@ -22,8 +23,6 @@ export interface FsView {
   /** parts with every symlink among its directories resolved (the last component kept as is). */
   resolveParents(parts: readonly string[]): Promise<string[]>;
 }
-
-const MAX_HOPS = 40;
 
 async function lstatOrNull(p: string): Promise<Stats | null> {
   try {
@@ -73,27 +72,11 @@ export function layeredView(dirs: readonly string[], ops: DiffNativeOps | null):
     return null;
   };
 
-  const resolveParents = async (parts: readonly string[]): Promise<string[]> => {
-    let current: string[] = [];
-    const todo = [...parts];
-    let hops = 0;
-    while (todo.length > 0) {
-      const c = todo.shift()!;
-      if (c === '' || c === '.') continue;
-      if (c === '..') { current.pop(); continue; }
-      if (todo.length === 0) { current.push(c); break; }
-      const e = await raw([...current, c]);
-      if (e?.st.isSymbolicLink()) {
-        if (++hops > MAX_HOPS) throw new Error(`too many levels of symbolic links at /${[...current, c].join('/')}`);
-        const target = await fsp.readlink(e.path);
-        if (target.startsWith('/')) current = [];
-        todo.unshift(...target.split('/'));
-        continue;
-      }
-      current.push(c);
-    }
-    return current;
-  };
+  const resolveParents = (parts: readonly string[]): Promise<string[]> => walkInRoot(parts, async (current, c, last) => {
+    if (last) return null;
+    const e = await raw([...current, c]);
+    return e?.st.isSymbolicLink() ? await fsp.readlink(e.path) : null;
+  }, (at) => new Error(`too many levels of symbolic links at ${at}`));
 
   return {
     resolveParents,

@@ -15,6 +15,7 @@ import * as tar from 'tar-stream';
 import { InvalidParameter } from '../../errors';
 import type { NativeOps } from '../../native/ops';
 import { TAR_SPLIT_FILE, TarSplitRecorder } from './tarsplit';
+import { walkInRoot } from './walk';
 
 /** The privileged calls extraction needs beyond node:fs (RecordingNativeOps in tests). */
 export type LayerNativeOps = Pick<NativeOps, 'mknod' | 'setxattr'>;
@@ -33,7 +34,6 @@ export class BreakoutError extends InvalidParameter {}
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
-const MAX_SYMLINK_HOPS = 40;
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -343,35 +343,19 @@ export function entryComponents(name: string): string[] {
  * created (0755, as moby does for implied parents) when `create` is set.
  */
 export async function resolveDir(root: string, parts: readonly string[], create: boolean): Promise<string> {
-  let current: string[] = [];
-  const todo = [...parts];
-  let hops = 0;
-  while (todo.length > 0) {
-    const c = todo.shift()!;
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      current.pop();
-      continue;
-    }
+  const resolved = await walkInRoot(parts, async (current, c) => {
     const p = join(root, ...current, c);
     const st = await lstatOrNull(p);
     if (!st) {
       if (!create) throw new InvalidParameter(`invalid tar header: "/${[...current, c].join('/')}" does not exist in the layer`);
       await fsp.mkdir(p, 0o755);
-      current.push(c);
-      continue;
+      return null;
     }
-    if (st.isSymbolicLink()) {
-      if (++hops > MAX_SYMLINK_HOPS) throw new InvalidParameter(`invalid tar header: too many levels of symbolic links at "/${[...current, c].join('/')}"`);
-      const target = await fsp.readlink(p);
-      if (target.startsWith('/')) current = [];
-      todo.unshift(...target.split('/'));
-      continue;
-    }
+    if (st.isSymbolicLink()) return await fsp.readlink(p);
     if (!st.isDirectory()) throw new InvalidParameter(`invalid tar header: "/${[...current, c].join('/')}" is not a directory`);
-    current.push(c);
-  }
-  return join(root, ...current);
+    return null;
+  }, (at) => new InvalidParameter(`invalid tar header: too many levels of symbolic links at "${at}"`));
+  return join(root, ...resolved);
 }
 
 async function setXattrs(s: ApplyState, path: string, hdr: Header): Promise<void> {
