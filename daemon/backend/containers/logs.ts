@@ -115,23 +115,28 @@ async function openRotated(file: string): Promise<NodeJS.ReadableStream | null> 
 export async function* readLog(path: string, opts: LogOptions, end: { offset: number } = { offset: 0 }, liveFd?: number): AsyncGenerator<LogRecord> {
   const ring: LogRecord[] = [];
   const keep = opts.tail;
-  const take = function* (lines: string[]): Generator<LogRecord> {
-    for (const line of lines) {
-      const rec = toRecord(line, opts);
-      if (!rec) continue;
-      if (keep < 0) yield rec;
-      else if (keep > 0) {
-        ring.push(rec);
-        if (ring.length > keep) ring.shift();
-      }
+  /** The record to send now; with --tail, null while the ring keeps the last ones. */
+  const take = (line: string): LogRecord | null => {
+    const rec = toRecord(line, opts);
+    if (!rec || keep < 0) return rec;
+    if (keep > 0) {
+      ring.push(rec);
+      if (ring.length > keep) ring.shift();
     }
+    return null;
   };
   for (const file of await rotatedFiles(path)) {
     const stream = await openRotated(file);
     if (!stream) continue; // rotated away meanwhile
     const splitter = new LineSplitter();
-    for await (const chunk of stream) yield* take(splitter.push(chunk as Buffer));
-    yield* take(splitter.push('\n'));
+    for await (const chunk of stream) {
+      for (const line of splitter.push(chunk as Buffer)) {
+        const rec = take(line);
+        if (rec) yield rec;
+      }
+    }
+    const last = take(splitter.push('\n')[0] ?? '');
+    if (last) yield last;
   }
   // the live file through the descriptor opened with the request: a docker rm meanwhile
   // unlinks the file, and the log is still read whole, as dockerd's open reader does
@@ -142,9 +147,11 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
     const stream = createReadStream(path, { start: 0, end: size - 1, highWaterMark: 256 * 1024, ...(liveFd !== undefined && { fd: liveFd, autoClose: false }) });
     let consumed = 0;
     for await (const chunk of stream) {
-      const lines = splitter.push(chunk as Buffer);
-      for (const line of lines) consumed += Buffer.byteLength(line) + 1;
-      yield* take(lines);
+      for (const line of splitter.push(chunk as Buffer)) {
+        consumed += Buffer.byteLength(line) + 1;
+        const rec = take(line);
+        if (rec) yield rec;
+      }
     }
     end.offset = consumed; // a partial last line is read again by the follower
   }
