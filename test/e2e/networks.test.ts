@@ -3,10 +3,11 @@
 // reaching each other by name and alias. Traffic stays between loopback and the test's own
 // containers; the test daemon has its own bridge and 10.x ranges (test/helpers/daemon.ts).
 import t from 'tap';
-import { get } from 'node:http';
+import { createServer as createHttpServer, get } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { createSocket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
 import { answer } from '../../daemon/backend/networks/dns';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -170,6 +171,57 @@ t.test('networks are isolated from each other; a live connect (--ip, --alias) jo
   const after = await dockerOk(d, ['exec', 'bt-iso-cli', 'ip', '-o', '-4', 'addr']);
   t.notMatch(after.stdout, /10\.252\.12\./);
   t.not((await wget('bt-iso-cli', '10.252.12.10')).code, 0);
+});
+
+t.test('--internal: containers reach each other by name, but no default route, no other network, no outside names', { skip }, async (t) => {
+  const tag = randomBytes(3).toString('hex');
+  const [inner, outer] = [`bt-int-${tag}`, `bt-ext-${tag}`];
+  await dockerOk(d, ['network', 'create', '--internal', '--subnet', '10.252.20.0/24', inner]);
+  await dockerOk(d, ['network', 'create', '--subnet', '10.252.21.0/24', outer]);
+  const listener = createHttpServer((_req, res) => res.end('from-host\n'));
+  t.teardown(async () => {
+    listener.close();
+    await docker(d, ['rm', '-f', 'bt-int-srv', 'bt-int-cli', 'bt-ext-srv']);
+    await docker(d, ['network', 'rm', inner, outer]);
+  });
+  await dockerOk(d, ['run', '-d', '--name', 'bt-int-srv', '--network', inner, 'busybox', ...httpd]);
+  await dockerOk(d, ['run', '-d', '--name', 'bt-int-cli', '--network', inner, 'busybox', 'sleep', '120']);
+  await dockerOk(d, ['run', '-d', '--name', 'bt-ext-srv', '--network', outer, '--ip', '10.252.21.10', 'busybox', ...httpd]);
+  // a listener of the test's own on the other network's gateway (its bridge exists now)
+  await new Promise<void>((resolve, reject) => { listener.once('error', reject); listener.listen(0, '10.252.21.1', resolve); });
+  const port = (listener.address() as AddressInfo).port;
+  const wget = (from: string, url: string) => docker(d, ['exec', from, 'timeout', '3', 'wget', '-qO-', url]);
+  const until = async (from: string, url: string) => {
+    for (let i = 0; i < 50; i++) {
+      const r = await wget(from, url);
+      if (r.code === 0) return r.stdout;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return '';
+  };
+
+  // same network: by name
+  t.match(await until('bt-int-cli', 'http://bt-int-srv/'), /^hello-/);
+  // no default route: only the network's own subnet is routed
+  const routes = (await dockerOk(d, ['exec', 'bt-int-cli', 'ip', 'route'])).stdout;
+  t.notMatch(routes, /^default/m);
+  t.match(routes, /^10\.252\.20\.0\/24 dev eth0/m);
+  const ins = JSON.parse((await dockerOk(d, ['inspect', 'bt-int-cli'])).stdout)[0];
+  t.equal(ins.NetworkSettings.Networks[inner].Gateway, '', 'no gateway, as Docker');
+  t.match(ins.NetworkSettings.Networks[inner].IPAddress, /^10\.252\.20\./);
+  // the normal network's container and the host listener answer from the normal network ...
+  t.match(await until('bt-ext-srv', `http://10.252.21.1:${port}/`), /from-host/);
+  // ... but not from the internal one
+  t.not((await wget('bt-int-cli', 'http://10.252.21.10/')).code, 0, 'another network\'s container is out of reach');
+  t.not((await wget('bt-int-cli', `http://10.252.21.1:${port}/`)).code, 0, 'the other bridge\'s gateway is out of reach');
+  // names: its own network's, not another network's
+  t.equal((await docker(d, ['exec', 'bt-int-cli', 'nslookup', 'bt-int-srv'])).code, 0);
+  t.not((await docker(d, ['exec', 'bt-int-cli', 'nslookup', 'bt-ext-srv'])).code, 0);
+
+  // connecting the normal network gives the container its default route through that network
+  await dockerOk(d, ['network', 'connect', outer, 'bt-int-cli']);
+  t.match((await dockerOk(d, ['exec', 'bt-int-cli', 'ip', 'route'])).stdout, /^default via 10\.252\.21\.1 dev eth1/m);
+  t.match(await until('bt-int-cli', 'http://10.252.21.10/'), /^hello-/);
 });
 
 t.test('--network none keeps loopback only', { skip }, async (t) => {

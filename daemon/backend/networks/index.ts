@@ -506,10 +506,13 @@ export class Networks implements ContainerNetworking {
     const mac = me.mac || macFor(ip);
     this.d.repo.setAddress(n.id, c.id, ip, mac);
     await this.ensureNetwork(n);
+    // as Docker: an internal network gives no gateway; the first other network attached does
+    const run = this.running.get(c.id);
+    const routed = !!run?.links.some((l) => this.byId(l.split(':')[0]!)?.internal === false);
     const host = await this.d.driver.attach({
-      pid: c.pid, bridge: n.bridge, ifname: `eth${idx}`, address: `${ip}/${subnet.bits}`, gateway: gw, mac, defaultRoute: idx === 0,
+      pid: c.pid, bridge: n.bridge, ifname: `eth${idx}`, address: `${ip}/${subnet.bits}`, gateway: gw, mac, defaultRoute: !n.internal && !routed,
     }, `${n.id}:${c.id}`);
-    this.running.get(c.id)?.links.push(`${n.id}:${host}`);
+    run?.links.push(`${n.id}:${host}`);
     this.d.events.emit('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     return ip;
   }
@@ -651,7 +654,7 @@ export class Networks implements ContainerNetworking {
       const userNet = n.driver === 'bridge' && n.name !== 'bridge';
       const v = {
         IPAMConfig: e.ipamConfig, Links: null, Aliases: e.aliases.length ? e.aliases : null, MacAddress: live ? e.mac : '',
-        DriverOpts: null, NetworkID: n.id, EndpointID: live ? e.endpointId : '', Gateway: live && pool ? pool.Gateway : '',
+        DriverOpts: null, NetworkID: n.id, EndpointID: live ? e.endpointId : '', Gateway: live && pool && !n.internal ? pool.Gateway : '',
         IPAddress: live ? e.ip : '', IPPrefixLen: live && pool ? parseCidr(pool.Subnet).bits : 0, IPv6Gateway: '',
         GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
         DNSNames: userNet && c ? [c.name, ...e.aliases, id.slice(0, 12)].filter((x, i, a) => a.indexOf(x) === i) : null,
