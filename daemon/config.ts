@@ -193,6 +193,14 @@ function stringMap(v: unknown): Record<string, string> {
   for (const [k, x] of Object.entries(v)) out[k] = str(x);
   return out;
 }
+/** dockerd checks the default driver's options at start: json-file's keys only (berth's one driver). */
+const JSON_FILE_LOG_OPTS = ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'];
+function logOpts(m: Record<string, string>): Record<string, string> {
+  for (const k of Object.keys(m)) {
+    if (!JSON_FILE_LOG_OPTS.includes(k)) throw new BadValue(`failed to set log opts: unknown log opt '${k}' for json-file log driver`);
+  }
+  return m;
+}
 function keyValues(values: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of values) {
@@ -294,7 +302,7 @@ export const options: Option[] = [
   { key: 'log-level', field: 'logLevel', flags: ['--log-level', '-l'], metavar: 'LEVEL', ...one(logLevel), reload: true,
     help: 'debug, info, warn, error or fatal (default info)' },
   { key: 'log-driver', field: 'logDriver', flags: ['--log-driver'], metavar: 'NAME', ...one(logDriver), help: 'Default container log driver: json-file' },
-  { key: 'log-opts', field: 'logOpts', flags: ['--log-opt'], metavar: 'K=V', arg: 'list', parseFlag: keyValues, parseJson: stringMap,
+  { key: 'log-opts', field: 'logOpts', flags: ['--log-opt'], metavar: 'K=V', arg: 'list', parseFlag: (vs: string[]) => logOpts(keyValues(vs)), parseJson: (v: unknown) => logOpts(stringMap(v)),
     help: 'Default json-file log option, e.g. max-size=10m (repeatable)' },
   { key: 'labels', field: 'labels', flags: ['--label'], metavar: 'K=V', ...list(label), reload: true, help: 'Engine label (repeatable)' },
   { key: 'live-restore', field: 'liveRestore', flags: ['--live-restore'], ...flag, reload: true,

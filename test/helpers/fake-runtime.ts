@@ -135,7 +135,7 @@ export interface Rig {
 }
 
 /** A Containers engine on a temp data root with fake kernel deps. */
-export function rig(): Rig {
+export function rig(opts: { logOpts?: Record<string, string> } = {}): Rig {
   const dir = mkdtempSync(join(tmpdir(), 'bt-rig-'));
   const db = openDatabase(join(dir, 'berth.db'));
   db.pragma('foreign_keys = OFF'); // no images table rows in these tests
@@ -146,7 +146,7 @@ export function rig(): Rig {
   const cgroups = new FakeCgroups();
   const containers = new Containers({
     repo: new ContainersRepo(db), events: bus, images: new FakeImages(), cgroups, monitors: launcher,
-    dataRoot: join(dir, 'data'), execRoot: join(dir, 'exec'), logOpts: {},
+    dataRoot: join(dir, 'data'), execRoot: join(dir, 'exec'), logOpts: opts.logOpts ?? {},
   });
   return { containers, launcher, cgroups, events, db, dir, close: () => { db.close(); rmSync(dir, { recursive: true, force: true }); } };
 }

@@ -105,6 +105,7 @@ t.test('a malformed file and values of the wrong type are refused, naming file a
     [{ 'default-ulimits': { nofile: { Soft: 10, Hard: 5 } } }, /soft limit 10 is above the hard limit 5/],
     [{ 'log-driver': 'journald' }, /"journald" is not supported: berth writes json-file logs only/],
     [{ 'log-opts': { 'max-file': 3 } }, /"log-opts" must be a string, not 3/],
+    [{ 'log-opts': { 'max-buffer-size': '1m' } }, /"log-opts" failed to set log opts: unknown log opt 'max-buffer-size' for json-file log driver/],
     [{ 'default-cgroupns-mode': 'shared' }, /"default-cgroupns-mode" invalid default cgroup namespace \(shared\): use "host" or "private"/],
   ];
   for (const [body, message] of bad) {

@@ -359,3 +359,16 @@ t.test('logs -f: a container that exits while the log so far is sent still has i
   t.equal((await it.next()).value?.data.toString(), 'two\n', 'the line written before the exit');
   t.equal((await it.next()).done, true, 'and the stream ends');
 });
+
+t.test('the daemon\'s log-opts become a json-file container\'s LogConfig at create, its own keys first', async (t) => {
+  const r = rig({ logOpts: { 'max-size': '10m', 'max-file': '3' } });
+  t.teardown(r.close);
+  const plain = await r.containers.create(undefined, { Image: 'busybox' });
+  t.same(r.containers.inspect(plain.Id).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+  const own = await r.containers.create(undefined, { Image: 'busybox', HostConfig: { LogConfig: { Type: '', Config: { 'max-file': '5' } } } });
+  t.same(r.containers.inspect(own.Id).HostConfig.LogConfig.Config, { 'max-size': '10m', 'max-file': '5' });
+  const local = await r.containers.create(undefined, { Image: 'busybox', HostConfig: { LogConfig: { Type: 'local', Config: {} } } });
+  t.same(r.containers.inspect(local.Id).HostConfig.LogConfig, { Type: 'local', Config: {} }, 'another driver gets none of them');
+  await t.rejects(r.containers.create(undefined, { Image: 'busybox', HostConfig: { LogConfig: { Type: 'json-file', Config: { bogus: '1' } } } }),
+    { message: "unknown log opt 'bogus' for json-file log driver" });
+});

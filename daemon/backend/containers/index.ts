@@ -227,6 +227,8 @@ export class Containers {
     const hostConfig = normalizeHostConfig(body.HostConfig);
     validateSecurity(hostConfig, this.d.defaultUlimits);
     validateNamespaceModes(hostConfig, body);
+    // the daemon's log-opts become the container's, as dockerd's mergeAndVerifyLogConfig does
+    if (hostConfig.LogConfig.Type === 'json-file') hostConfig.LogConfig.Config = { ...this.d.logOpts, ...hostConfig.LogConfig.Config };
     validateLogOpts(hostConfig.LogConfig);
     defaultCgroupnsMode(hostConfig, this.d.cgroups.version, this.d.cgroupnsMode);
     const warnings = resourceWarnings(hostConfig, this.d.cgroups.version);
