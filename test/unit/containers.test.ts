@@ -372,3 +372,14 @@ t.test('the daemon\'s log-opts become a json-file container\'s LogConfig at crea
   await t.rejects(r.containers.create(undefined, { Image: 'busybox', HostConfig: { LogConfig: { Type: 'json-file', Config: { bogus: '1' } } } }),
     { message: "unknown log opt 'bogus' for json-file log driver" });
 });
+
+t.test('old API clients get dockerd\'s old defaults: a shareable IPC before 1.40, the host\'s cgroup namespace before 1.41 on v1', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const old = await r.containers.create(undefined, { Image: 'busybox' }, { ipcShareable: true, cgroupnsHost: true });
+  t.match(r.containers.inspect(old.Id).HostConfig, { IpcMode: 'shareable', CgroupnsMode: 'host' });
+  const asked = await r.containers.create(undefined, { Image: 'busybox', HostConfig: { IpcMode: 'private' } }, { ipcShareable: true });
+  t.equal(r.containers.inspect(asked.Id).HostConfig.IpcMode, 'private', 'what the client sent stays');
+  const current = await r.containers.create(undefined, { Image: 'busybox' });
+  t.equal(r.containers.inspect(current.Id).HostConfig.IpcMode, 'private');
+});

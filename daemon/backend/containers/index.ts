@@ -216,7 +216,8 @@ export class Containers {
 
   // ---- create ---------------------------------------------------------------------------
 
-  async create(name: string | undefined, body: Json): Promise<{ Id: string; Warnings: string[] }> {
+  /** `legacy`: the defaults dockerd gives clients of older API versions when they send none. */
+  async create(name: string | undefined, body: Json, legacy: { ipcShareable?: boolean; cgroupnsHost?: boolean } = {}): Promise<{ Id: string; Warnings: string[] }> {
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParameter('config cannot be empty in order to create a container');
     checkCreateTypes(body);
     if (!body.Image) throw new InvalidParameter('No image was specified');
@@ -230,6 +231,9 @@ export class Containers {
     // the daemon's log-opts become the container's, as dockerd's mergeAndVerifyLogConfig does
     if (hostConfig.LogConfig.Type === 'json-file') hostConfig.LogConfig.Config = { ...this.d.logOpts, ...hostConfig.LogConfig.Config };
     validateLogOpts(hostConfig.LogConfig);
+    const sent = (body.HostConfig ?? {}) as Json;
+    if (legacy.ipcShareable && !sent.IpcMode) hostConfig.IpcMode = 'shareable';
+    if (legacy.cgroupnsHost && this.d.cgroups.version === '1' && !sent.CgroupnsMode) hostConfig.CgroupnsMode = 'host';
     defaultCgroupnsMode(hostConfig, this.d.cgroups.version, this.d.cgroupnsMode);
     const warnings = resourceWarnings(hostConfig, this.d.cgroups.version);
     const id = randomBytes(32).toString('hex');

@@ -32,7 +32,9 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
   });
 
   app.post('/containers/create', async (req: FastifyRequest<{ Querystring: Query; Body: Record<string, unknown> | undefined }>, reply) => {
-    const created = await c.create(str(req.query, 'name'), (req.body ?? {}) as Record<string, unknown>);
+    // dockerd's defaults for old clients: a shareable IPC before API 1.40, the host's cgroup namespace before 1.41 (cgroup v1)
+    const created = await c.create(str(req.query, 'name'), (req.body ?? {}) as Record<string, unknown>,
+      { ipcShareable: !atLeast(req, '1.40'), cgroupnsHost: !atLeast(req, '1.41') });
     return reply.code(201).send(created);
   });
 
