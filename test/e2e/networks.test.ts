@@ -224,6 +224,36 @@ t.test('--internal: containers reach each other by name, but no default route, n
   t.match(await until('bt-int-cli', 'http://10.252.21.10/'), /^hello-/);
 });
 
+/** A DNS query for `name` (type A, recursion desired) after its 2-byte length, as sent over TCP. */
+function framedQuery(id: number, name: string): Buffer {
+  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+  const msg = Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+  return Buffer.concat([Buffer.from([msg.length >> 8, msg.length & 255]), msg]);
+}
+
+t.test('embedded DNS over TCP at 127.0.0.11:53: framed queries on one connection, each answered framed', { skip }, async (t) => {
+  const net = `bt-tcpdns-${randomBytes(3).toString('hex')}`;
+  await dockerOk(d, ['network', 'create', '--subnet', '10.252.22.0/24', net]);
+  t.teardown(async () => {
+    await docker(d, ['rm', '-f', 'bt-tcpdns-srv', 'bt-tcpdns-cli']);
+    await docker(d, ['network', 'rm', net]);
+  });
+  await dockerOk(d, ['run', '-d', '--name', 'bt-tcpdns-srv', '--network', net, '--ip', '10.252.22.9', 'busybox', 'sleep', '120']);
+  await dockerOk(d, ['run', '-d', '--name', 'bt-tcpdns-cli', '--network', net, 'busybox', 'sleep', '120']);
+  // two queries in one write; the client's half-close must not lose their answers
+  const input = Buffer.concat([framedQuery(0x1234, 'bt-tcpdns-srv'), framedQuery(0x5678, 'bt-nosuchname')]);
+  const r = await dockerOk(d, ['exec', '-i', 'bt-tcpdns-cli', 'sh', '-c', 'timeout 5 nc 127.0.0.11 53 | od -An -v -tx1'], { input });
+  const out = Buffer.from(r.stdout.replace(/\s+/g, ''), 'hex');
+  const first = out.subarray(2, 2 + out.readUInt16BE(0));
+  const second = out.subarray(4 + first.length, 4 + first.length + out.readUInt16BE(2 + first.length));
+  t.equal(first.readUInt16BE(0), 0x1234, 'the first answer carries the first query\'s ID');
+  t.equal(first.readUInt16BE(2) & 15, 0, 'NOERROR');
+  t.equal(first.readUInt16BE(6), 1, 'one answer record');
+  t.same([...first.subarray(first.length - 4)], [10, 252, 22, 9], 'the server\'s address');
+  t.equal(second.length > 12 && second.readUInt16BE(0), 0x5678, 'the second answer carries the second query\'s ID');
+  t.equal(second.readUInt16BE(2) & 15, 3, 'NXDOMAIN for an unknown short name');
+});
+
 t.test('--network none keeps loopback only', { skip }, async (t) => {
   const r = await dockerOk(d, ['run', '--rm', '--network', 'none', 'busybox', 'ip', '-o', 'link']);
   t.notMatch(r.stdout, /eth0/);

@@ -55,7 +55,7 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   struct monitor_config cfg = {.exec_mode = exec_mode};
   struct listener l = {.fd = -1, .dirfd = -1};
   struct json_log log = {.fd = -1};
-  struct container c = {.pid = -1, .sync_fd = -1, .pty_master = -1, .dns = {.listen_fd = -1, .upstream_fd = -1}};
+  struct container c = {.pid = -1, .sync_fd = -1, .pty_master = -1, .dns = {.listen_fd = -1, .upstream_fd = -1, .tcp_listen_fd = -1, .tcp_ep = -1}};
 
   if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, cfg.log_compress, cfg.log_attrs, &err) < 0) goto fail;
   seccomp_prepare(&cfg.security);

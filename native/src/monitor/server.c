@@ -71,7 +71,7 @@ void server_unlisten(struct listener *l) {
 
 /* ---- state ---- */
 
-enum watch_kind { W_LISTEN, W_SIGNAL, W_SYNC, W_STDOUT, W_STDERR, W_PTY, W_STDIN, W_CLIENT, W_DNS_QUERY, W_DNS_REPLY };
+enum watch_kind { W_LISTEN, W_SIGNAL, W_SYNC, W_STDOUT, W_STDERR, W_PTY, W_STDIN, W_CLIENT, W_DNS_QUERY, W_DNS_REPLY, W_DNS_TCP };
 
 struct watch {
   enum watch_kind kind;
@@ -95,7 +95,7 @@ struct server {
   struct json_log *log;
   struct listener *l;
   int ep;
-  struct watch listen_w, signal_w, sync_w, stdout_w, stderr_w, pty_w, stdin_w, dns_query_w, dns_reply_w;
+  struct watch listen_w, signal_w, sync_w, stdout_w, stderr_w, pty_w, stdin_w, dns_query_w, dns_reply_w, dns_tcp_w;
   struct client *clients;
   char boot_id[64];
   bool go_sent, started, reaped, finished;
@@ -571,6 +571,8 @@ int server_run(const struct monitor_config *cfg, struct container *c, struct jso
   s.dns_reply_w = (struct watch){.kind = W_DNS_REPLY, .fd = c->dns.upstream_fd};
   ep_set(&s, &s.dns_query_w, EPOLLIN);
   ep_set(&s, &s.dns_reply_w, EPOLLIN);
+  s.dns_tcp_w = (struct watch){.kind = W_DNS_TCP, .fd = c->dns.tcp_ep};
+  ep_set(&s, &s.dns_tcp_w, EPOLLIN);
   update_container_watches(&s);
   /* a standby's socket to berthd, a client from the start (MONITOR-PROTOCOL.md, Standby) */
   if (first_client >= 0) {
@@ -598,6 +600,7 @@ int server_run(const struct monitor_config *cfg, struct container *c, struct jso
       case W_SIGNAL: reap(&s); break;
       case W_DNS_QUERY: dns_relay_query(&c->dns); break;
       case W_DNS_REPLY: dns_relay_reply(&c->dns); break;
+      case W_DNS_TCP: dns_relay_tcp(&c->dns); break;
       case W_SYNC:
         if (w->fd >= 0) exec_result(&s);
         break;
@@ -636,6 +639,7 @@ int server_run(const struct monitor_config *cfg, struct container *c, struct jso
   ep_close(&s, &s.signal_w);
   if (s.dns_query_w.added) epoll_ctl(s.ep, EPOLL_CTL_DEL, s.dns_query_w.fd, NULL);
   if (s.dns_reply_w.added) epoll_ctl(s.ep, EPOLL_CTL_DEL, s.dns_reply_w.fd, NULL);
+  if (s.dns_tcp_w.added) epoll_ctl(s.ep, EPOLL_CTL_DEL, s.dns_tcp_w.fd, NULL);
   dns_relay_close(&c->dns);
   close(s.ep);
   buf_free(&s.stdin_buf);
