@@ -155,6 +155,18 @@ function killPid(pid: number): void {
 }
 
 /** rmdir a cgroup tree children first, killing whatever berthd left running in it. */
+/** Thaws every frozen cgroup below dir (v1 freezer.state, v2 cgroup.freeze). */
+function thawCgroupTree(dir: string): void {
+  let entries;
+  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+  for (const [file, thawed] of [['freezer.state', 'THAWED'], ['cgroup.freeze', '0']] as const) {
+    if (entries.some((e) => e.name === file)) {
+      try { writeFileSync(join(dir, file), thawed); } catch { /* the root's own file is read-only */ }
+    }
+  }
+  for (const e of entries) if (e.isDirectory()) thawCgroupTree(join(dir, e.name));
+}
+
 export function removeCgroupTree(dir: string): void {
   let entries;
   try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return; }
@@ -208,10 +220,10 @@ export function cleanupDaemonLeftovers(dir: string, cgroupParent: string): strin
     });
   }
   const leaf = cgroupParent.split('/').filter(Boolean).pop();
-  for (const root of cgroupMounts()) {
-    const candidates = new Set([join(root, cgroupParent), ...(leaf ? findDirsNamed(root, leaf, 3) : [])]);
-    for (const cg of candidates) attempt(`cgroup ${cg}`, () => removeCgroupTree(cg));
-  }
+  const trees = cgroupMounts().map((root) => [...new Set([join(root, cgroupParent), ...(leaf ? findDirsNamed(root, leaf, 3) : [])])]);
+  // a paused container's processes take no signal until thawed: thaw every hierarchy first
+  for (const cg of trees.flat()) attempt(`thaw ${cg}`, () => thawCgroupTree(cg));
+  for (const cg of trees.flat()) attempt(`cgroup ${cg}`, () => removeCgroupTree(cg));
   attempt(`rm ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   return problems;
 }
