@@ -161,6 +161,13 @@ t.test('networks are isolated from each other; a live connect (--ip, --alias) jo
   t.ok(ins.NetworkSettings.Networks[a].Aliases.includes('client'));
   const addrs = await dockerOk(d, ['exec', 'bt-iso-cli', 'ip', '-o', '-4', 'addr']);
   t.match(addrs.stdout, /eth1\s+inet 10\.252\.12\.77\/24/);
+  // as Docker, the container's own line for the new address is added to its /etc/hosts
+  const host = ins.Config.Hostname as string;
+  const firstIp = ins.NetworkSettings.Networks[b].IPAddress as string;
+  const hostsLines = async () => (await dockerOk(d, ['exec', 'bt-iso-cli', 'cat', '/etc/hosts'])).stdout.split('\n');
+  const connected = await hostsLines();
+  t.ok(connected.includes(`${firstIp}\t${host}`), 'the first network\'s line');
+  t.equal(connected.filter((l) => l === `10.252.12.77\t${host}`).length, 1, 'one line for the new address');
   t.match(await until('bt-iso-cli', 'bt-iso-srv'), /^hello-/);
   const ping = await docker(d, ['exec', 'bt-iso-peer', 'ping', '-c', '1', '-W', '2', 'client']);
   t.equal(ping.code, 0, 'the alias resolves on the network it was given on');
@@ -170,6 +177,10 @@ t.test('networks are isolated from each other; a live connect (--ip, --alias) jo
   await dockerOk(d, ['network', 'disconnect', a, 'bt-iso-cli']);
   const after = await dockerOk(d, ['exec', 'bt-iso-cli', 'ip', '-o', '-4', 'addr']);
   t.notMatch(after.stdout, /10\.252\.12\./);
+  const disconnected = await hostsLines();
+  t.notOk(disconnected.some((l) => l.startsWith('10.252.12.77\t')), 'its hosts line went with it');
+  t.ok(disconnected.includes(`${firstIp}\t${host}`), 'the other network\'s line stays');
+  t.ok(disconnected.includes('127.0.0.1\tlocalhost'));
   t.not((await wget('bt-iso-cli', '10.252.12.10')).code, 0);
 });
 

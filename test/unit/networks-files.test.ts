@@ -2,7 +2,10 @@
 // of a bridge and their removal, and the userland proxy's UDP path (on loopback only).
 import t from 'tap';
 import { createSocket } from 'node:dgram';
-import { extraHostEntries, hostsText, resolvText, selfEntry, type HostResolv } from '../../daemon/backend/networks/files';
+import { extraHostEntries, hostsText, resolvText, selfEntry, updateHosts, type HostResolv } from '../../daemon/backend/networks/files';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { bridgeRules, deletionsOf } from '../../daemon/backend/networks/linux';
 import { userlandProxy } from '../../daemon/backend/networks/ports';
 
@@ -16,6 +19,20 @@ t.test('hosts: localhost lines, extra hosts with host-gateway, the container\'s 
   t.match(text, /^127\.0\.0\.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n/);
   t.match(text, /\n172\.17\.0\.2\tweb\.example\.org web\n$/);
   t.throws(() => extraHostEntries(['nocolon'], ''), { message: 'invalid extra host: nocolon' });
+});
+
+t.test('the own line of a dotted hostname carries its first label; a live connect adds a line, a disconnect removes only it', async (t) => {
+  t.same(selfEntry('10.0.0.2', 'a.b.example', ''), { ip: '10.0.0.2', names: 'a.b.example a' });
+  t.same(selfEntry('10.0.0.2', 'web', ''), { ip: '10.0.0.2', names: 'web' });
+  const dir = mkdtempSync(join(tmpdir(), 'bt-hosts-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'hosts');
+  const before = hostsText([selfEntry('10.0.0.2', 'web', '')]);
+  writeFileSync(path, before);
+  updateHosts(path, selfEntry('10.0.1.5', 'web', ''), true);
+  t.equal(readFileSync(path, 'utf8'), before + '10.0.1.5\tweb\n');
+  updateHosts(path, selfEntry('10.0.1.5', 'web', ''), false);
+  t.equal(readFileSync(path, 'utf8'), before);
 });
 
 t.test('resolv.conf, legacy (default bridge): loopback servers dropped, Google\'s when none remain', async (t) => {

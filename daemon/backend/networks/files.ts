@@ -3,7 +3,7 @@
 // addresses; resolv.conf generated from the host's file (or the --dns/--dns-search/
 // --dns-option overrides) with Docker's header and trailing comments, naming 127.0.0.11 on
 // user networks (the embedded resolver) and the external servers it forwards to.
-import { readFileSync, statSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { InvalidParameter } from '../../errors';
 
 export interface HostsEntry { ip: string; names: string }
@@ -22,9 +22,19 @@ export function hostsText(entries: HostsEntry[]): string {
   return [...LOCAL_LINES, ...entries.map((e) => `${e.ip}\t${e.names}`)].join('\n') + '\n';
 }
 
-/** The container's own line: `IP\thost.domain host` (the FQDN first when there is a domain). */
+/** The container's own line: `IP\thost.domain host` (the FQDN, then its first label when it has a dot). */
 export function selfEntry(ip: string, hostname: string, domainname: string): HostsEntry {
-  return { ip, names: domainname ? `${hostname}.${domainname} ${hostname}` : hostname };
+  const fqdn = domainname ? `${hostname}.${domainname}` : hostname;
+  const short = fqdn.split('.')[0]!;
+  return { ip, names: short !== fqdn ? `${fqdn} ${short}` : fqdn };
+}
+
+/** The hosts file with `entry` added at its end (a live connect), or its line removed (a disconnect). */
+export function updateHosts(path: string, entry: HostsEntry, add: boolean): void {
+  const line = `${entry.ip}\t${entry.names}`;
+  const text = readFileSync(path, 'utf8');
+  if (add) appendFileSync(path, (text && !text.endsWith('\n') ? '\n' : '') + line + '\n');
+  else writeFileSync(path, text.split('\n').filter((l) => l !== line).join('\n'));
 }
 
 /** ExtraHosts (`name:ip`, the CLI's form; `host-gateway` is replaced by `gatewayIp`). */

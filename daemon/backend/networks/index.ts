@@ -12,7 +12,7 @@ import type { EventBus } from '../events';
 import { Filters } from '../filters';
 import { DEFAULT_POOLS, carveSubnet, cidrText, contains, intToIp, ipToInt, macFor, nextAddress, overlaps, parseCidr, type Cidr } from './ipam';
 import { vethName, type NetDriver } from './linux';
-import { extraHostEntries, hostsText, readHostResolv, resolvText, selfEntry, type HostsEntry } from './files';
+import { extraHostEntries, hostsText, readHostResolv, resolvText, selfEntry, updateHosts, type HostsEntry } from './files';
 import type { Listener, PortProxy, Published } from './ports';
 import type { DnsServer, DnsTable, Lookup } from './dns';
 
@@ -313,7 +313,18 @@ export class Networks implements ContainerNetworking {
     const cur = this.d.repo.endpointsOfContainer(c.id).map((e) => this.byId(e.networkId));
     if (cur.some((x) => x && x.driver !== 'bridge')) throw new Forbidden(`container cannot be disconnected from host network or connected to host network`);
     this.record(n, c.id, body.EndpointConfig ?? null);
-    if (c.running) await this.attachOne(c, n, this.d.repo.endpointsOfContainer(c.id).length - 1);
+    if (!c.running) return;
+    const ip = await this.attachOne(c, n, this.d.repo.endpointsOfContainer(c.id).length - 1);
+    this.ownHostsLine(c, ip, true);
+  }
+
+  /** As Docker, a live connect adds the container's own line for the new address to its /etc/hosts; a disconnect removes it. */
+  private ownHostsLine(c: ContainerInfo, ip: string, add: boolean): void {
+    try {
+      updateHosts(c.hostsPath, selfEntry(ip, c.hostname, c.domainname), add);
+    } catch (err) {
+      this.d.log?.(`${add ? 'adding to' : 'removing from'} the hosts file of ${c.id.slice(0, 12)}: ${errorMessage(err)}`);
+    }
   }
 
   async disconnect(ref: string, body: { Container?: string; Force?: boolean }): Promise<void> {
@@ -328,6 +339,7 @@ export class Networks implements ContainerNetworking {
         await this.d.driver.detach(link.slice(n.id.length + 1));
         run.links = run.links.filter((l) => l !== link);
       }
+      if (ep.ip) this.ownHostsLine(c, ep.ip, false);
       this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });
     }
     this.d.repo.removeEndpoint(n.id, c.id);
