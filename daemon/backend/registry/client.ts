@@ -34,6 +34,12 @@ export interface AuthConfig {
   registrytoken?: string;
 }
 
+/** A normalized repository name as [registry domain, path in it]: docker.io/library/x → ['docker.io', 'library/x']. */
+export function splitName(name: string): [domain: string, path: string] {
+  const i = name.indexOf('/');
+  return [name.slice(0, i), name.slice(i + 1)];
+}
+
 /** Decodes X-Registry-Auth (base64url or base64 JSON); junk means anonymous, as in dockerd. */
 export function decodeAuthHeader(header: string | undefined): AuthConfig {
   if (!header) return {};

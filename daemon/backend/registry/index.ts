@@ -12,7 +12,7 @@ import { goArch } from '../images/config';
 import { parseNormalizedNamed, withDefaultTag, withTag, type Reference } from '../images/reference';
 import type { ProgressSink } from '../types';
 import {
-  normalizeAuth, readBody, RegistryClient, RepositorySession, statusText, type AuthConfig, type Endpoint,
+  normalizeAuth, readBody, RegistryClient, RepositorySession, splitName, statusText, type AuthConfig, type Endpoint,
 } from './client';
 import { fetchManifest, fetchSmallBlob, isAbort, pullImage, translate } from './pull';
 import { pushRepository } from './push';
@@ -143,8 +143,7 @@ export class Registry implements RegistryBackend {
   /** GET /distribution/{name}/json: the manifest descriptor and the platforms it offers. */
   async distribution(name: string, auth: AuthConfig): Promise<DistributionInspect> {
     const ref = withDefaultTagUnlessDigest(parseNormalizedNamed(name));
-    const domain = ref.name.slice(0, ref.name.indexOf('/'));
-    const path = ref.name.slice(domain.length + 1);
+    const [domain, path] = splitName(ref.name);
     let lastErr: unknown;
     const walk = this.client.walk(domain);
     for (const ep of walk) {

@@ -11,6 +11,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import type * as http from 'node:http';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,9 +21,8 @@ import { goArch, type ImageConfigJSON } from '../images/config';
 import { progressBar } from '../images/load';
 import { canonicalString, familiarString, type Reference } from '../images/reference';
 import { chainId, type LayerHandle } from '../layers/store';
-import type * as http from 'node:http';
 import {
-  errorFrom, readBody, RegistryError, statusText, type AuthConfig, type Endpoint, type RepositorySession,
+  errorFrom, readBody, RegistryError, splitName, statusText, type AuthConfig, type Endpoint, type RepositorySession,
 } from './client';
 import type { RegistryContext } from './index';
 
@@ -135,8 +135,7 @@ export interface PullRequest {
 /** Pulls `ref` (or each of its tags); returns the image ID (the last one's for all tags). */
 export async function pullImage(ctx: RegistryContext, req: PullRequest, progress: ProgressSink): Promise<string> {
   const { ref } = req;
-  const domain = ref.name.slice(0, ref.name.indexOf('/'));
-  const path = ref.name.slice(domain.length + 1);
+  const [domain, path] = splitName(ref.name);
   let lastErr: unknown;
   const walk = ctx.client.walk(domain);
   for (const ep of walk) {

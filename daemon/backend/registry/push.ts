@@ -10,7 +10,7 @@ import type { ProgressSink } from '../types';
 import { progressBar } from '../images/load';
 import { familiarName, type Reference } from '../images/reference';
 import type { BlobRow } from '../../store/blobs';
-import { errorFrom, type AuthConfig, type RepositorySession } from './client';
+import { errorFrom, splitName, type AuthConfig, type RepositorySession } from './client';
 import { ParallelGzip } from './pgzip';
 import { MT, isAbort } from './pull';
 import type { RegistryContext } from './index';
@@ -28,8 +28,7 @@ interface Pushed { digest: string; size: number; mediaType: string; urls?: strin
 export async function pushRepository(ctx: RegistryContext, req: PushRequest, progress: ProgressSink): Promise<void> {
   const refs = ctx.images.tagsToPush(req.name, req.tag);
   const repo = refs[0]!.name;
-  const domain = repo.slice(0, repo.indexOf('/'));
-  const path = repo.slice(domain.length + 1);
+  const [domain, path] = splitName(repo);
   progress({ status: `The push refers to repository [${familiarName(repo)}]` });
   let session: RepositorySession | undefined;
   let lastErr: unknown;
