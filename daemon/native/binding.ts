@@ -52,6 +52,8 @@ export interface RawAddon {
    * code EEXIST: `host` exists already.
    */
   vethAttach(pid: number, host: string, bridge: string, ifname: string, mac: string, address: string, gateway: string, defaultRoute: boolean): void;
+  /** The default route of the namespace of `pid`, via `gateway` (on one of its subnets). */
+  defaultRoute(pid: number, gateway: string): void;
   /** `ip link del name`; no error when it is not there. */
   linkDelete(name: string): void;
   /** waitpid(pid, WNOHANG): the wait status once exited, null while it runs. */

@@ -317,6 +317,24 @@ static napi_value js_link_delete(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* defaultRoute(pid, gateway): the container's default route via GATEWAY. */
+static napi_value js_default_route(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  NEED(2);
+  int64_t pid;
+  char gateway[32];
+  if (get_int(env, argv[0], &pid, "defaultRoute: pid must be a number") < 0 || get_string(env, argv[1], gateway, sizeof gateway) < 0)
+    return NULL;
+  struct in_addr gw;
+  if (inet_pton(AF_INET, gateway, &gw) != 1) {
+    napi_throw_type_error(env, NULL, "defaultRoute: expected an IPv4 gateway");
+    return NULL;
+  }
+  berth_error_t err = {0};
+  if (berth_default_route((pid_t)pid, gw, &err) < 0) return throw_berth(env, &err);
+  return undefined(env);
+}
+
 /* reap(pid) -> exit status (number, as waitpid reports it) or null while it runs. */
 static napi_value js_reap(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -974,6 +992,7 @@ NAPI_MODULE_INIT() {
       FN("spawnAsync", js_spawn_async),
       FN("vethAttach", js_veth_attach),
       FN("linkDelete", js_link_delete),
+      FN("defaultRoute", js_default_route),
       FN("reap", js_reap),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

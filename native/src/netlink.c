@@ -166,7 +166,8 @@ static int default_route_add(int fd, int index, struct in_addr gw) {
   struct rtmsg rt = {.rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN, .rtm_protocol = RTPROT_BOOT,
                      .rtm_scope = RT_SCOPE_UNIVERSE, .rtm_type = RTN_UNICAST};
   req_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rt, sizeof rt);
-  if (!put(&r, RTA_GATEWAY, &gw, sizeof gw) || !put(&r, RTA_OIF, &index, sizeof index)) return -E2BIG;
+  /* index 0: the kernel finds the interface on the gateway's subnet */
+  if (!put(&r, RTA_GATEWAY, &gw, sizeof gw) || (index && !put(&r, RTA_OIF, &index, sizeof index))) return -E2BIG;
   return talk(fd, &r, NULL);
 }
 
@@ -177,6 +178,15 @@ static int link_delete(int fd, const char *name) {
   if (put_str(&r, IFLA_IFNAME, name) < 0) return -ENAMETOOLONG;
   int rc = talk(fd, &r, NULL);
   return rc == -ENODEV ? 0 : rc;
+}
+
+int berth_default_route(pid_t pid, struct in_addr gateway, berth_error_t *err) {
+  int fd = nl_socket_in(pid, err);
+  if (fd < 0) return -1;
+  int rc = default_route_add(fd, 0, gateway);
+  close(fd);
+  if (rc < 0) return berth_fail(err, -rc, "default route in the namespace of pid %d", (int)pid);
+  return 0;
 }
 
 int berth_veth_attach(const struct veth_spec *s, berth_error_t *err) {

@@ -24,6 +24,10 @@ struct veth_spec {
  * (the pair is deleted); err->code is EEXIST when HOST exists already. */
 int berth_veth_attach(const struct veth_spec *s, berth_error_t *err);
 
+/* In the namespace of PID: `ip route add default via GATEWAY` (through the interface whose
+ * subnet holds GATEWAY). */
+int berth_default_route(pid_t pid, struct in_addr gateway, berth_error_t *err);
+
 /* `ip link del NAME`; a link that is not there is not an error. */
 int berth_link_delete(const char *name, berth_error_t *err);
 

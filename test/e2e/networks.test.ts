@@ -186,14 +186,14 @@ t.test('networks are isolated from each other; a live connect (--ip, --alias) jo
 
 t.test('--internal: containers reach each other by name, but no default route, no other network, no outside names', { skip }, async (t) => {
   const tag = randomBytes(3).toString('hex');
-  const [inner, outer] = [`bt-int-${tag}`, `bt-ext-${tag}`];
+  const [inner, outer, third] = [`bt-int-${tag}`, `bt-ext-${tag}`, `bt-ext2-${tag}`];
   await dockerOk(d, ['network', 'create', '--internal', '--subnet', '10.252.20.0/24', inner]);
   await dockerOk(d, ['network', 'create', '--subnet', '10.252.21.0/24', outer]);
   const listener = createHttpServer((_req, res) => res.end('from-host\n'));
   t.teardown(async () => {
     listener.close();
     await docker(d, ['rm', '-f', 'bt-int-srv', 'bt-int-cli', 'bt-ext-srv']);
-    await docker(d, ['network', 'rm', inner, outer]);
+    await docker(d, ['network', 'rm', inner, outer, third]);
   });
   await dockerOk(d, ['run', '-d', '--name', 'bt-int-srv', '--network', inner, 'busybox', ...httpd]);
   await dockerOk(d, ['run', '-d', '--name', 'bt-int-cli', '--network', inner, 'busybox', 'sleep', '120']);
@@ -233,6 +233,13 @@ t.test('--internal: containers reach each other by name, but no default route, n
   await dockerOk(d, ['network', 'connect', outer, 'bt-int-cli']);
   t.match((await dockerOk(d, ['exec', 'bt-int-cli', 'ip', 'route'])).stdout, /^default via 10\.252\.21\.1 dev eth1/m);
   t.match(await until('bt-int-cli', 'http://10.252.21.10/'), /^hello-/);
+
+  // a second normal network, then the gateway network leaves: the default route moves to the next
+  await dockerOk(d, ['network', 'create', '--subnet', '10.252.23.0/24', third]);
+  await dockerOk(d, ['network', 'connect', third, 'bt-int-cli']);
+  t.match((await dockerOk(d, ['exec', 'bt-int-cli', 'ip', 'route'])).stdout, /^default via 10\.252\.21\.1 /m, 'still the first normal network');
+  await dockerOk(d, ['network', 'disconnect', outer, 'bt-int-cli']);
+  t.match((await dockerOk(d, ['exec', 'bt-int-cli', 'ip', 'route'])).stdout, /^default via 10\.252\.23\.1 dev eth2/m);
 });
 
 /** A DNS query for `name` (type A, recursion desired) after its 2-byte length, as sent over TCP. */

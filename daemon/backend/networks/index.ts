@@ -335,9 +335,14 @@ export class Networks implements ContainerNetworking {
     const run = this.running.get(c.id);
     if (run && c.running) {
       const link = run.links.find((l) => l.startsWith(n.id + ':'));
+      const gateway = () => run.links.map((l) => this.byId(l.split(':')[0]!)).find((x) => x && !x.internal);
       if (link) {
+        const held = gateway()?.id === n.id;
         await this.d.driver.detach(link.slice(n.id.length + 1));
         run.links = run.links.filter((l) => l !== link);
+        // as Docker, the default route moves to the next network that gives one
+        const next = held ? gateway()?.ipam.Config[0]?.Gateway : undefined;
+        if (next) await this.d.driver.defaultRoute(c.pid, next).catch((e) => this.d.log?.(`default route via ${next}: ${errorMessage(e)}`));
       }
       if (ep.ip) this.ownHostsLine(c, ep.ip, false);
       this.d.events.emit('network', 'disconnect', n.id, { container: c.id, name: n.name, type: n.driver });

@@ -34,6 +34,8 @@ export interface NetDriver {
   /** Creates the pair and configures the inner end; returns the host end's name. */
   attach(spec: LinkSpec, key: string): Promise<string>;
   detach(hostIf: string): Promise<void>;
+  /** The container's default route via `gateway` (another network takes over as its gateway). */
+  defaultRoute(pid: number, gateway: string): Promise<void>;
 }
 
 function run(cmd: string, args: string[], input?: string): Promise<string> {
@@ -87,6 +89,9 @@ export const linuxNet: NetDriver = {
   },
   async detach(hostIf) {
     loadAddon().linkDelete(hostIf);
+  },
+  async defaultRoute(pid, gateway) {
+    loadAddon().defaultRoute(pid, gateway);
   },
 };
 
