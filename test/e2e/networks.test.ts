@@ -242,6 +242,24 @@ t.test('--internal: containers reach each other by name, but no default route, n
   t.match((await dockerOk(d, ['exec', 'bt-int-cli', 'ip', 'route'])).stdout, /^default via 10\.252\.23\.1 dev eth2/m);
 });
 
+t.test('127.0.0.11 keeps answering with the names of the networks a container is on after it left its first', { skip }, async (t) => {
+  const tag = randomBytes(3).toString('hex');
+  const [first, second] = [`bt-mv-a-${tag}`, `bt-mv-b-${tag}`];
+  await dockerOk(d, ['network', 'create', '--subnet', '10.252.24.0/24', first]);
+  await dockerOk(d, ['network', 'create', '--subnet', '10.252.25.0/24', second]);
+  t.teardown(async () => {
+    await docker(d, ['rm', '-f', 'bt-mv-srv', 'bt-mv-cli']);
+    await docker(d, ['network', 'rm', first, second]);
+  });
+  await dockerOk(d, ['run', '-d', '--name', 'bt-mv-srv', '--network', second, '--ip', '10.252.25.7', 'busybox', 'sleep', '120']);
+  await dockerOk(d, ['run', '-d', '--name', 'bt-mv-cli', '--network', first, 'busybox', 'sleep', '120']);
+  await dockerOk(d, ['network', 'connect', second, 'bt-mv-cli']);
+  await dockerOk(d, ['network', 'disconnect', first, 'bt-mv-cli']);
+  const r = await docker(d, ['exec', 'bt-mv-cli', 'nslookup', 'bt-mv-srv']);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /10\.252\.25\.7/);
+});
+
 /** A DNS query for `name` (type A, recursion desired) after its 2-byte length, as sent over TCP. */
 function framedQuery(id: number, name: string): Buffer {
   const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));

@@ -540,7 +540,9 @@ export class Networks implements ContainerNetworking {
    * internal, as Docker).
    */
   private lookup(networkId: string, name: string, from: string): Lookup {
-    const asker = this.d.repo.endpointsOf(networkId).find((e) => e.ip === from && this.info.get(e.containerId)?.running);
+    // by its address on any network: the relay keeps asking the first network's resolver after
+    // the container left that network, through its default route on another (subnets never overlap)
+    const asker = this.d.repo.allEndpoints().find((e) => e.ip === from && this.info.get(e.containerId)?.running);
     if (!asker) return { ips: this.resolve(networkId, name), forward: [] };
     const nets = this.d.repo.endpointsOfContainer(asker.containerId).map((e) => this.byId(e.networkId))
       .filter((n): n is NetworkRow => !!n && n.driver === 'bridge' && n.name !== 'bridge');
