@@ -1,5 +1,6 @@
 // Assembles the engine from the store and the native layer: the Backend the routes call.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../config';
@@ -67,10 +68,14 @@ function engineId(dataRoot: string): string {
 }
 
 export async function createEngine({ config, db, onContainerStarted, onContainerRestart }: EngineDeps): Promise<Engine> {
-  // Anything in tmp/ at start-up is staging debris from a crash.
+  // Anything in tmp/ at start-up is staging debris from a crash: moved aside in one rename and
+  // deleted in the background, since a big tree (an rmi cut short) can take long on a slow disk.
   const tmp = join(config.dataRoot, 'tmp');
-  rmSync(tmp, { recursive: true, force: true });
+  if (existsSync(tmp)) renameSync(tmp, `${tmp}-stale-${randomUUID()}`);
   mkdirSync(tmp, { recursive: true });
+  for (const name of readdirSync(config.dataRoot)) {
+    if (name.startsWith('tmp-stale-')) rm(join(config.dataRoot, name), { recursive: true, force: true }).catch(() => undefined);
+  }
   // and so is the exec root's trash (container dirs whose background delete was cut short)
   rmSync(join(config.execRoot, 'trash'), { recursive: true, force: true });
   // Exec sessions live in memory (as dockerd's): a restart forgets them and their files.
