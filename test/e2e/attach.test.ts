@@ -6,11 +6,9 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import * as pty from 'node-pty';
-import { e2eSkipReason, type TestLike } from '../helpers/daemon';
-import { e2eDaemon } from '../helpers/e2e';
+import { type TestLike, type Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
-
-const skip = e2eSkipReason();
 
 /** The `ws` client (a dependency of @fastify/websocket), typed as far as this test uses it. */
 interface WsClient {
@@ -25,7 +23,8 @@ interface WsClient {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const WebSocket = require('ws') as new (url: string) => WsClient;
 
-const d = e2eDaemon(t);
+let d: Daemon;
+const skip = withTestDaemon(t, (started) => { d = started; });
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -4,13 +4,12 @@
 import t from 'tap';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupMounts, e2eSkipReason, removeCgroupTree } from '../helpers/daemon';
-import { e2eDaemon } from '../helpers/e2e';
+import { cgroupMounts, removeCgroupTree, type Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
 
-const skip = e2eSkipReason();
-
-const d = e2eDaemon(t);
+let d: Daemon;
+const skip = withTestDaemon(t, (started) => { d = started; });
 let version: string;
 t.before(async () => {
   if (skip) return;

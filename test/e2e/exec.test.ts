@@ -5,13 +5,12 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
-import { e2eSkipReason } from '../helpers/daemon';
-import { e2eDaemon } from '../helpers/e2e';
+import type { Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
 
-const skip = e2eSkipReason();
-
-const d = e2eDaemon(t);
+let d: Daemon;
+const skip = withTestDaemon(t, (started) => { d = started; });
 t.before(async () => {
   if (skip) return;
   await dockerOk(d, ['run', '-d', '--name', 'box', '-e', 'FROM_CTR=c', '-e', 'SHARED=ctr', 'busybox', 'sleep', '100000']);

@@ -3,15 +3,15 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, startDaemon } from '../helpers/daemon';
-import { e2eDaemon } from '../helpers/e2e';
+import { startDaemon, type Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
 
-const skip = e2eSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const d = e2eDaemon(t);
+let d: Daemon;
+const skip = withTestDaemon(t, (started) => { d = started; });
 
 const state = async (ref: string, tmpl: string) => (await dockerOk(d, ['inspect', '-f', tmpl, ref])).stdout.trim();
 

@@ -6,13 +6,12 @@ import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { e2eSkipReason } from '../helpers/daemon';
-import { e2eDaemon } from '../helpers/e2e';
+import type { Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
 
-const skip = e2eSkipReason();
-
-const d = e2eDaemon(t);
+let d: Daemon;
+const skip = withTestDaemon(t, (started) => { d = started; });
 
 async function until(cond: () => boolean | Promise<boolean>, tries = 100): Promise<boolean> {
   for (let i = 0; i < tries; i++) {

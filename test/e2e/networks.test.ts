@@ -12,14 +12,13 @@ import { answer } from '../../daemon/backend/networks/dns';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, repoRoot } from '../helpers/daemon';
-import { e2eDaemon } from '../helpers/e2e';
+import { repoRoot, type Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { freePort } from '../helpers/ports';
 
-const skip = e2eSkipReason();
-
-const d = e2eDaemon(t);
+let d: Daemon;
+const skip = withTestDaemon(t, (started) => { d = started; });
 
 const httpd = ['sh', '-c', 'mkdir -p /www && echo hello-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www'];
 

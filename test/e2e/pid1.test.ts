@@ -5,11 +5,9 @@ import t from 'tap';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { e2eSkipReason } from '../helpers/daemon';
-import { e2eDaemon } from '../helpers/e2e';
+import type { Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
-
-const skip = e2eSkipReason();
 
 async function until(cond: () => Promise<boolean>, tries = 50): Promise<boolean> {
   for (let i = 0; i < tries; i++) {
@@ -19,7 +17,8 @@ async function until(cond: () => Promise<boolean>, tries = 50): Promise<boolean>
   return false;
 }
 
-const d = e2eDaemon(t, { daemonJson: { init: true } });
+let d: Daemon;
+const skip = withTestDaemon(t, (started) => { d = started; }, { daemon: { daemonJson: { init: true } } });
 
 t.test('--init: docker-init is PID 1, the command its child; a stop reaches the command', { skip }, async (t) => {
   const ps = await dockerOk(d, ['run', '--rm', '--init', 'busybox', 'ps', '-o', 'pid,ppid,comm']);

@@ -3,13 +3,12 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, mountsUnder } from '../helpers/daemon';
-import { e2eDaemon } from '../helpers/e2e';
+import { mountsUnder, type Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
 
-const skip = e2eSkipReason();
-
-const d = e2eDaemon(t);
+let d: Daemon;
+const skip = withTestDaemon(t, (started) => { d = started; });
 
 async function inspect(ref: string): Promise<Record<string, any>> {
   return (JSON.parse((await dockerOk(d, ['inspect', ref])).stdout) as Array<Record<string, any>>)[0]!;

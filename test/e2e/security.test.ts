@@ -8,14 +8,13 @@ import t from 'tap';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { e2eSkipReason } from '../helpers/daemon';
-import { e2eDaemon } from '../helpers/e2e';
+import type { Daemon } from '../helpers/daemon';
+import { withTestDaemon } from '../helpers/test-daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { hostDevices } from '../../daemon/backend/containers/security';
 
-const skip = e2eSkipReason();
-
-const d = e2eDaemon(t, { daemonJson: { 'default-ulimits': { nproc: { Name: 'nproc', Soft: 900, Hard: 1000 } } } });
+let d: Daemon;
+const skip = withTestDaemon(t, (started) => { d = started; }, { daemon: { daemonJson: { 'default-ulimits': { nproc: { Name: 'nproc', Soft: 900, Hard: 1000 } } } } });
 
 /** `docker run --rm [flags] busybox sh -c script` */
 const sh = (flags: string[], script: string) => docker(d, ['run', '--rm', ...flags, 'busybox', 'sh', '-c', script]);
