@@ -33,35 +33,92 @@ function detailsOf(attrs: Record<string, string> | undefined): string {
   return `${Object.keys(attrs).sort().map((k) => `${queryEscape(k)}=${queryEscape(String(attrs[k]))}`).join(',')} `;
 }
 
-/** Turns one log line into a record, or null when filtered out or unparsable. */
-function toRecord(line: string, opts: LogOptions): LogRecord | null {
-  if (line === '') return null;
-  let p: Parsed;
-  try {
-    p = JSON.parse(line) as Parsed;
-  } catch {
-    return null;
+const HEAD = Buffer.from('{"log":"');
+const STREAM = Buffer.from('","stream":"');
+const TIME = Buffer.from('"time":"');
+const STDOUT = Buffer.from('stdout"');
+const STDERR = Buffer.from('stderr"');
+const BACKSLASH = 0x5c;
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * The record of one log line, or null when filtered out or unparsable. The monitor writes
+ * `{"log":"...","stream":"...",["attrs":{...},]"time":"..."}`: when the log text has no escape
+ * but its final \n, its bytes are the record's as they stand (the common case, and no JSON
+ * parse); anything else goes through JSON.parse.
+ */
+export function toRecord(line: Buffer, opts: LogOptions): LogRecord | null {
+  if (line.length === 0) return null;
+  const fast = !opts.details && fastFields(line);
+  let stream: 1 | 2, time: string, data: Buffer;
+  if (fast) {
+    ({ stream, time, data } = fast);
+  } else {
+    let p: Parsed;
+    try {
+      p = JSON.parse(line.toString('utf8')) as Parsed;
+    } catch {
+      return null;
+    }
+    stream = p.stream === 'stderr' ? 2 : 1;
+    time = p.time;
+    data = Buffer.from(opts.details ? detailsOf(p.attrs) + p.log : p.log, 'utf8');
   }
-  const stream = p.stream === 'stderr' ? 2 : 1;
   if ((stream === 1 && !opts.stdout) || (stream === 2 && !opts.stderr)) return null;
   if (opts.since > 0 || opts.until > 0) {
-    const t = Date.parse(p.time) / 1000;
+    const t = Date.parse(time) / 1000;
     if (opts.since > 0 && t < opts.since) return null;
     if (opts.until > 0 && t > opts.until) return null;
   }
-  const body = opts.details ? detailsOf(p.attrs) + p.log : p.log;
-  const text = opts.timestamps ? `${p.time} ${body}` : body;
-  return { stream, data: Buffer.from(text, 'utf8') };
+  return { stream, data: opts.timestamps ? Buffer.concat([Buffer.from(`${time} `), data]) : data };
+}
+
+/** The fields of a line in the monitor's own shape with an unescaped log text, else null. */
+function fastFields(line: Buffer): { stream: 1 | 2; time: string; data: Buffer } | null {
+  if (line.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0) return null;
+  // inside a JSON string a quote is escaped, so the first `","stream":"` ends the log text
+  const end = line.indexOf(STREAM, HEAD.length);
+  if (end < 0) return null;
+  const bs = line.indexOf(BACKSLASH, HEAD.length);
+  const trailingNewline = bs === end - 2 && line[end - 1] === 0x6e; // the text ends with \n, nothing else escaped
+  if (bs >= 0 && bs < end && !trailingNewline) return null;
+  const s = end + STREAM.length;
+  const isErr = line.compare(STDERR, 0, STDERR.length, s, s + STDERR.length) === 0;
+  const isOut = !isErr && line.compare(STDOUT, 0, STDOUT.length, s, s + STDOUT.length) === 0;
+  if (!isErr && !isOut) return null;
+  // time is the object's last field (an attrs key could be named time too)
+  const t = line.lastIndexOf(TIME);
+  if (t < s) return null;
+  const te = line.indexOf(0x22, t + TIME.length);
+  if (te < 0) return null;
+  const text = line.subarray(HEAD.length, trailingNewline ? end - 2 : end);
+  return {
+    stream: isErr ? 2 : 1,
+    time: line.toString('latin1', t + TIME.length, te),
+    data: trailingNewline ? Buffer.concat([text, NEWLINE]) : Buffer.from(text),
+  };
 }
 
 /** Splits a byte stream into lines, keeping a trailing partial line for the next chunk. */
 class LineSplitter {
-  private rest = '';
-  push(chunk: Buffer | string): string[] {
-    const text = this.rest + chunk.toString();
-    const lines = text.split('\n');
-    this.rest = lines.pop()!;
+  private rest: Buffer | undefined;
+  push(chunk: Buffer): Buffer[] {
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    const lines: Buffer[] = [];
+    let from = 0;
+    for (let nl = buf.indexOf(10, from); nl >= 0; nl = buf.indexOf(10, from)) {
+      lines.push(buf.subarray(from, nl));
+      from = nl + 1;
+    }
+    // a copy: the caller may reuse its chunk's memory for the next read
+    this.rest = from < buf.length ? Buffer.from(buf.subarray(from)) : undefined;
     return lines;
+  }
+  /** The last line when the input ended without a newline. */
+  end(): Buffer | undefined {
+    const r = this.rest;
+    this.rest = undefined;
+    return r;
   }
 }
 
@@ -116,7 +173,7 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
   const ring: LogRecord[] = [];
   const keep = opts.tail;
   /** The record to send now; with --tail, null while the ring keeps the last ones. */
-  const take = (line: string): LogRecord | null => {
+  const take = (line: Buffer): LogRecord | null => {
     const rec = toRecord(line, opts);
     if (!rec || keep < 0) return rec;
     if (keep > 0) {
@@ -135,7 +192,8 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
         if (rec) yield rec;
       }
     }
-    const last = take(splitter.push('\n')[0] ?? '');
+    const rest = splitter.end();
+    const last = rest && take(rest);
     if (last) yield last;
   }
   // the live file through the descriptor opened with the request: a docker rm meanwhile
@@ -148,7 +206,7 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
     let consumed = 0;
     for await (const chunk of stream) {
       for (const line of splitter.push(chunk as Buffer)) {
-        consumed += Buffer.byteLength(line) + 1;
+        consumed += line.length + 1;
         const rec = take(line);
         if (rec) yield rec;
       }
