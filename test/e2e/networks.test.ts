@@ -22,6 +22,19 @@ const skip = withTestDaemon(t, (started) => { d = started; });
 
 const httpd = ['sh', '-c', 'mkdir -p /www && echo hello-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www'];
 
+/** One GET from inside a container, bounded by timeout (busybox 1.35's own wget -T crashes). */
+const wgetIn = (from: string, url: string) => docker(d, ['exec', from, 'timeout', '3', 'wget', '-qO-', url]);
+
+/** The body once a GET from inside succeeds (the server may still be starting); '' after 50 tries. */
+async function wgetUntil(from: string, url: string): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const r = await wgetIn(from, url);
+    if (r.code === 0) return r.stdout;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return '';
+}
+
 function fetchLocal(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     get({ host: '127.0.0.1', port, path: '/' }, (res) => {
@@ -108,16 +121,8 @@ t.test('containers on a user network reach each other by name and alias', { skip
   });
   await dockerOk(d, ['run', '-d', '--name', 'bt-srv', '--network', net, '--network-alias', 'web', 'busybox', ...httpd]);
   await dockerOk(d, ['run', '-d', '--name', 'bt-cli', '--network', net, 'busybox', 'sleep', '60']);
-  const fetchIn = async (host: string) => {
-    for (let i = 0; i < 50; i++) {
-      const r = await docker(d, ['exec', 'bt-cli', 'wget', '-qO-', `http://${host}/`]);
-      if (r.code === 0) return r.stdout;
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    return '';
-  };
-  t.match(await fetchIn('bt-srv'), /^hello-/);
-  t.match(await fetchIn('web'), /^hello-/);
+  t.match(await wgetUntil('bt-cli', 'http://bt-srv/'), /^hello-/);
+  t.match(await wgetUntil('bt-cli', 'http://web/'), /^hello-/);
   const resolv = await dockerOk(d, ['exec', 'bt-cli', 'cat', '/etc/resolv.conf']);
   t.match(resolv.stdout, /^nameserver 127\.0\.0\.11$/m);
   t.match(resolv.stdout, /^options ndots:0$/m);
@@ -137,20 +142,10 @@ t.test('networks are isolated from each other; a live connect (--ip, --alias) jo
   await dockerOk(d, ['run', '-d', '--name', 'bt-iso-srv', '--network', a, '--ip', '10.252.12.10', 'busybox', ...httpd]);
   await dockerOk(d, ['run', '-d', '--name', 'bt-iso-cli', '--network', b, 'busybox', 'sleep', '120']);
   await dockerOk(d, ['run', '-d', '--name', 'bt-iso-peer', '--network', a, 'busybox', 'sleep', '120']);
-  // (busybox 1.35's wget -T crashes: the time limit comes from timeout instead)
-  const wget = (from: string, host: string) => docker(d, ['exec', from, 'timeout', '3', 'wget', '-qO-', `http://${host}/`]);
-  const until = async (from: string, host: string) => {
-    for (let i = 0; i < 50; i++) {
-      const r = await wget(from, host);
-      if (r.code === 0) return r.stdout;
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    return '';
-  };
   // the server answers on its own network ...
-  t.match(await until('bt-iso-peer', '10.252.12.10'), /^hello-/);
+  t.match(await wgetUntil('bt-iso-peer', 'http://10.252.12.10/'), /^hello-/);
   // ... and not from another network, though the host routes between the two bridges
-  const across = await wget('bt-iso-cli', '10.252.12.10');
+  const across = await wgetIn('bt-iso-cli', 'http://10.252.12.10/');
   t.not(across.code, 0, 'a container of another network cannot reach it');
 
   // connect while running, with a fixed address and an alias: reachable both ways, by name
@@ -167,7 +162,7 @@ t.test('networks are isolated from each other; a live connect (--ip, --alias) jo
   const connected = await hostsLines();
   t.ok(connected.includes(`${firstIp}\t${host}`), 'the first network\'s line');
   t.equal(connected.filter((l) => l === `10.252.12.77\t${host}`).length, 1, 'one line for the new address');
-  t.match(await until('bt-iso-cli', 'bt-iso-srv'), /^hello-/);
+  t.match(await wgetUntil('bt-iso-cli', 'http://bt-iso-srv/'), /^hello-/);
   const ping = await docker(d, ['exec', 'bt-iso-peer', 'ping', '-c', '1', '-W', '2', 'client']);
   t.equal(ping.code, 0, 'the alias resolves on the network it was given on');
   t.match(ping.stdout, /10\.252\.12\.77/);
@@ -180,7 +175,7 @@ t.test('networks are isolated from each other; a live connect (--ip, --alias) jo
   t.notOk(disconnected.some((l) => l.startsWith('10.252.12.77\t')), 'its hosts line went with it');
   t.ok(disconnected.includes(`${firstIp}\t${host}`), 'the other network\'s line stays');
   t.ok(disconnected.includes('127.0.0.1\tlocalhost'));
-  t.not((await wget('bt-iso-cli', '10.252.12.10')).code, 0);
+  t.not((await wgetIn('bt-iso-cli', 'http://10.252.12.10/')).code, 0);
 });
 
 t.test('--internal: containers reach each other by name, but no default route, no other network, no outside names', { skip }, async (t) => {
@@ -200,18 +195,9 @@ t.test('--internal: containers reach each other by name, but no default route, n
   // a listener of the test's own on the other network's gateway (its bridge exists now)
   await new Promise<void>((resolve, reject) => { listener.once('error', reject); listener.listen(0, '10.252.21.1', resolve); });
   const port = (listener.address() as AddressInfo).port;
-  const wget = (from: string, url: string) => docker(d, ['exec', from, 'timeout', '3', 'wget', '-qO-', url]);
-  const until = async (from: string, url: string) => {
-    for (let i = 0; i < 50; i++) {
-      const r = await wget(from, url);
-      if (r.code === 0) return r.stdout;
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    return '';
-  };
 
   // same network: by name
-  t.match(await until('bt-int-cli', 'http://bt-int-srv/'), /^hello-/);
+  t.match(await wgetUntil('bt-int-cli', 'http://bt-int-srv/'), /^hello-/);
   // no default route: only the network's own subnet is routed
   const routes = (await dockerOk(d, ['exec', 'bt-int-cli', 'ip', 'route'])).stdout;
   t.notMatch(routes, /^default/m);
@@ -220,10 +206,10 @@ t.test('--internal: containers reach each other by name, but no default route, n
   t.equal(ins.NetworkSettings.Networks[inner].Gateway, '', 'no gateway, as Docker');
   t.match(ins.NetworkSettings.Networks[inner].IPAddress, /^10\.252\.20\./);
   // the normal network's container and the host listener answer from the normal network ...
-  t.match(await until('bt-ext-srv', `http://10.252.21.1:${port}/`), /from-host/);
+  t.match(await wgetUntil('bt-ext-srv', `http://10.252.21.1:${port}/`), /from-host/);
   // ... but not from the internal one
-  t.not((await wget('bt-int-cli', 'http://10.252.21.10/')).code, 0, 'another network\'s container is out of reach');
-  t.not((await wget('bt-int-cli', `http://10.252.21.1:${port}/`)).code, 0, 'the other bridge\'s gateway is out of reach');
+  t.not((await wgetIn('bt-int-cli', 'http://10.252.21.10/')).code, 0, 'another network\'s container is out of reach');
+  t.not((await wgetIn('bt-int-cli', `http://10.252.21.1:${port}/`)).code, 0, 'the other bridge\'s gateway is out of reach');
   // names: its own network's, not another network's
   t.equal((await docker(d, ['exec', 'bt-int-cli', 'nslookup', 'bt-int-srv'])).code, 0);
   t.not((await docker(d, ['exec', 'bt-int-cli', 'nslookup', 'bt-ext-srv'])).code, 0);
@@ -231,7 +217,7 @@ t.test('--internal: containers reach each other by name, but no default route, n
   // connecting the normal network gives the container its default route through that network
   await dockerOk(d, ['network', 'connect', outer, 'bt-int-cli']);
   t.match((await dockerOk(d, ['exec', 'bt-int-cli', 'ip', 'route'])).stdout, /^default via 10\.252\.21\.1 dev eth1/m);
-  t.match(await until('bt-int-cli', 'http://10.252.21.10/'), /^hello-/);
+  t.match(await wgetUntil('bt-int-cli', 'http://10.252.21.10/'), /^hello-/);
 
   // a second normal network, then the gateway network leaves: the default route moves to the next
   await dockerOk(d, ['network', 'create', '--subnet', '10.252.23.0/24', third]);
@@ -477,22 +463,14 @@ t.test('a daemon restart keeps running containers connected: names, aliases, a p
   });
   await dockerOk(d, ['run', '-d', '--name', 'bt-rs-srv', '--network', net, '--network-alias', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', ...httpd]);
   await dockerOk(d, ['run', '-d', '--name', 'bt-rs-cli', '--network', net, 'busybox', 'sleep', '300']);
-  const fetchIn = async (host: string) => {
-    for (let i = 0; i < 50; i++) {
-      const r = await docker(d, ['exec', 'bt-rs-cli', 'timeout', '3', 'wget', '-qO-', `http://${host}/`]);
-      if (r.code === 0) return r.stdout;
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    return '';
-  };
-  t.match(await fetchIn('web'), /^hello-/);
+  t.match(await wgetUntil('bt-rs-cli', 'http://web/'), /^hello-/);
   const ins = JSON.parse((await dockerOk(d, ['network', 'inspect', net])).stdout)[0];
   const bridge = `br-${ins.Id.slice(0, 12)}`;
 
   await d.restart();
   t.equal((await dockerOk(d, ['inspect', '-f', '{{.State.Running}}', 'bt-rs-srv'])).stdout.trim(), 'true', 'live restore kept it running');
-  t.match(await fetchIn('web'), /^hello-/, 'the alias resolves and answers after the restart');
-  t.match(await fetchIn('bt-rs-srv'), /^hello-/);
+  t.match(await wgetUntil('bt-rs-cli', 'http://web/'), /^hello-/, 'the alias resolves and answers after the restart');
+  t.match(await wgetUntil('bt-rs-cli', 'http://bt-rs-srv/'), /^hello-/);
   t.match(await fetchRetry(port), /^hello-/, 'the published port is served again');
   const rules = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout;
   t.match(rules, new RegExp(`-A POSTROUTING -s 10\\.252\\.14\\.0/24 ! -o ${bridge} .*-j MASQUERADE`), 'NAT for the network is there once');
