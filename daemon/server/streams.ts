@@ -76,27 +76,36 @@ export function beginStream(reply: FastifyReply, contentType?: string): ServerRe
 }
 
 /**
- * Coalesces many small writes (one per log record) into few: flushed at `limit` bytes, or as
- * soon as the producer waits for I/O (setImmediate), so a follower still sees each line at once.
- * `framed`: Docker's 8-byte stdcopy header before every record, one frame per record as dockerd
- * sends them (SDK clients iterate frames as lines).
+ * Coalesces many small writes (one per log record) into few: each record (with Docker's 8-byte
+ * stdcopy header when `framed`, one frame per record as dockerd sends them: SDK clients iterate
+ * frames as lines) is copied into one buffer, written at `limit` bytes or as soon as the producer
+ * waits for I/O (setImmediate), so a follower still sees each line at once. Records are copied
+ * at once: the caller may reuse their memory.
  */
 export class Coalescer {
-  private parts: Buffer[] = [];
+  private buf: Buffer;
   private size = 0;
   private scheduled = false;
 
-  constructor(private readonly res: ServerResponse, private readonly framed: boolean, private readonly limit = 64 * 1024) {}
+  constructor(private readonly res: ServerResponse, private readonly framed: boolean, private readonly limit = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(limit);
+  }
 
   /** false: the socket is full; wait for 'drain'. */
   push(stream: 1 | 2, data: Buffer): boolean {
+    const need = data.length + (this.framed ? 8 : 0);
+    let ok = true;
+    if (this.size + need > this.limit) {
+      ok = this.flush();
+      if (need > this.limit) return this.res.write(this.framed ? Buffer.concat([frameHeader(stream, data.length), data]) : Buffer.from(data)) && ok;
+    }
     if (this.framed) {
-      this.parts.push(frameHeader(stream, data.length));
+      this.buf.writeUInt32BE(stream << 24, this.size);
+      this.buf.writeUInt32BE(data.length, this.size + 4);
       this.size += 8;
     }
-    this.parts.push(data);
+    data.copy(this.buf, this.size);
     this.size += data.length;
-    if (this.size >= this.limit) return this.flush();
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
@@ -104,14 +113,28 @@ export class Coalescer {
         this.flush();
       });
     }
-    return true;
+    return ok;
   }
 
   flush(): boolean {
     if (this.size === 0 || this.res.destroyed) return !this.res.destroyed;
-    const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
-    this.parts = [];
+    const out = this.buf.subarray(0, this.size);
+    this.buf = Buffer.allocUnsafe(this.limit);
     this.size = 0;
-    return this.res.write(buf);
+    return this.res.write(out);
   }
+}
+
+/** Resolves when a full response can take more, or when the client has gone. */
+export function drainedOrClosed(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }

@@ -37,7 +37,7 @@ export async function buildBench(engine: Engine, runs: number): Promise<BuildBen
     writeFileSync(join(dir, 'Dockerfile'), DOCKERFILE);
     const args = ['build', '--network', 'none', '-t', TAG, dir];
     const build = async (extra: string[]): Promise<number> => {
-      const r = await timedDocker(engine, [...args.slice(0, 1), ...extra, ...args.slice(1)], 600_000, LEGACY);
+      const r = await timedDocker(engine, [...args.slice(0, 1), ...extra, ...args.slice(1)], { env: LEGACY });
       if (r.code !== 0) throw new Error(`docker build ${extra.join(' ')} on ${engine.name} exited ${r.code}: ${r.stderr.trim()}`);
       return r.ms;
     };

@@ -281,6 +281,8 @@ function main(): Promise<void> {
       L.push(row(`  writing them (container start→exit)`, lw(b), lw(d)));
       const served = (r?: EngineResults) => (r?.logs ? (r.logs.servedBytes === r.logs.bytes ? 'all bytes' : `${r.logs.servedBytes} of ${r.logs.bytes} bytes`) : '—');
       L.push(row('  served', served(b), served(d)));
+      const counted = (r?: EngineResults) => (r?.logs ? ms(r.logs.countedMs) : '—');
+      L.push(row('  same, stdout counted through a pipe (untimed check)', counted(b), counted(d)));
     }
 
     // ---- ratios

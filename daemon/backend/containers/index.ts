@@ -736,7 +736,7 @@ export class Containers {
       ? readLog(this.paths(c.id).log, { stdout: opts.stdout, stderr: opts.stderr, since: 0, until: 0, timestamps: false, tail: -1 })
       : undefined;
     const begin = async () => {
-      if (replay) for await (const r of replay) if (!output.writableEnded) output.write(r);
+      if (replay) for await (const batch of replay) for (const r of batch) if (!output.writableEnded) output.write(r);
       if (output.writableEnded) return;
       // A streaming attach lasts until the process's next exit: for a container that is not
       // running yet that is the exit after its next start (how `docker run` and `start -a` work).
@@ -809,7 +809,8 @@ export class Containers {
     this.emit(c, 'resize', { height: String(rows), width: String(cols) });
   }
 
-  logs(ref: string, opts: LogOptions & { follow: boolean }, aborted: () => boolean): { tty: boolean; records: AsyncIterable<LogRecord> } {
+  /** The log's records, in batches (a batch per chunk read). */
+  logs(ref: string, opts: LogOptions & { follow: boolean }, aborted: () => boolean): { tty: boolean; records: AsyncIterable<LogRecord[]> } {
     const c = this.find(ref);
     if (c.hostConfig.LogConfig?.Type === 'none') throw new NotImplemented('configured logging driver does not support reading');
     const live = this.liveOf(c.id);
@@ -819,7 +820,7 @@ export class Containers {
     const exited = c.state.Running ? live.exited : undefined;
     let fd: number | undefined;
     try { fd = openSync(path, 'r'); } catch { /* no log yet */ }
-    async function* all(): AsyncGenerator<LogRecord> {
+    async function* all(): AsyncGenerator<LogRecord[]> {
       try {
         const end = { offset: 0 };
         yield* readLog(path, opts, end, fd);

@@ -39,13 +39,14 @@ const TIME = Buffer.from('"time":"');
 const STDOUT = Buffer.from('stdout"');
 const STDERR = Buffer.from('stderr"');
 const BACKSLASH = 0x5c;
-const NEWLINE = Buffer.from('\n');
+const NEWLINE = 0x0a;
 
 /**
  * The record of one log line, or null when filtered out or unparsable. The monitor writes
  * `{"log":"...","stream":"...",["attrs":{...},]"time":"..."}`: when the log text has no escape
  * but its final \n, its bytes are the record's as they stand (the common case, and no JSON
- * parse); anything else goes through JSON.parse.
+ * parse or copy: the record's data is part of `line`, whose escaped \n becomes a newline in
+ * place); anything else goes through JSON.parse.
  */
 export function toRecord(line: Buffer, opts: LogOptions): LogRecord | null {
   if (line.length === 0) return null;
@@ -91,12 +92,9 @@ function fastFields(line: Buffer): { stream: 1 | 2; time: string; data: Buffer }
   if (t < s) return null;
   const te = line.indexOf(0x22, t + TIME.length);
   if (te < 0) return null;
-  const text = line.subarray(HEAD.length, trailingNewline ? end - 2 : end);
-  return {
-    stream: isErr ? 2 : 1,
-    time: line.toString('latin1', t + TIME.length, te),
-    data: trailingNewline ? Buffer.concat([text, NEWLINE]) : Buffer.from(text),
-  };
+  const time = line.toString('latin1', t + TIME.length, te);
+  if (trailingNewline) line[end - 2] = NEWLINE; // `\n` → a newline and the `n` left out
+  return { stream: isErr ? 2 : 1, time, data: line.subarray(HEAD.length, trailingNewline ? end - 1 : end) };
 }
 
 /** Splits a byte stream into lines, keeping a trailing partial line for the next chunk. */
@@ -166,10 +164,11 @@ async function openRotated(file: string): Promise<NodeJS.ReadableStream | null> 
 }
 
 /**
- * Yields the records of the log as it is now. Returns through `end` the byte offset reached
- * in the live file, where a follower continues.
+ * Yields the records of the log as it is now, a batch per chunk read (their data may share the
+ * chunk's memory). Returns through `end` the byte offset reached in the live file, where a
+ * follower continues.
  */
-export async function* readLog(path: string, opts: LogOptions, end: { offset: number } = { offset: 0 }, liveFd?: number): AsyncGenerator<LogRecord> {
+export async function* readLog(path: string, opts: LogOptions, end: { offset: number } = { offset: 0 }, liveFd?: number): AsyncGenerator<LogRecord[]> {
   const ring: LogRecord[] = [];
   const keep = opts.tail;
   /** The record to send now; with --tail, null while the ring keeps the last ones. */
@@ -182,19 +181,25 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
     }
     return null;
   };
+  const takeAll = (lines: Buffer[]): LogRecord[] => {
+    const batch: LogRecord[] = [];
+    for (const line of lines) {
+      const rec = take(line);
+      if (rec) batch.push(rec);
+    }
+    return batch;
+  };
   for (const file of await rotatedFiles(path)) {
     const stream = await openRotated(file);
     if (!stream) continue; // rotated away meanwhile
     const splitter = new LineSplitter();
     for await (const chunk of stream) {
-      for (const line of splitter.push(chunk as Buffer)) {
-        const rec = take(line);
-        if (rec) yield rec;
-      }
+      const batch = takeAll(splitter.push(chunk as Buffer));
+      if (batch.length > 0) yield batch;
     }
     const rest = splitter.end();
     const last = rest && take(rest);
-    if (last) yield last;
+    if (last) yield [last];
   }
   // the live file through the descriptor opened with the request: a docker rm meanwhile
   // unlinks the file, and the log is still read whole, as dockerd's open reader does
@@ -205,15 +210,14 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
     const stream = createReadStream(path, { start: 0, end: size - 1, highWaterMark: 256 * 1024, ...(liveFd !== undefined && { fd: liveFd, autoClose: false }) });
     let consumed = 0;
     for await (const chunk of stream) {
-      for (const line of splitter.push(chunk as Buffer)) {
-        consumed += line.length + 1;
-        const rec = take(line);
-        if (rec) yield rec;
-      }
+      const lines = splitter.push(chunk as Buffer);
+      for (const line of lines) consumed += line.length + 1;
+      const batch = takeAll(lines);
+      if (batch.length > 0) yield batch;
     }
     end.offset = consumed; // a partial last line is read again by the follower
   }
-  for (const rec of ring) yield rec;
+  if (ring.length > 0) yield ring;
 }
 
 /**
@@ -224,7 +228,7 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
  * is read to its end first (the descriptor keeps it, even once gzip'd and unlinked), then the new
  * one from its start, as dockerd's follower does.
  */
-export async function* followLog(path: string, opts: LogOptions, offset: number, stopped: Promise<unknown>, aborted: () => boolean, liveFd?: number): AsyncGenerator<LogRecord> {
+export async function* followLog(path: string, opts: LogOptions, offset: number, stopped: Promise<unknown>, aborted: () => boolean, liveFd?: number): AsyncGenerator<LogRecord[]> {
   const followOpts = { ...opts, tail: -1 };
   let wake: (() => void) | undefined;
   let done = false;
@@ -248,19 +252,22 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
   let ino = inodeOf(fd);
   startWatch();
   let splitter = new LineSplitter();
-  const buf = Buffer.alloc(256 * 1024);
   try {
     for (;;) {
       const final = done || aborted();
       if (fd !== undefined) {
         for (;;) {
+          // a buffer per read: the records yielded share its memory
+          const buf = Buffer.allocUnsafe(256 * 1024);
           const n = await readAt(fd, buf, offset);
           if (n === 0) break;
           offset += n;
+          const batch: LogRecord[] = [];
           for (const line of splitter.push(buf.subarray(0, n))) {
             const rec = toRecord(line, followOpts);
-            if (rec) yield rec;
+            if (rec) batch.push(rec);
           }
+          if (batch.length > 0) yield batch;
         }
       }
       let now: number;

@@ -6,7 +6,7 @@ import { bool, filters, int, str, type Query } from '../query';
 import { atLeast } from '../version';
 import { pipeHijacked, streamType, websocketRoutes } from '../upgrade';
 import type { HijackStream } from '../upgrade';
-import { beginStream, Coalescer } from '../streams';
+import { beginStream, Coalescer, drainedOrClosed } from '../streams';
 import { standardHeaders } from '../version';
 import type { FastifyReply } from 'fastify';
 
@@ -172,10 +172,11 @@ export function containerRoutes(app: FastifyInstance, backend: Backend): void {
     res.on('close', () => { aborted = true; });
     const out = new Coalescer(res, !tty);
     try {
-      for await (const r of records) {
+      for await (const batch of records) {
         if (aborted) break;
-        const ok = out.push(r.stream, r.data);
-        if (!ok) await new Promise((resolve) => res.once('drain', resolve));
+        let ok = true;
+        for (const r of batch) ok = out.push(r.stream, r.data) && ok;
+        if (!ok) await drainedOrClosed(res);
       }
       out.flush();
     } catch (err) {
