@@ -111,3 +111,17 @@ t.test('log options dockerd refuses: unknown keys at create, compress without ro
   t.equal((await dockerOk(d, ['ps', '-aq', '--filter', 'status=created', '--filter', 'ancestor=busybox'])).stdout.trim().split('\n').filter(Boolean).length, 1,
     'the --rm container that could not start is gone (only badgz is left created)');
 });
+
+for (const compress of [false, true]) {
+  t.test(`logs -f across several rotations between two reads of the follower${compress ? ', compressed' : ''}: every line once, in order`, { skip }, async (t) => {
+    // each burst of 40 numbered lines is one write of the container (seq's stdio buffer) that the
+    // monitor turns into records and rotates about three times (1k files of ~75-byte records)
+    // before the follower can look; max-file=5 keeps four rotated files, enough for one burst
+    const name = compress ? 'burstgz' : 'burst';
+    await dockerOk(d, ['run', '-d', '--name', name, '--log-opt', 'max-size=1k', '--log-opt', 'max-file=5', ...(compress ? ['--log-opt', 'compress=true'] : []),
+      'busybox', 'sh', '-c', 'sleep 1; n=0; while [ $n -lt 240 ]; do seq $((n+1)) $((n+40)); n=$((n+40)); sleep 1.5; done']);
+    t.teardown(() => docker(d, ['rm', '-f', name]));
+    const r = await dockerOk(d, ['logs', '-f', name], { timeoutMs: 60_000 });
+    t.same(r.stdout.trim().split('\n').map(Number), Array.from({ length: 240 }, (_, i) => i + 1));
+  });
+}

@@ -1,8 +1,8 @@
 // Reading the json-file log the monitor writes (Docker's format: one JSON object per line with
 // log, stream, attrs and time), rotated files plain or gzip'd. Serves `docker logs` with --tail,
 // --since/--until, -t, --details and -f.
-import { closeSync, createReadStream, fstatSync, openSync, read, statSync, watch, type FSWatcher } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { closeSync, createReadStream, fstatSync, openSync, read, readSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { queryEscape } from './logopts';
 
@@ -128,39 +128,146 @@ async function exists(path: string): Promise<number> {
   }
 }
 
-/** The rotated log files, oldest first: <log>.N ... <log>.1, each plain or gzip'd (.gz). */
-async function rotatedFiles(path: string): Promise<string[]> {
-  const files: string[] = [];
-  for (let i = 1; ; i++) {
-    if ((await exists(`${path}.${i}`)) >= 0) files.unshift(`${path}.${i}`);
-    else if ((await exists(`${path}.${i}.gz`)) >= 0) files.unshift(`${path}.${i}.gz`);
-    else break;
+/** A rotated file, open: gzip'd or plain, which file it is, and (a .gz's) its last record's time. */
+interface Rotated {
+  fd: number;
+  gz: boolean;
+  /** The inode of the file as the monitor wrote it (a .gz's header comment names its plain file's); -1 unknown. */
+  ino: bigint;
+  /** A .gz's lastTime (Unix ms) from its header; NaN when it has none. */
+  lastTime: number;
+}
+
+function openIfThere(file: string): number | undefined {
+  try {
+    return openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
-  return files;
+}
+
+const inodeOf = (fd: number): bigint => fstatSync(fd, { bigint: true }).ino;
+
+/**
+ * What a .gz's header tells: moby's {"lastTime":...} in the extra field and the monitor's
+ * `berth-inode=N` comment (the plain file it was made from). Anything unreadable: unknown.
+ */
+function gzipHeader(fd: number): { ino: bigint; lastTime: number } {
+  const unknown = { ino: -1n, lastTime: NaN };
+  const buf = Buffer.allocUnsafe(1024);
+  const n = readSync(fd, buf, 0, buf.length, 0);
+  if (n < 10 || buf[0] !== 0x1f || buf[1] !== 0x8b) return unknown;
+  const flags = buf[3]!;
+  let p = 10;
+  let lastTime = NaN;
+  if (flags & 0x04) { // FEXTRA
+    if (p + 2 > n) return unknown;
+    const len = buf.readUInt16LE(p);
+    p += 2;
+    if (p + len > n) return unknown;
+    try {
+      const meta = JSON.parse(buf.toString('utf8', p, p + len)) as { lastTime?: unknown };
+      if (typeof meta.lastTime === 'string') lastTime = Date.parse(meta.lastTime);
+    } catch { /* not moby's metadata */ }
+    p += len;
+  }
+  const zeroEnded = (): string | undefined => {
+    const z = buf.indexOf(0, p);
+    if (z < 0 || z >= n) return undefined;
+    const text = buf.toString('latin1', p, z);
+    p = z + 1;
+    return text;
+  };
+  if (flags & 0x08 && zeroEnded() === undefined) return { ino: -1n, lastTime }; // FNAME
+  const comment = flags & 0x10 ? zeroEnded() : undefined; // FCOMMENT
+  const m = comment !== undefined ? /^berth-inode=(\d+)$/.exec(comment) : null;
+  return { ino: m ? BigInt(m[1]!) : -1n, lastTime };
 }
 
 /**
- * A rotated file's bytes, inflated when gzip'd. A plain <log>.N that the monitor's compressor
- * turns into <log>.N.gz meanwhile is read from the .gz (written whole before the plain one goes).
+ * The rotated files <log>.1, <log>.2, ... (newest first), each opened at once (the monitor's
+ * compressor unlinks a plain file once its .gz is written), each file once. The monitor may be
+ * shifting names meanwhile: it renames the oldest first, one at a time, so at most one index is
+ * missing at a time (two missing in a row end the list), and a file seen twice (under the name
+ * it had, then the next one) is kept where it was seen first. (Only next to each other: an inode
+ * is reused once the compressor unlinks a plain file, so a newer file can have an old .gz's.)
  */
-async function openRotated(file: string): Promise<NodeJS.ReadableStream | null> {
-  const tryOpen = async (f: string) => {
-    try {
-      return await open(f, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
+function scanRotated(path: string): Rotated[] {
+  const found: Rotated[] = [];
+  for (let i = 1, missing = 0; missing < 2; i++) {
+    let gz = false;
+    let fd = openIfThere(`${path}.${i}`);
+    if (fd === undefined) fd = openIfThere(`${path}.${i}.gz`), gz = true;
+    if (fd === undefined) {
+      missing++;
+      continue;
     }
-  };
-  let name = file;
-  let fh = await tryOpen(name);
-  if (!fh && !file.endsWith('.gz')) fh = await tryOpen(name = `${file}.gz`);
-  if (!fh) return null;
-  const raw = fh.createReadStream({ highWaterMark: 256 * 1024 });
-  if (!name.endsWith('.gz')) return raw;
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-  raw.on('error', (err) => gunzip.destroy(err));
-  return raw.pipe(gunzip);
+    missing = 0;
+    const r: Rotated = gz ? { fd, gz, ...gzipHeader(fd) } : { fd, gz, ino: inodeOf(fd), lastTime: NaN };
+    if (r.ino >= 0n && r.ino === found[found.length - 1]?.ino) {
+      closeSync(fd);
+      continue;
+    }
+    found.push(r);
+  }
+  return found;
+}
+
+/**
+ * The rotated files newer than the file `older` and older than the file `newer` (inodes; -1: no
+ * bound), oldest first, open (the others are closed). Inodes are the files' identity: the caller
+ * holds both files open, so no new file takes their inodes meanwhile; an older .gz may carry one
+ * (its plain file's inode, reused since), so a file is looked for where it is first found, newer
+ * ones first, and `newer` not at all while it is still the live file.
+ */
+function rotatedBetween(path: string, older: bigint, newer: bigint): Rotated[] {
+  const all = scanRotated(path);
+  let live: bigint;
+  try {
+    live = statSync(path, { bigint: true }).ino;
+  } catch {
+    live = -1n;
+  }
+  const n = newer >= 0n && newer !== live ? all.findIndex((r) => r.ino === newer) : -1;
+  const from = n + 1;
+  const o = older >= 0n ? all.findIndex((r, i) => i >= from && r.ino === older) : -1;
+  const to = o >= 0 ? o : all.length;
+  all.forEach((r, i) => { if (i < from || i >= to) closeSync(r.fd); });
+  return all.slice(from, to).reverse();
+}
+
+/**
+ * The lines of rotated files, a batch per chunk read, each file inflated when gzip'd. Every
+ * descriptor is closed, also when the reader stops early.
+ */
+async function* rotatedLines(files: Rotated[]): AsyncGenerator<Buffer[]> {
+  let i = 0;
+  try {
+    for (; i < files.length; i++) {
+      const r = files[i]!;
+      const raw = createReadStream('', { fd: r.fd, start: 0, highWaterMark: 256 * 1024 });
+      let stream: NodeJS.ReadableStream = raw;
+      if (r.gz) {
+        const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+        raw.on('error', (err) => gunzip.destroy(err));
+        stream = raw.pipe(gunzip);
+      }
+      const splitter = new LineSplitter();
+      try {
+        for await (const chunk of stream) {
+          const lines = splitter.push(chunk as Buffer);
+          if (lines.length > 0) yield lines;
+        }
+      } finally {
+        raw.destroy(); // closes the descriptor (autoClose), also when stopped early or on a bad .gz
+      }
+      const rest = splitter.end();
+      if (rest) yield [rest];
+    }
+  } finally {
+    for (i++; i < files.length; i++) closeSync(files[i]!.fd);
+  }
 }
 
 /**
@@ -189,17 +296,12 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
     }
     return batch;
   };
-  for (const file of await rotatedFiles(path)) {
-    const stream = await openRotated(file);
-    if (!stream) continue; // rotated away meanwhile
-    const splitter = new LineSplitter();
-    for await (const chunk of stream) {
-      const batch = takeAll(splitter.push(chunk as Buffer));
-      if (batch.length > 0) yield batch;
-    }
-    const rest = splitter.end();
-    const last = rest && take(rest);
-    if (last) yield [last];
+  // the rotated files older than the live file read below (if it was rotated since it was
+  // opened, the ones newer than it are the follower's)
+  const live = liveFd !== undefined ? inodeOf(liveFd) : -1n;
+  for await (const lines of rotatedLines(rotatedBetween(path, -1n, live))) {
+    const batch = takeAll(lines);
+    if (batch.length > 0) yield batch;
   }
   // the live file through the descriptor opened with the request: a docker rm meanwhile
   // unlinks the file, and the log is still read whole, as dockerd's open reader does
@@ -225,8 +327,9 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
  * monitor has written everything by then), then reads what is left and ends. `liveFd` is the
  * file readLog read (the follower starts in the same file, whatever was rotated meanwhile).
  * The file is read through a descriptor: when the path names a new file (rotated), the old one
- * is read to its end first (the descriptor keeps it, even once gzip'd and unlinked), then the new
- * one from its start, as dockerd's follower does.
+ * is read to its end first (the descriptor keeps it, even once gzip'd and unlinked), then the
+ * files rotated after it (the monitor may have rotated several times between two looks: they
+ * are <log>.1 ... now, plain or gzip'd, found by inode), then the new one from its start.
  */
 export async function* followLog(path: string, opts: LogOptions, offset: number, stopped: Promise<unknown>, aborted: () => boolean, liveFd?: number): AsyncGenerator<LogRecord[]> {
   const followOpts = { ...opts, tail: -1 };
@@ -245,11 +348,18 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
   const openLive = (): number | undefined => {
     try { return openSync(path, 'r'); } catch { return undefined; }
   };
+  const recordsOf = (lines: Buffer[]): LogRecord[] => {
+    const batch: LogRecord[] = [];
+    for (const line of lines) {
+      const rec = toRecord(line, followOpts);
+      if (rec) batch.push(rec);
+    }
+    return batch;
+  };
   let fd = liveFd;
   let own = false; // whether this follower opened fd (and closes it)
   if (fd === undefined) { fd = openLive(); own = fd !== undefined; offset = 0; }
-  const inodeOf = (f: number | undefined) => (f === undefined ? -1 : fstatSync(f).ino);
-  let ino = inodeOf(fd);
+  let ino = fd === undefined ? -1n : inodeOf(fd);
   startWatch();
   let splitter = new LineSplitter();
   try {
@@ -262,26 +372,43 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
           const n = await readAt(fd, buf, offset);
           if (n === 0) break;
           offset += n;
-          const batch: LogRecord[] = [];
-          for (const line of splitter.push(buf.subarray(0, n))) {
-            const rec = toRecord(line, followOpts);
-            if (rec) batch.push(rec);
-          }
+          const batch = recordsOf(splitter.push(buf.subarray(0, n)));
           if (batch.length > 0) yield batch;
         }
       }
-      let now: number;
+      let now: bigint;
       try {
-        now = statSync(path).ino;
+        now = statSync(path, { bigint: true }).ino;
       } catch {
-        now = -1; // between the monitor's rename and its new file, or the container was removed
+        now = -1n; // between the monitor's rename and its new file, or the container was removed
       }
-      if (now !== -1 && now !== ino) {
-        // rotated: the old file is read to its end above; on with the new one from its start
-        if (own && fd !== undefined) closeSync(fd);
-        fd = openLive();
-        own = fd !== undefined;
-        ino = inodeOf(fd);
+      if (now !== -1n && now !== ino) {
+        // rotated: the old file is read to its end above
+        const next = openLive();
+        if (next === undefined) {
+          // between the rename and the new file's creation: look again shortly
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          continue;
+        }
+        let handedOver = false;
+        try {
+          const rest = splitter.end();
+          const last = rest && toRecord(rest, followOpts);
+          if (last) yield [last];
+          const nextIno = inodeOf(next);
+          for await (const lines of rotatedLines(rotatedBetween(path, ino, nextIno))) {
+            const batch = recordsOf(lines);
+            if (batch.length > 0) yield batch;
+          }
+          // on with the new one from its start
+          if (own && fd !== undefined) closeSync(fd);
+          fd = next;
+          own = true;
+          ino = nextIno;
+          handedOver = true;
+        } finally {
+          if (!handedOver) closeSync(next);
+        }
         offset = 0;
         splitter = new LineSplitter();
         startWatch();

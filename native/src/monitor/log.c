@@ -69,14 +69,21 @@ int json_log_compress_file(const char *src, const char *dst, const char *last_ti
   memset(&z, 0, sizeof z);
   /* 15 + 16: a gzip wrapper, as Go's gzip.Writer at its default level */
   if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return berth_fail(err, ENOMEM, "deflateInit2");
-  char extra[96];
+  struct stat st;
+  if (fstat(in, &st) < 0) return berth_fail(err, errno, "fstat %s", src);
+  char extra[96], comment[48];
   int elen = snprintf(extra, sizeof extra, "{\"lastTime\":\"%s\"}", last_time);
+  /* the plain file's inode: a `logs -f` reader holding that file open finds where it went */
+  snprintf(comment, sizeof comment, "berth-inode=%llu", (unsigned long long)st.st_ino);
   gz_header h;
   memset(&h, 0, sizeof h);
   h.os = 255; /* unknown, as Go writes it */
-  h.extra = (Bytef *)extra;
-  h.extra_len = (uInt)elen;
-  if (*last_time) deflateSetHeader(&z, &h);
+  if (*last_time) {
+    h.extra = (Bytef *)extra;
+    h.extra_len = (uInt)elen;
+  }
+  h.comment = (Bytef *)comment;
+  deflateSetHeader(&z, &h);
   static unsigned char ibuf[64 * 1024], obuf[64 * 1024];
   int rc = 0, flush;
   do {

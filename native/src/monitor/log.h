@@ -42,6 +42,6 @@ void json_log_close(struct json_log *jl);
 /* One record, as bytes (exposed for tests). */
 void json_log_format(struct buf *out, const char *stream, const char *line, size_t len, bool newline, const char *attrs, const char *time);
 /* gzip's `src` into `dst` (through dst.tmp, then renamed) with moby's {"lastTime":...} in the
- * header's extra field, then removes `src`. */
+ * header's extra field and `berth-inode=<src's inode>` as its comment, then removes `src`. */
 int json_log_compress_file(const char *src, const char *dst, const char *last_time, berth_error_t *err);
 #endif
