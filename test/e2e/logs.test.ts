@@ -3,7 +3,7 @@
 // the log-opt attributes (labels, env, tag) and docker logs --details, and dockerd's errors for
 // log options.
 import t from 'tap';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Daemon } from '../helpers/daemon';
@@ -25,6 +25,27 @@ async function until(cond: () => boolean | Promise<boolean>, tries = 100): Promi
 function gzipExtra(gz: Buffer): string {
   if (gz[0] !== 0x1f || gz[1] !== 0x8b || !(gz[3]! & 0x04)) return '';
   return gz.subarray(12, 12 + gz.readUInt16LE(10)).toString();
+}
+
+/** Where a gzip member's header ends (after FEXTRA, FNAME, FCOMMENT), and its comment. */
+function gzipHeader(gz: Buffer): { end: number; comment: string } {
+  const flags = gz[3]!;
+  let p = 10;
+  if (flags & 0x04) p += 2 + gz.readUInt16LE(10);
+  if (flags & 0x08) p = gz.indexOf(0, p) + 1;
+  let comment = '';
+  if (flags & 0x10) {
+    const z = gz.indexOf(0, p);
+    comment = gz.toString('latin1', p, z);
+    p = z + 1;
+  }
+  return { end: p, comment };
+}
+
+/** RFC 3339 time with up to nine fractional digits, as Unix nanoseconds. */
+function nanos(time: string): bigint {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(time)!;
+  return BigInt(Date.parse(`${m[1]}Z`)) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
 }
 
 const pad = 'x'.repeat(40);
@@ -125,3 +146,40 @@ for (const compress of [false, true]) {
     t.same(r.stdout.trim().split('\n').map(Number), Array.from({ length: 240 }, (_, i) => i + 1));
   });
 }
+
+t.test('logs --since skips a rotated .gz whose header\'s lastTime is older, without inflating it', { skip }, async (t) => {
+  // 60 old lines, a pause, 40 new ones: about four 1k files hold only old lines
+  await dockerOk(d, ['run', '--name', 'since', '--log-opt', 'max-size=1k', '--log-opt', 'max-file=10', '--log-opt', 'compress=true',
+    'busybox', 'sh', '-c', 'seq 1 60 | sed s/^/old-/; sleep 2; seq 1 40 | sed s/^/new-/']);
+  t.teardown(() => docker(d, ['rm', '-f', 'since']));
+  const logPath: string = JSON.parse((await dockerOk(d, ['inspect', '-f', '{{json .LogPath}}', 'since'])).stdout);
+  const rotated = () => readdirSync(dirname(logPath)).filter((f) => f.startsWith(`${basename(logPath)}.`));
+  t.ok(await until(() => !rotated().some((f) => /\.\d+$/.test(f))), 'every rotated file compressed');
+  const stamped = (await dockerOk(d, ['logs', '-t', 'since'])).stdout.trim().split('\n').map((l) => l.split(' '));
+  const lastOld = stamped.find(([, text]) => text === 'old-60')![0]!;
+  const firstNew = stamped.find(([, text]) => text === 'new-1')![0]!;
+  const mid = (nanos(lastOld) + nanos(firstNew)) / 2n;
+  const since = `${mid / 1_000_000_000n}.${String(mid % 1_000_000_000n).padStart(9, '0')}`;
+
+  // the body of every .gz older than `since` is destroyed after its (intact) header
+  let broken = 0;
+  for (const f of rotated()) {
+    const file = `${dirname(logPath)}/${f}`;
+    const gz = readFileSync(file);
+    const { lastTime } = JSON.parse(gzipExtra(gz)) as { lastTime: string };
+    const { end, comment } = gzipHeader(gz);
+    t.match(comment, /^berth-inode=\d+$/, `${f}: the plain file's inode in the header's comment`);
+    if (nanos(lastTime) >= mid) continue;
+    gz.fill(0xff, end);
+    writeFileSync(file, gz);
+    broken++;
+  }
+  t.ok(broken >= 2, `${broken} rotated files hold only old lines`);
+  const all = await dockerOk(d, ['logs', 'since']);
+  t.notOk(all.stdout.includes('new-40'), 'without --since the broken files are read, and the log ends there');
+
+  const r = await dockerOk(d, ['logs', '--since', since, 'since']);
+  t.same(r.stdout.trim().split('\n'), Array.from({ length: 40 }, (_, i) => `new-${i + 1}`), 'with --since: the new lines, all of them');
+  const tail = await dockerOk(d, ['logs', '--since', since, '--tail', '3', 'since']);
+  t.equal(tail.stdout, 'new-38\nnew-39\nnew-40\n');
+});

@@ -238,14 +238,19 @@ function rotatedBetween(path: string, older: bigint, newer: bigint): Rotated[] {
 }
 
 /**
- * The lines of rotated files, a batch per chunk read, each file inflated when gzip'd. Every
+ * The lines of rotated files, a batch per chunk read, each file inflated when gzip'd; a .gz
+ * whose header's lastTime is before `since` is skipped unread (all its records are older). Every
  * descriptor is closed, also when the reader stops early.
  */
-async function* rotatedLines(files: Rotated[]): AsyncGenerator<Buffer[]> {
+async function* rotatedLines(files: Rotated[], since: number): AsyncGenerator<Buffer[]> {
   let i = 0;
   try {
     for (; i < files.length; i++) {
       const r = files[i]!;
+      if (r.gz && since > 0 && r.lastTime / 1000 < since) {
+        closeSync(r.fd);
+        continue;
+      }
       const raw = createReadStream('', { fd: r.fd, start: 0, highWaterMark: 256 * 1024 });
       let stream: NodeJS.ReadableStream = raw;
       if (r.gz) {
@@ -299,7 +304,7 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
   // the rotated files older than the live file read below (if it was rotated since it was
   // opened, the ones newer than it are the follower's)
   const live = liveFd !== undefined ? inodeOf(liveFd) : -1n;
-  for await (const lines of rotatedLines(rotatedBetween(path, -1n, live))) {
+  for await (const lines of rotatedLines(rotatedBetween(path, -1n, live), opts.since)) {
     const batch = takeAll(lines);
     if (batch.length > 0) yield batch;
   }
@@ -396,7 +401,7 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
           const last = rest && toRecord(rest, followOpts);
           if (last) yield [last];
           const nextIno = inodeOf(next);
-          for await (const lines of rotatedLines(rotatedBetween(path, ino, nextIno))) {
+          for await (const lines of rotatedLines(rotatedBetween(path, ino, nextIno), followOpts.since)) {
             const batch = recordsOf(lines);
             if (batch.length > 0) yield batch;
           }
