@@ -103,12 +103,26 @@ t.test('/sys/fs/cgroup in the container: its own cgroup in each hierarchy, read-
     const write = await docker(d, ['run', '--rm', 'busybox', 'sh', '-c', 'echo 5 > /sys/fs/cgroup/pids/pids.max']);
     t.not(write.code, 0, 'an unprivileged container cannot change its limits');
     t.match(write.stderr, /Read-only file system/);
-    // in a private cgroup namespace the mounts' roots are the namespace's root, as a cgroupfs mounted there
-    const info = (await run(['--cgroupns', 'private'], 'grep " /sys/fs/cgroup/memory " /proc/self/mountinfo')).stdout;
-    t.match(info, /^\S+ \S+ \S+ \/ \/sys\/fs\/cgroup\/memory /m);
+    // host cgroup namespace: binds of the container's directories, whose root is their host path
+    const hostInfo = (await run(['--cgroupns', 'host'], 'grep " /sys/fs/cgroup/memory " /proc/self/mountinfo')).stdout;
+    t.match(hostInfo, /^\S+ \S+ \S+ \/\S*[0-9a-f]{64} \/sys\/fs\/cgroup\/memory ro,relatime /m, 'host: the container\'s cgroup, bound');
+    // private: as runc, a cgroup filesystem mounted in the new namespace for each hierarchy (its
+    // root the namespace's, which is the container's cgroup), nosuid, nodev, noexec, the named
+    // systemd hierarchy with source "systemd"
+    const info = (await run(['--cgroupns', 'private', '--memory', '64m'], 'grep " /sys/fs/cgroup/" /proc/self/mountinfo; cat /sys/fs/cgroup/memory/memory.limit_in_bytes')).stdout;
+    for (const name of names) {
+      t.match(info, new RegExp(`^\\d+ \\d+ \\d+:\\d+ / /sys/fs/cgroup/${name} ro,nosuid,nodev,noexec,relatime - cgroup ${name === 'systemd' ? 'systemd' : 'cgroup'} `, 'm'),
+        `private: ${name} is a cgroup filesystem rooted at the namespace's root`);
+    }
+    t.match(info, new RegExp(`\n${64 * 1024 * 1024}\n$`), 'private: the container\'s own limit in it');
     const priv = (await run(['--privileged', '--pids-limit', '40'], 'echo 41 > /sys/fs/cgroup/pids/pids.max && cat /sys/fs/cgroup/pids/pids.max')).stdout.trim();
     t.equal(priv, '41', 'privileged: writable');
+    const privNs = (await run(['--privileged', '--cgroupns', 'private', '--pids-limit', '40'],
+      'grep " /sys/fs/cgroup/pids " /proc/self/mountinfo && echo 42 > /sys/fs/cgroup/pids/pids.max && cat /sys/fs/cgroup/pids/pids.max')).stdout;
+    t.match(privNs, /^\S+ \S+ \S+ \/ \/sys\/fs\/cgroup\/pids rw,nosuid,nodev,noexec,relatime - cgroup cgroup .*\n42\n$/, 'privileged, private: its own cgroup filesystem, writable');
   } else {
     t.equal((await run(['--memory', '64m'], 'cat /sys/fs/cgroup/memory.max')).stdout.trim(), String(64 * 1024 * 1024));
+    const info = (await run(['--cgroupns', 'private'], 'grep " /sys/fs/cgroup " /proc/self/mountinfo')).stdout;
+    t.match(info, /^\S+ \S+ \S+ \/ \/sys\/fs\/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 /m, 'private: a cgroup2 filesystem mounted in the namespace');
   }
 });

@@ -137,11 +137,15 @@ static void __attribute__((noreturn)) child_exec(const struct monitor_config *cf
 
   /* A private cgroup namespace is rooted where the init is when it unshares: the monitor has
    * written it into the container's cgroups before GO, so the namespace's / is the container's
-   * cgroup (runc unshares at the same point). Execs join it with the init's other namespaces. */
-  if (!cfg->exec_mode && cfg->cgroupns_private && unshare(CLONE_NEWCGROUP) < 0) {
-    char estr[128];
-    snprintf(msg, sizeof msg, "unshare cgroup namespace: %s", go_strerror(errno, estr, sizeof estr));
-    process_fail(sync, start_failed, msg);
+   * cgroup (runc unshares at the same point), and so is the root of the cgroup filesystems then
+   * mounted on /sys/fs/cgroup. Execs join it with the init's other namespaces. */
+  if (!cfg->exec_mode && cfg->cgroupns_private) {
+    if (unshare(CLONE_NEWCGROUP) < 0) {
+      char estr[128];
+      snprintf(msg, sizeof msg, "unshare cgroup namespace: %s", go_strerror(errno, estr, sizeof estr));
+      process_fail(sync, start_failed, msg);
+    }
+    if (rootfs_mount_cgroupns(cfg, &err) < 0) process_fail(sync, start_failed, err.msg);
   }
 
   const uint64_t caps = security_caps(cfg);

@@ -286,8 +286,8 @@ static int mask_paths(int rootfd, berth_error_t *err) {
 /* /sys/fs/cgroup as runc makes it: on v1 a tmpfs holding each hierarchy's directory of the
  * container under the hierarchy's name (a combined "cpu,cpuacct" with cpu and cpuacct links to
  * it), the tmpfs then read-only; on v2 the container's directory is /sys/fs/cgroup itself. The
- * binds are read-only unless privileged. In a private cgroup namespace the kernel shows their
- * roots as "/" (in mountinfo too), as it would a cgroup filesystem mounted there. */
+ * binds are read-only unless privileged. With --cgroupns private they are replaced by fresh
+ * cgroup filesystems once the init is in its namespace (rootfs_mount_cgroupns). */
 static int mount_cgroups(const struct monitor_config *cfg, int rootfd, berth_error_t *err) {
   const struct strlist *m = &cfg->cgroup_mounts;
   if (!m->len) return 0;
@@ -311,6 +311,45 @@ static int mount_cgroups(const struct monitor_config *cfg, int rootfd, berth_err
   if (ro) {
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
     if (mount_setattr(dir, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) return berth_fail(err, errno, "mount_setattr /sys/fs/cgroup read-only");
+  }
+  return 0;
+}
+
+/* A new, detached cgroup filesystem of the hierarchy mounted as `name` (the controllers, "systemd"
+ * for name=systemd, "" for cgroup2), made in the caller's cgroup namespace: its root is the
+ * namespace's. Flags as runc's: nosuid, nodev, noexec, read-only unless asked otherwise.
+ * -errno when the kernel refuses it. */
+static int new_cgroupfs(const char *name, bool readonly) {
+  const bool v2 = !*name, systemd = !strcmp(name, "systemd");
+  autoclose int fs = fsopen(v2 ? "cgroup2" : "cgroup", FSOPEN_CLOEXEC);
+  if (fs < 0) return -errno;
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "source", v2 ? "cgroup2" : systemd ? "systemd" : "cgroup", 0) < 0) return -errno;
+  if (systemd && fsconfig(fs, FSCONFIG_SET_STRING, "name", "systemd", 0) < 0) return -errno;
+  if (!v2 && !systemd) {
+    char parts[256];
+    snprintf(parts, sizeof parts, "%s", name);
+    for (char *save = NULL, *p = strtok_r(parts, ",", &save); p; p = strtok_r(NULL, ",", &save))
+      if (fsconfig(fs, FSCONFIG_SET_FLAG, p, NULL, 0) < 0) return -errno;
+  }
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) return -errno;
+  int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | (readonly ? MOUNT_ATTR_RDONLY : 0));
+  return m < 0 ? -errno : m;
+}
+
+int rootfs_mount_cgroupns(const struct monitor_config *cfg, berth_error_t *err) {
+  const struct strlist *m = &cfg->cgroup_mounts;
+  autoclose int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return berth_fail(err, errno, "open /");
+  for (size_t i = 0; i + 1 < m->len; i += 2) {
+    const char *name = m->items[i + 1];
+    char dst[300];
+    snprintf(dst, sizeof dst, "/sys/fs/cgroup%s%s", *name ? "/" : "", name);
+    autoclose int fresh = new_cgroupfs(name, !cfg->privileged);
+    if (fresh < 0) continue; /* refused (runc then binds too): the bind stays */
+    if (umount2(dst, MNT_DETACH) < 0) return berth_fail(err, errno, "umount %s", dst);
+    autoclose int target = open_in_root(rootfd, dst, O_PATH | O_DIRECTORY);
+    if (target < 0) return berth_fail(err, -target, "openat2 %s", dst);
+    if (move_mount(fresh, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) return berth_fail(err, errno, "move_mount cgroup on %s", dst);
   }
   return 0;
 }

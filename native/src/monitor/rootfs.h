@@ -15,6 +15,10 @@ int rootfs_mount_special(struct monitor_config *cfg, berth_error_t *err);
  * cloned from the host's mounts (see struct bind_mount); closed in the monitor after the clone. */
 int rootfs_prepare_trees(struct monitor_config *cfg, berth_error_t *err);
 void rootfs_close_trees(struct monitor_config *cfg);
+/* --cgroupns private, in the init once it has its cgroup namespace (after pivot_root): a fresh
+ * cgroup filesystem in place of each /sys/fs/cgroup bind, its root the namespace's, as runc
+ * mounts them; a bind the kernel gives no filesystem for stays. */
+int rootfs_mount_cgroupns(const struct monitor_config *cfg, berth_error_t *err);
 /* pivot_root into cfg->rootfs; the new root is made shared when a bind is shared or rshared. */
 int rootfs_pivot(const struct monitor_config *cfg, berth_error_t *err);
 /* After pivot_root, with a pty: binds the slave (an open fd) on /dev/console. */
