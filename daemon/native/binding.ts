@@ -46,6 +46,11 @@ export interface RawAddon {
   /** spawn on the thread pool: the event loop does not wait while the child gets to its exec. */
   spawnAsync(path: string, args: string[], stderrPath: string, duplex?: boolean): Promise<{ pid: number; fd: number }>;
   /**
+   * Removes a directory tree on the thread pool: no symlink followed, no other filesystem
+   * entered (a mount point inside fails it); absent is no error.
+   */
+  removeTreeAsync(path: string): Promise<void>;
+  /**
    * A bridge network's veth pair by netlink: the host end `host` in `bridge` and up; the other
    * end made as `ifname` with `mac` inside pid's network namespace, given `address` (a.b.c.d/n),
    * up, and the default route via `gateway` when defaultRoute. Nothing is left when it throws;

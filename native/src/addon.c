@@ -273,6 +273,62 @@ static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* removeTreeAsync(path) -> Promise<void>: berth_remove_tree on the thread pool (a container's
+ * files in the trash): the walk and its hundreds of syscalls cost berthd's event loop nothing. */
+struct remove_req {
+  napi_async_work work;
+  napi_deferred deferred;
+  char path[4096];
+  int rc;
+  berth_error_t err;
+};
+
+static void remove_async_execute(napi_env env, void *data) {
+  (void)env;
+  struct remove_req *r = data;
+  r->rc = berth_remove_tree(r->path, &r->err);
+}
+
+static void remove_async_complete(napi_env env, napi_status status, void *data) {
+  struct remove_req *r = data;
+  if (status == napi_ok && r->rc == 0) {
+    napi_resolve_deferred(env, r->deferred, undefined(env));
+  } else {
+    napi_value msg, error;
+    napi_create_string_utf8(env, status == napi_ok ? r->err.msg : "remove: cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &error);
+    napi_reject_deferred(env, r->deferred, error);
+  }
+  napi_delete_async_work(env, r->work);
+  free(r);
+}
+
+static napi_value js_remove_tree_async(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  struct remove_req *r = calloc(1, sizeof *r);
+  if (!r) {
+    napi_throw_error(env, "ENOMEM", "removeTreeAsync: out of memory");
+    return NULL;
+  }
+  if (get_string(env, argv[0], r->path, sizeof r->path) < 0) {
+    free(r);
+    return NULL;
+  }
+  napi_value promise, name;
+  napi_create_promise(env, &r->deferred, &promise);
+  napi_create_string_utf8(env, "berth.removeTree", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, remove_async_execute, remove_async_complete, r, &r->work) != napi_ok ||
+      napi_queue_async_work(env, r->work) != napi_ok) {
+    napi_value msg, error;
+    napi_create_string_utf8(env, "remove: cannot queue the work", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &error);
+    napi_reject_deferred(env, r->deferred, error);
+    free(r);
+  }
+  return promise;
+}
+
 /* ---- bridge networks ---- */
 
 /* vethAttach(pid, host, bridge, ifname, mac, address "a.b.c.d/n", gateway, defaultRoute): the
@@ -990,6 +1046,7 @@ NAPI_MODULE_INIT() {
       FN("fsrootUtimes", js_fsroot_utimes),
       FN("spawn", js_spawn),
       FN("spawnAsync", js_spawn_async),
+      FN("removeTreeAsync", js_remove_tree_async),
       FN("vethAttach", js_veth_attach),
       FN("linkDelete", js_link_delete),
       FN("defaultRoute", js_default_route),

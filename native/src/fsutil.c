@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,4 +140,30 @@ int berth_find_keyed_int(const char *text, const char *key, int64_t *out) {
     }
   }
   return 0;
+}
+
+static _Thread_local int remove_errno;
+static _Thread_local char remove_failed[256];
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)st;
+  (void)ftw;
+  int rc = type == FTW_DP ? rmdir(path) : unlink(path);
+  if (rc < 0 && errno != ENOENT) {
+    remove_errno = errno;
+    snprintf(remove_failed, sizeof remove_failed, "%s", path);
+    return 1; /* stops the walk */
+  }
+  return 0;
+}
+
+int berth_remove_tree(const char *path, berth_error_t *err) {
+  remove_errno = 0;
+  /* FTW_DEPTH: children first; FTW_PHYS: a symlink is removed, not followed; FTW_MOUNT: the walk
+   * stays on the tree's filesystem, so a mount point inside is left (and its rmdir fails) */
+  int rc = nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+  if (rc == 0) return 0;
+  if (rc < 0 && errno == ENOENT) return 0;
+  if (remove_errno) return berth_fail(err, remove_errno, "remove %s", remove_failed);
+  return berth_fail(err, errno, "remove %s", path);
 }

@@ -29,4 +29,9 @@ int berth_read_file_int(const char *path, int64_t *out, berth_error_t *err);
 /* Finds "key N" on its own line in a flat-keyed file such as memory.stat, cpu.stat or
    memory.events; returns 1 and stores N when found, 0 when the key is absent. */
 int berth_find_keyed_int(const char *text, const char *key, int64_t *out);
+
+/* Removes a directory tree berthd owns (a container's files moved to the trash): depth first,
+   never following a symlink and never entering another filesystem (a mount point left inside
+   fails the removal with EBUSY instead of emptying what is mounted). Absent is not an error. */
+int berth_remove_tree(const char *path, berth_error_t *err);
 #endif

@@ -3,6 +3,8 @@ import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { loadAddon } from '../../daemon/native/binding';
 import { realNativeOps } from '../../daemon/native/ops';
 
 const S_IFCHR = 0o020000;
@@ -61,4 +63,33 @@ t.test('xattr failures carry the errno name', async (t) => {
   t.equal(err.code, 'ENOENT');
   t.match(err.message, /lgetxattr .*missing user.x/);
   t.throws(() => ops.setxattr(dir, 'user.x', 'str' as unknown as Buffer), { name: 'TypeError' }, 'a value that is not a Buffer');
+});
+
+t.test('removeTreeAsync: the whole tree, a symlink removed and not followed, absent is fine', async (t) => {
+  const outside = join(dir, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'keep'), 'not ours');
+  const tree = join(dir, 'tree');
+  mkdirSync(join(tree, 'a', 'b', 'c'), { recursive: true });
+  writeFileSync(join(tree, 'a', 'b', 'c', 'f'), 'x');
+  writeFileSync(join(tree, 'top'), 'y');
+  symlinkSync(outside, join(tree, 'a', 'link-to-outside'));
+  mkdirSync(join(tree, 'locked'), { mode: 0o000 });
+  await loadAddon().removeTreeAsync(tree);
+  t.throws(() => lstatSync(tree), { code: 'ENOENT' }, 'the tree is gone');
+  t.ok(lstatSync(join(outside, 'keep')).isFile(), 'what the symlink pointed at is untouched');
+  await loadAddon().removeTreeAsync(join(dir, 'never-existed'));
+  t.pass('an absent path resolves');
+});
+
+t.test('removeTreeAsync never empties a filesystem mounted inside the tree', { skip: root ? false : 'mounting needs root' }, async (t) => {
+  const tree = join(dir, 'with-mount');
+  const mnt = join(tree, 'sub', 'mnt');
+  mkdirSync(mnt, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mnt]);
+  t.teardown(() => { spawnSync('umount', [mnt]); });
+  writeFileSync(join(mnt, 'precious'), 'z');
+  writeFileSync(join(tree, 'ours'), 'w');
+  await t.rejects(loadAddon().removeTreeAsync(tree), /remove .*sub/);
+  t.ok(lstatSync(join(mnt, 'precious')).isFile(), 'the mounted file is still there');
 });
