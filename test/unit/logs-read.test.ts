@@ -1,7 +1,7 @@
 // The json-file reader's records: the fast path (the monitor's own shape, log text without escapes
 // but its final \n) gives exactly what JSON.parse of the line gives, and anything else falls back.
 import t from 'tap';
-import { toRecord, type LogOptions } from '../../daemon/backend/containers/logs';
+import { toRecord, unixSeconds, type LogOptions } from '../../daemon/backend/containers/logs';
 
 const all: LogOptions = { stdout: true, stderr: true, since: 0, until: 0, timestamps: false, tail: -1 };
 
@@ -50,4 +50,15 @@ t.test('since/until use the record\'s time; a broken line is skipped', async (t)
   t.equal(toRecord(l, { ...all, until: at - 1 }), null);
   t.equal(toRecord(Buffer.from('{"log":"cut off'), all), null);
   t.equal(toRecord(Buffer.alloc(0), all), null);
+});
+
+t.test('since/until compare the record\'s time below the millisecond', async (t) => {
+  const l = () => Buffer.from(line('x\n')); // at 06:00:00.123456789
+  const sec = Date.parse('2026-11-30T06:00:00Z') / 1000;
+  t.ok(toRecord(l(), { ...all, since: sec + 0.1234 }), 'a line 56 µs after since is kept');
+  t.equal(toRecord(l(), { ...all, since: sec + 0.1235 }), null, 'a line before since is not');
+  t.equal(toRecord(l(), { ...all, until: sec + 0.1234 }), null, 'a line after until is left out');
+  t.ok(toRecord(l(), { ...all, until: sec + 0.1235 }));
+  t.equal(unixSeconds('2026-11-30T06:00:00Z'), sec, 'no fraction');
+  t.equal(unixSeconds('2026-11-30T07:00:00.5+01:00'), sec + 0.5, 'an offset: Date.parse');
 });

@@ -67,11 +67,20 @@ export function toRecord(line: Buffer, opts: LogOptions): LogRecord | null {
   }
   if ((stream === 1 && !opts.stdout) || (stream === 2 && !opts.stderr)) return null;
   if (opts.since > 0 || opts.until > 0) {
-    const t = Date.parse(time) / 1000;
+    const t = unixSeconds(time);
     if (opts.since > 0 && t < opts.since) return null;
     if (opts.until > 0 && t > opts.until) return null;
   }
   return { stream, data: opts.timestamps ? Buffer.concat([Buffer.from(`${time} `), data]) : data };
+}
+
+/**
+ * A record's RFC 3339 time as Unix seconds with its fraction to the nanosecond as a double can
+ * hold it (Date.parse drops all but milliseconds: a line 0.4 ms after --since would be left out).
+ */
+export function unixSeconds(time: string): number {
+  if (time.length <= 20 || time[19] !== '.' || !time.endsWith('Z')) return Date.parse(time) / 1000;
+  return Date.parse(`${time.slice(0, 19)}Z`) / 1000 + Number(`0${time.slice(19, -1)}`);
 }
 
 /** The fields of a line in the monitor's own shape with an unescaped log text, else null. */
@@ -134,7 +143,7 @@ interface Rotated {
   gz: boolean;
   /** The inode of the file as the monitor wrote it (a .gz's header comment names its plain file's); -1 unknown. */
   ino: bigint;
-  /** A .gz's lastTime (Unix ms) from its header; NaN when it has none. */
+  /** A .gz's lastTime (Unix seconds) from its header; NaN when it has none. */
   lastTime: number;
 }
 
@@ -168,7 +177,7 @@ function gzipHeader(fd: number): { ino: bigint; lastTime: number } {
     if (p + len > n) return unknown;
     try {
       const meta = JSON.parse(buf.toString('utf8', p, p + len)) as { lastTime?: unknown };
-      if (typeof meta.lastTime === 'string') lastTime = Date.parse(meta.lastTime);
+      if (typeof meta.lastTime === 'string') lastTime = unixSeconds(meta.lastTime);
     } catch { /* not moby's metadata */ }
     p += len;
   }
@@ -247,7 +256,7 @@ async function* rotatedLines(files: Rotated[], since: number): AsyncGenerator<Bu
   try {
     for (; i < files.length; i++) {
       const r = files[i]!;
-      if (r.gz && since > 0 && r.lastTime / 1000 < since) {
+      if (r.gz && since > 0 && r.lastTime < since) {
         closeSync(r.fd);
         continue;
       }
