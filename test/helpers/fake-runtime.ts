@@ -54,6 +54,11 @@ export class FakeLink extends EventEmitter implements MonitorLink {
     });
   }
 
+  /** An autostarted fake runs once its listeners are in place, as the monitor's held frames do. */
+  release(): void {
+    if (this.spec.autostart) this.go();
+  }
+
   stdin(data: Buffer): void {
     this.stdinSeen.push(data);
     if (this.spec.args[0] === 'cat') this.emit('stdout', data);

@@ -404,15 +404,21 @@ export class Containers {
       return { id: x.id, pid: x.state.Pid, running: x.state.Running && !x.state.Restarting, hostConfig: x.hostConfig };
     });
     const log = this.logSettingsOf(c);
+    // Nothing to wire into the namespaces and no stdin to deliver first: the process starts as
+    // soon as the monitor has it ready, without waiting for berthd's GO (one round trip less).
+    const autostart = !c.config.OpenStdin && (this.d.network?.wiresNothing(c.hostConfig) ?? true);
     const cg = this.d.cgroups.create(c.id, c.hostConfig);
     let link: MonitorLink;
     let mounted = false;
     try {
-      const spec = await this.withMounts(c, this.monitorSpec(c, image, cg, ns, log));
+      // the files the network writes (hosts, resolv.conf) are there before the process can read them
+      if (autostart) await this.d.network?.start(this.networkInfo(c, 0), c.hostConfig, c.config.ExposedPorts);
+      const spec = await this.withMounts(c, { ...this.monitorSpec(c, image, cg, ns, log), autostart });
       mounted = true;
       link = await this.d.monitors.launch(spec);
     } catch (err) {
       this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent);
+      if (autostart) await this.d.network?.stop(c.id).catch(() => undefined);
       await this.d.mounts?.stopped(c.id);
       // what fails before the runtime (a volume's mount, a bind's propagation) dockerd reports as it is
       // (a system error either way, as dockerd's createSpec failures)
@@ -424,21 +430,15 @@ export class Containers {
     live.starting = new Promise<void>((resolve) => { recorded = resolve; });
     this.wire(c.id, live, link);
     try {
-      await this.startProcess(c, live, link, t0);
+      await this.startProcess(c, live, link, t0, autostart);
     } finally {
       live.starting = undefined;
       recorded();
     }
   }
 
-  /** GO, then the container's state from STARTED or ERROR (launch's second half). */
-  private async startProcess(c: ContainerRow, live: Live, link: MonitorLink, t0: bigint): Promise<void> {
-    const outcome = new Promise<{ ok: true; pid: number; startedAt: string } | { ok: false; message: string; exitCode: number }>((resolve) => {
-      link.on('started', (s) => resolve({ ok: true, ...s }));
-      link.on('error', (e) => resolve({ ok: false, ...e }));
-      link.on('close', () => resolve({ ok: false, message: 'the container monitor went away before the process started', exitCode: 128 }));
-    });
-    // deliver stdin that attach clients sent before the start
+  /** Stdin that attach clients sent before the start, the network wired in, then GO. */
+  private async wireAndGo(c: ContainerRow, live: Live, link: MonitorLink, outcome: Promise<unknown>): Promise<void> {
     for (const s of live.sessions) this.flushStdin(c, live, s);
     if (this.d.network) {
       try {
@@ -453,6 +453,23 @@ export class Containers {
       }
     }
     link.go();
+  }
+
+  /**
+   * GO (or, autostarted, what the monitor said meanwhile), then the container's state from
+   * STARTED or ERROR (launch's second half).
+   */
+  private async startProcess(c: ContainerRow, live: Live, link: MonitorLink, t0: bigint, autostarted: boolean): Promise<void> {
+    const outcome = new Promise<{ ok: true; pid: number; startedAt: string } | { ok: false; message: string; exitCode: number }>((resolve) => {
+      link.on('started', (s) => resolve({ ok: true, ...s }));
+      link.on('error', (e) => resolve({ ok: false, ...e }));
+      link.on('close', () => resolve({ ok: false, message: 'the container monitor went away before the process started', exitCode: 128 }));
+    });
+    if (autostarted) {
+      link.release();
+    } else {
+      await this.wireAndGo(c, live, link, outcome);
+    }
     const r = await outcome;
     if (r.ok) {
       live.startedAtMs = Date.now();
@@ -529,12 +546,20 @@ export class Containers {
       s.output.end();
       live.sessions.delete(s);
     }
-    try { this.d.cgroups.destroy(id, c?.hostConfig.CgroupParent); } catch (err) { this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`); }
+    // the process is gone, so nothing reads its cgroups: they go once the waits have their answer
+    // (and before a restart makes them again)
+    const releaseCgroups = () => {
+      try { this.d.cgroups.destroy(id, c?.hostConfig.CgroupParent); } catch (err) { this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`); }
+    };
     const releaseNetwork = async () => {
       await this.d.network?.stop(id).catch((err) => this.d.log?.(`network cleanup of ${id}: ${errorMessage(err)}`));
       settled();
     };
-    if (!c) return releaseNetwork();
+    if (!c) {
+      await releaseNetwork();
+      releaseCgroups();
+      return;
+    }
     const failedStart = c.state.Status === 'created' && c.state.Error !== '';
     const restart = !failedStart && this.shouldRestart(c, live, info.exitCode);
     live.exitOnNext = false;
@@ -549,6 +574,7 @@ export class Containers {
     }
     // after `die` (dockerd's order: die, network disconnect, stop); before a restart attaches again
     await releaseNetwork();
+    releaseCgroups();
     // after `die`, as dockerd's volume `unmount` events come
     if (this.d.mounts) void this.d.mounts.stopped(id).catch((err) => this.d.log?.(`volume release of ${id}: ${errorMessage(err)}`));
     const code = failedStart ? c.state.ExitCode : info.exitCode;

@@ -73,6 +73,11 @@ export interface MonitorConfig extends Partial<SecuritySpec> {
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
+  /**
+   * Start without waiting for GO (a standby only: its answer socket is attached to stdout and
+   * stderr from the start); for a process berthd wires nothing into before it runs.
+   */
+  autostart?: boolean;
   binds?: MonitorBind[];
   /** the root filesystem read-only (--read-only) */
   readonlyRoot?: boolean;
@@ -204,6 +209,7 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
   put('tty', cfg.tty);
   put('open_stdin', cfg.openStdin);
   put('stdin_once', cfg.stdinOnce);
+  put('autostart', cfg.autostart || undefined);
   for (const b of cfg.binds ?? []) {
     if (b.src.includes('\n') || b.dst.includes('\n')) throw new Error(`monitor config: bind ${b.src} -> ${b.dst} contains a newline`);
     if (b.tmpfs !== undefined) put('tmpfs', `${b.dst}\n${[b.ro ? 'ro' : 'rw', b.tmpfs].filter(Boolean).join(',')}`);
@@ -437,6 +443,8 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   exitInfo: MonitorExit | undefined;
   private pending: Buffer = Buffer.alloc(0);
   private closed = false;
+  /** Frames after HELLO kept for release(), and the end of the connection if it came meanwhile. */
+  private held: { frames: Array<[number, Buffer]>; end?: { err?: Error } } | undefined;
   private stateNow: MonitorHello['state'] = 'created';
 
   private constructor(private readonly sock: Socket) {
@@ -451,9 +459,14 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     return await MonitorClient.greeted(new MonitorClient(await connectUnix(socketPath)), socketPath);
   }
 
-  /** A standby's answer socket (SpawnedMonitor.connection), once its HELLO is in. */
-  static async adopt(conn: { socket: Socket; pending: Buffer }, socketPath: string): Promise<MonitorClient> {
+  /**
+   * A standby's answer socket (SpawnedMonitor.connection), once its HELLO is in. `hold`: every
+   * frame after HELLO (and the connection's end) waits for release(): an autostarted process can
+   * start, write and exit before the caller has its listeners in place.
+   */
+  static async adopt(conn: { socket: Socket; pending: Buffer }, socketPath: string, hold = false): Promise<MonitorClient> {
     const client = new MonitorClient(conn.socket);
+    if (hold) client.held = { frames: [] };
     const hello = MonitorClient.greeted(client, socketPath);
     if (conn.pending.length) client.onData(conn.pending);
     conn.socket.resume();
@@ -524,6 +537,15 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     this.send(Frame.Go);
   }
 
+  /** Delivers what adopt(..., hold) kept, in order, and everything after it as it comes. */
+  release(): void {
+    const h = this.held;
+    if (!h) return;
+    this.held = undefined;
+    for (const [type, payload] of h.frames) this.dispatch(type, payload);
+    if (h.end) this.finish(h.end.err);
+  }
+
   /** Resolves with EXIT; rejects if the connection ends without one. */
   waitExit(): Promise<MonitorExit> {
     if (this.exitInfo) return Promise.resolve(this.exitInfo);
@@ -572,6 +594,10 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   }
 
   private dispatch(type: number, payload: Buffer): void {
+    if (this.held && type !== Frame.Hello) {
+      this.held.frames.push([type, payload]);
+      return;
+    }
     switch (type) {
       case Frame.Hello:
         this.hello = JSON.parse(payload.toString('utf8')) as MonitorHello;
@@ -602,6 +628,11 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
   }
 
   private finish(err?: Error): void {
+    // held only after HELLO: an end before it fails adopt() at once
+    if (this.held && this.hello) {
+      this.held.end ??= { err };
+      return;
+    }
     if (this.closed) return;
     this.closed = true;
     this.emit('close', err);

@@ -94,8 +94,10 @@ export class MonitorProcesses implements MonitorLauncher {
     mkdirSync(spec.rootfs, { recursive: true, mode: 0o755 });
     const { monitorPid, connection } = await spawnMonitor(spec, this.pool);
     writeFileSync(pidFile(spec.socket), `${monitorPid}\n`);
-    const client = connection ? await MonitorClient.adopt(connection, spec.socket) : await MonitorClient.connect(spec.socket);
+    // a standby started the process itself (autostart), its output on this connection
+    const client = connection ? await MonitorClient.adopt(connection, spec.socket, spec.autostart) : await MonitorClient.connect(spec.socket);
     client.attach({ stdout: true, stderr: true });
+    if (spec.autostart && !connection) client.go(); // a monitor spawned on demand waits for GO
     return client;
   }
 

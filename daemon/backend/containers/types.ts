@@ -59,6 +59,11 @@ export interface MonitorLink {
   resize(rows: number, cols: number): void;
   signal(sig: number): void;
   go(): void;
+  /**
+   * For a spec with `autostart` the process starts without go(), and the link keeps what the
+   * monitor says until release(): call it once the listeners are in place.
+   */
+  release(): void;
   close(): void;
 }
 
@@ -97,6 +102,8 @@ export interface MonitorSpec extends Partial<SecuritySpec> {
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
+  /** Start the process as soon as it is ready, without go() (see MonitorLink.release). */
+  autostart?: boolean;
   /** bind mounts, and tmpfs mounts (`tmpfs`: their options), in the order they are made */
   binds: Array<{ src: string; dst: string; ro: boolean; tmpfs?: string; propagation?: string }>;
   /** --read-only: the root filesystem is mounted read-only */

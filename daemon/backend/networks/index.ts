@@ -58,6 +58,8 @@ export interface ContainerNetworking {
   sandbox(id: string, hostConfig: Json): Sandbox;
   /** With the init held before GO: links, addresses, routes, ports, /etc/hosts, /etc/resolv.conf. */
   start(c: ContainerInfo, hostConfig: Json, exposed: Json | undefined): Promise<void>;
+  /** Whether start() needs no process (host, none, container:<id>): it can run before the init exists. */
+  wiresNothing(hostConfig: Json): boolean;
   /** After a daemon restart, for a container that kept running: its links, ports and names again. */
   restore(c: ContainerInfo, hostConfig: Json, exposed: Json | undefined): Promise<void>;
   /** After the exit: ports closed, links removed, addresses given back. */
@@ -424,6 +426,11 @@ export class Networks implements ContainerNetworking {
     if (t.id === id) throw new InvalidParameter('cannot join own network');
     if (!t.running || !t.pid) throw new Conflict(`cannot join network of a non running container: ${ref}`);
     return { netns: `/proc/${t.pid}/ns/net`, hostsPath: t.hostsPath, resolvPath: t.resolvPath, hostnamePath: t.hostnamePath };
+  }
+
+  wiresNothing(hostConfig: Json): boolean {
+    const mode = modeOf(hostConfig);
+    return mode === 'host' || mode === 'none' || mode.startsWith('container:');
   }
 
   async start(c: ContainerInfo, hostConfig: Json, exposed: Json | undefined): Promise<void> {

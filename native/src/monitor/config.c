@@ -144,6 +144,7 @@ int config_parse(struct monitor_config *cfg, berth_error_t *err) {
     else if (!strcmp(key, "env")) strlist_push(&cfg->env, v);
     else if (!strcmp(key, "tty")) rc = parse_bool(key, v, &cfg->tty, err);
     else if (!strcmp(key, "open_stdin")) rc = parse_bool(key, v, &cfg->open_stdin, err);
+    else if (!strcmp(key, "autostart")) rc = parse_bool(key, v, &cfg->autostart, err);
     else if (!strcmp(key, "stdin_once")) rc = parse_bool(key, v, &cfg->stdin_once, err);
     else if (!strcmp(key, "privileged")) rc = parse_bool(key, v, &cfg->privileged, err);
     else if (!strcmp(key, "target_pid")) {

@@ -41,6 +41,8 @@ struct monitor_config {
   char *netns_path; /* netns=/proc/<pid>/ns/net: join that namespace (--network container:X) */
   char *dns_relay;  /* dns_relay=IP: 127.0.0.11:53 in the container relays to IP:53 */
   bool tty, open_stdin, stdin_once, netns_host, privileged;
+  /* start without GO, berthd's first connection attached to stdout and stderr (standby only) */
+  bool autostart;
   /* pidns, ipcns, utsns: NULL or "private" (new), "host" (the monitor's), or the host pid of a
    * process whose namespace is joined; shm: NULL/"private" (a tmpfs), "none", or such a pid
    * (that process's /dev/shm mount, shared) */

@@ -192,7 +192,7 @@ static void broadcast(struct server *s, uint8_t type, const void *data, size_t l
 static const char *state_name(struct server *s) { return s->reaped ? "exited" : s->started ? "running" : "created"; }
 
 /* A new client (non-blocking, close-on-exec fd): registered and greeted with HELLO. */
-static void add_client(struct server *s, int fd) {
+static struct client *add_client(struct server *s, int fd) {
   struct client *cl = calloc(1, sizeof *cl);
   if (!cl) abort();
   cl->w.kind = W_CLIENT;
@@ -204,6 +204,7 @@ static void add_client(struct server *s, int fd) {
   json_append_string(&hello, s->cfg->id, strlen(s->cfg->id));
   buf_appendf(&hello, ",\"bootId\":\"%s\",\"pid\":%d,\"state\":\"%s\"}", s->boot_id, (int)s->c->pid, state_name(s));
   client_send(s, cl, FRAME_HELLO, hello.data, hello.len);
+  return cl;
 }
 
 static void accept_clients(struct server *s) {
@@ -577,7 +578,13 @@ int server_run(const struct monitor_config *cfg, struct container *c, struct jso
   /* a standby's socket to berthd, a client from the start (MONITOR-PROTOCOL.md, Standby) */
   if (first_client >= 0) {
     set_nonblock(first_client);
-    add_client(&s, first_client);
+    struct client *cl = add_client(&s, first_client);
+    /* autostart: berthd wires nothing before the process runs, so no GO round trip; the
+     * output goes to berthd from the first byte */
+    if (cfg->autostart) {
+      cl->attach = 3;
+      do_go(&s);
+    }
   }
   /* SIGCHLD may have come before the signalfd existed */
   reap(&s);
