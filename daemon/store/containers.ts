@@ -76,6 +76,11 @@ export class ContainersRepo {
     this.countStmt = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM containers WHERE image_id = ?');
   }
 
+  /** Runs fn in one transaction (a state change and its event: one commit, not two). */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   insert(c: ContainerRow): void {
     this.insertStmt.run({
       id: c.id,

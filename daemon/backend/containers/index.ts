@@ -478,8 +478,10 @@ export class Containers {
         Dead: false, Pid: r.pid, ExitCode: 0, Error: '', StartedAt: r.startedAt, FinishedAt: ZERO_TIME,
       };
       if (healthSchedule(c.config) && this.d.healthProbe) s.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
-      this.d.repo.saveState(c.id, s, c.restartCount);
-      this.emit(c, 'start');
+      this.d.repo.atomically(() => {
+        this.d.repo.saveState(c.id, s, c.restartCount);
+        this.emit(c, 'start');
+      });
       this.d.onStarted?.(Number(process.hrtime.bigint() - t0) / 1e9);
       this.startHealth(c, live);
       return;
@@ -568,9 +570,11 @@ export class Containers {
         ...c.state, Status: restart ? 'restarting' : 'exited', Running: restart, Paused: false, Restarting: restart, Pid: 0,
         ExitCode: info.exitCode, OOMKilled: info.oomKilled, FinishedAt: info.finishedAt,
       };
-      this.d.repo.saveState(id, s, c.restartCount);
-      if (info.oomKilled) this.emit(c, 'oom');
-      this.emit(c, 'die', { exitCode: String(info.exitCode) });
+      this.d.repo.atomically(() => {
+        this.d.repo.saveState(id, s, c.restartCount);
+        if (info.oomKilled) this.emit(c, 'oom');
+        this.emit(c, 'die', { exitCode: String(info.exitCode) });
+      });
     }
     // after `die` (dockerd's order: die, network disconnect, stop); before a restart attaches again
     await releaseNetwork();
@@ -706,8 +710,10 @@ export class Containers {
       this.d.repo.saveState(c.id, { ...gone.state, Status: 'removing' }, gone.restartCount);
       removeContainerFiles(this.paths(c.id));
       const anonymous = opts.volumes ? this.d.mounts?.anonymousVolumes(c.id) ?? [] : [];
-      this.d.repo.delete(c.id);
-      this.emit(c, 'destroy');
+      this.d.repo.atomically(() => {
+        this.d.repo.delete(c.id);
+        this.emit(c, 'destroy');
+      });
       if (anonymous.length) await this.d.mounts!.removeVolumes(anonymous);
       this.live.delete(c.id);
       live.fireRemoved(gone.state.ExitCode);

@@ -95,9 +95,10 @@ export class MonitorProcesses implements MonitorLauncher {
     const { monitorPid, connection } = await spawnMonitor(spec, this.pool);
     writeFileSync(pidFile(spec.socket), `${monitorPid}\n`);
     // a standby started the process itself (autostart), its output on this connection
-    const client = connection ? await MonitorClient.adopt(connection, spec.socket, spec.autostart) : await MonitorClient.connect(spec.socket);
-    client.attach({ stdout: true, stderr: true });
-    if (spec.autostart && !connection) client.go(); // a monitor spawned on demand waits for GO
+    const autostarted = !!spec.autostart && connection !== undefined;
+    const client = connection ? await MonitorClient.adopt(connection, spec.socket, autostarted) : await MonitorClient.connect(spec.socket);
+    if (!autostarted) client.attach({ stdout: true, stderr: true }); // an autostarted standby attached it already
+    if (spec.autostart && !autostarted) client.go(); // a monitor spawned on demand waits for GO
     return client;
   }
 
