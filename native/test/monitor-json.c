@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "../src/monitor/config.h"
 #include "../src/monitor/json.h"
@@ -106,6 +108,28 @@ static void test_log(void) {
   unlink(path);
   unlink(p1);
   unlink(p2);
+
+  /* one file (max-file 1): a new empty file takes the full one's place, which a reader holding
+   * it still reads whole */
+  ok(json_log_open(&jl, path, 100, 1, false, NULL, &err) == 0, "log opens with one file");
+  json_log_write(&jl, LOG_STDOUT, "0123456789012345678901234567890123456789\n", 41, &err);
+  json_log_write(&jl, LOG_STDOUT, "0123456789012345678901234567890123456789\n", 41, &err);
+  int held = open(path, O_RDONLY);
+  struct stat before, after, kept;
+  fstat(held, &before);
+  json_log_write(&jl, LOG_STDOUT, "third\n", 6, &err);
+  json_log_close(&jl);
+  stat(path, &after);
+  fstat(held, &kept);
+  ok(after.st_ino != before.st_ino && kept.st_nlink == 0 && kept.st_size == before.st_size, "replaced: the full file unlinked, its records kept for its reader");
+  char text[256] = {0};
+  int fd = open(path, O_RDONLY);
+  ok(read(fd, text, sizeof text - 1) > 0 && !strncmp(text, "{\"log\":\"third\\n\"", 16) && !strchr(text, '\n')[1], "the new file holds the record written after");
+  close(fd);
+  close(held);
+  snprintf(p1, sizeof p1, "%s.next", path);
+  ok(access(p1, F_OK) != 0 && access(p2, F_OK) != 0, "nothing else left");
+  unlink(path);
 }
 
 static int parse(const char *recs, size_t len, struct monitor_config *cfg, berth_error_t *err) {

@@ -183,3 +183,17 @@ t.test('logs --since skips a rotated .gz whose header\'s lastTime is older, with
   const tail = await dockerOk(d, ['logs', '--since', since, '--tail', '3', 'since']);
   t.equal(tail.stdout, 'new-38\nnew-39\nnew-40\n');
 });
+
+t.test('logs -f with max-size alone (one file, replaced when full): every line once, in order', { skip }, async (t) => {
+  // bursts of 5 lines (~370 bytes), so the 1k file is replaced every third burst or so
+  await dockerOk(d, ['run', '-d', '--name', 'onefile', '--log-opt', 'max-size=1k',
+    'busybox', 'sh', '-c', 'sleep 1; n=0; while [ $n -lt 100 ]; do seq $((n+1)) $((n+5)); n=$((n+5)); sleep 0.2; done']);
+  t.teardown(() => docker(d, ['rm', '-f', 'onefile']));
+  const r = await dockerOk(d, ['logs', '-f', 'onefile'], { timeoutMs: 60_000 });
+  t.same(r.stdout.trim().split('\n').map(Number), Array.from({ length: 100 }, (_, i) => i + 1));
+  const logPath: string = JSON.parse((await dockerOk(d, ['inspect', '-f', '{{json .LogPath}}', 'onefile'])).stdout);
+  t.same(readdirSync(dirname(logPath)).filter((f) => f.startsWith(basename(logPath))), [basename(logPath)], 'one file, nothing rotated');
+  const last = (await dockerOk(d, ['logs', 'onefile'])).stdout.trim().split('\n').map(Number);
+  t.equal(last[last.length - 1], 100, 'docker logs: the current file');
+  t.ok(last.length < 100, 'and only that');
+});

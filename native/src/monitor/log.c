@@ -163,14 +163,26 @@ static void wait_compressor(struct json_log *jl) {
  * rotated files are <log>.N.gz; each index is shifted in both forms, so a plain file a crash
  * left uncompressed is kept too. */
 static int rotate(struct json_log *jl, berth_error_t *err) {
+  size_t plen = strlen(jl->path) + 16;
+  char from[plen], to[plen];
   if (jl->max_files < 2) {
-    if (ftruncate(jl->fd, 0) < 0) return berth_fail(err, errno, "ftruncate %s", jl->path);
+    /* one file: an empty one takes the full one's place (moby truncates it) in one rename, so a
+     * `logs -f` reader holding the full one reads it to its end, then finds the new one */
+    snprintf(from, plen, "%s.next", jl->path);
+    int fd = open(from, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) return berth_fail(err, errno, "open %s", from);
+    if (rename(from, jl->path) < 0) {
+      int e = errno;
+      close(fd);
+      unlink(from);
+      return berth_fail(err, e, "rename %s to %s", from, jl->path);
+    }
+    close(jl->fd);
+    jl->fd = fd;
     jl->size = 0;
     return 0;
   }
   if (jl->compress) wait_compressor(jl);
-  size_t plen = strlen(jl->path) + 16;
-  char from[plen], to[plen];
   static const char *const forms[] = {"", ".gz"};
   for (int f = 0; f < (jl->compress ? 2 : 1); f++) {
     if (jl->compress) {
