@@ -3,6 +3,7 @@
 // --since/--until, -t, --details and -f.
 import { closeSync, createReadStream, fstatSync, openSync, read, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { queryEscape } from './logopts';
 
@@ -347,18 +348,23 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
  */
 export async function* followLog(path: string, opts: LogOptions, offset: number, stopped: Promise<unknown>, aborted: () => boolean, liveFd?: number): AsyncGenerator<LogRecord[]> {
   const followOpts = { ...opts, tail: -1 };
+  // woken: something happened since the loop last looked (kept until then, so an event while
+  // a read is under way is not lost); wake: ends the wait, while the loop waits
+  let woken = false;
   let wake: (() => void) | undefined;
+  const wakeUp = () => { woken = true; wake?.(); };
   let done = false;
-  void stopped.then(() => { done = true; wake?.(); });
+  void stopped.then(() => { done = true; wakeUp(); });
+  // the directory, not the file: writes to the live file and the monitor's renames and new files
+  // all show there, whichever file is live
+  const base = basename(path);
   let watcher: FSWatcher | undefined;
-  const startWatch = () => {
-    watcher?.close();
-    try {
-      watcher = watch(path, () => wake?.());
-    } catch {
-      watcher = undefined;
-    }
-  };
+  try {
+    watcher = watch(dirname(path), (_event, name) => { if (!name || name.startsWith(base)) wakeUp(); });
+    watcher.on('error', () => { /* the directory went (docker rm): the timer looks on */ });
+  } catch {
+    watcher = undefined;
+  }
   const openLive = (): number | undefined => {
     try { return openSync(path, 'r'); } catch { return undefined; }
   };
@@ -374,11 +380,11 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
   let own = false; // whether this follower opened fd (and closes it)
   if (fd === undefined) { fd = openLive(); own = fd !== undefined; offset = 0; }
   let ino = fd === undefined ? -1n : inodeOf(fd);
-  startWatch();
   let splitter = new LineSplitter();
   try {
     for (;;) {
       const final = done || aborted();
+      woken = false;
       if (fd !== undefined) {
         for (;;) {
           // a buffer per read: the records yielded share its memory
@@ -425,16 +431,17 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
         }
         offset = 0;
         splitter = new LineSplitter();
-        startWatch();
         continue;
       }
       if (final) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        // inotify can miss a rename; look again now and then
-        setTimeout(resolve, 1000).unref();
-      });
-      wake = undefined;
+      if (!woken) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          // inotify can miss a rename; look again now and then
+          setTimeout(resolve, 1000).unref();
+        });
+        wake = undefined;
+      }
     }
   } finally {
     watcher?.close();
