@@ -11,7 +11,8 @@
       "target_name": "berth-monitor",
       "type": "executable",
       "sources": ["<!@(ls -1 src/monitor/*.c)", "src/error.c"],
-      "libraries": ["-lseccomp", "-lz"]
+      "libraries": ["-lseccomp", "-lz"],
+      "ldflags": ["-static"]
     },
     {
       "target_name": "test-cgroup",
