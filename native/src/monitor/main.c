@@ -54,8 +54,17 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   berth_error_t err = {0};
   struct monitor_config cfg = {.exec_mode = exec_mode};
   struct listener l = {.fd = -1, .dirfd = -1};
-  struct json_log log = {.fd = -1};
-  struct container c = {.pid = -1, .sync_fd = -1, .pty_master = -1, .dns = {.listen_fd = -1, .upstream_fd = -1, .tcp_listen_fd = -1, .tcp_ep = -1}};
+  /* Static (run is called once per process), not initialized locals: these hold ~100 KiB of
+   * buffers (log lines, the DNS relay's slots) that a `= {...}` would zero page by page on the
+   * stack, and that a container without a relay never uses; the clone of the init then copies
+   * the page tables of every page touched. Zero-filled on first use by the kernel instead. */
+  static struct json_log log;
+  static struct container c;
+  log.fd = -1;
+  c.pid = -1;
+  c.sync_fd = -1;
+  c.pty_master = -1;
+  c.dns.listen_fd = c.dns.upstream_fd = c.dns.tcp_listen_fd = c.dns.tcp_ep = -1;
 
   if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, cfg.log_compress, cfg.log_attrs, &err) < 0) goto fail;
   seccomp_prepare(&cfg.security);
