@@ -233,21 +233,41 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- work on the thread pool, settled as a promise ---- */
+
+/* Rejects d with an Error carrying message. */
+static void reject_with(napi_env env, napi_deferred d, const char *message) {
+  napi_value msg, error;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_reject_deferred(env, d, error);
+}
+
+/* Queues execute/complete for data on the thread pool and returns the promise complete
+ * settles through *deferred; NULL (after free_data) when the work cannot be queued. */
+static napi_value queue_work(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete,
+                             void *data, napi_async_work *work, napi_deferred *deferred, void (*free_data)(void *)) {
+  napi_value promise, jname;
+  napi_create_promise(env, deferred, &promise);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &jname);
+  if (napi_create_async_work(env, NULL, jname, execute, complete, data, work) != napi_ok || napi_queue_async_work(env, *work) != napi_ok) {
+    reject_with(env, *deferred, "cannot queue the work on the thread pool");
+    free_data(data);
+  }
+  return promise;
+}
+
 static void spawn_async_execute(napi_env env, void *data) {
   (void)env;
   spawn_req_run(data);
 }
 
+static void spawn_req_free_any(void *r) { spawn_req_free(r); }
+
 static void spawn_async_complete(napi_env env, napi_status status, void *data) {
   struct spawn_req *r = data;
-  if (status == napi_ok && r->pid >= 0) {
-    napi_resolve_deferred(env, r->deferred, spawn_req_result(env, r));
-  } else {
-    napi_value msg, error;
-    napi_create_string_utf8(env, status == napi_ok ? r->err.msg : "spawn: cancelled", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &error);
-    napi_reject_deferred(env, r->deferred, error);
-  }
+  if (status == napi_ok && r->pid >= 0) napi_resolve_deferred(env, r->deferred, spawn_req_result(env, r));
+  else reject_with(env, r->deferred, status == napi_ok ? r->err.msg : "spawn: cancelled");
   napi_delete_async_work(env, r->work);
   spawn_req_free(r);
 }
@@ -259,18 +279,7 @@ static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
   NEED(3);
   struct spawn_req *r = spawn_req_read(env, argc, argv);
   if (!r) return NULL;
-  napi_value promise, name;
-  napi_create_promise(env, &r->deferred, &promise);
-  napi_create_string_utf8(env, "berth.spawn", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, spawn_async_execute, spawn_async_complete, r, &r->work) != napi_ok ||
-      napi_queue_async_work(env, r->work) != napi_ok) {
-    napi_value msg, error;
-    napi_create_string_utf8(env, "spawn: cannot queue the work", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &error);
-    napi_reject_deferred(env, r->deferred, error);
-    spawn_req_free(r);
-  }
-  return promise;
+  return queue_work(env, "berth.spawn", spawn_async_execute, spawn_async_complete, r, &r->work, &r->deferred, spawn_req_free_any);
 }
 
 /* removeTreeAsync(path) -> Promise<void>: berth_remove_tree on the thread pool (a container's
@@ -291,14 +300,8 @@ static void remove_async_execute(napi_env env, void *data) {
 
 static void remove_async_complete(napi_env env, napi_status status, void *data) {
   struct remove_req *r = data;
-  if (status == napi_ok && r->rc == 0) {
-    napi_resolve_deferred(env, r->deferred, undefined(env));
-  } else {
-    napi_value msg, error;
-    napi_create_string_utf8(env, status == napi_ok ? r->err.msg : "remove: cancelled", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &error);
-    napi_reject_deferred(env, r->deferred, error);
-  }
+  if (status == napi_ok && r->rc == 0) napi_resolve_deferred(env, r->deferred, undefined(env));
+  else reject_with(env, r->deferred, status == napi_ok ? r->err.msg : "remove: cancelled");
   napi_delete_async_work(env, r->work);
   free(r);
 }
@@ -315,18 +318,7 @@ static napi_value js_remove_tree_async(napi_env env, napi_callback_info info) {
     free(r);
     return NULL;
   }
-  napi_value promise, name;
-  napi_create_promise(env, &r->deferred, &promise);
-  napi_create_string_utf8(env, "berth.removeTree", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, remove_async_execute, remove_async_complete, r, &r->work) != napi_ok ||
-      napi_queue_async_work(env, r->work) != napi_ok) {
-    napi_value msg, error;
-    napi_create_string_utf8(env, "remove: cannot queue the work", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &error);
-    napi_reject_deferred(env, r->deferred, error);
-    free(r);
-  }
-  return promise;
+  return queue_work(env, "berth.removeTree", remove_async_execute, remove_async_complete, r, &r->work, &r->deferred, free);
 }
 
 /* ---- bridge networks ---- */
