@@ -185,8 +185,8 @@ t.test('logs --since skips a rotated .gz whose header\'s lastTime is older, with
 });
 
 t.test('logs -f with max-size alone (one file, replaced when full): every line once, in order', { skip }, async (t) => {
-  // bursts of 5 lines (~370 bytes), so the 1k file is replaced every third burst or so
-  await dockerOk(d, ['run', '-d', '--name', 'onefile', '--log-opt', 'max-size=1k',
+  // bursts of 5 lines (~370 bytes) every 0.2 s, so the 2k file is replaced about every second
+  await dockerOk(d, ['run', '-d', '--name', 'onefile', '--log-opt', 'max-size=2k',
     'busybox', 'sh', '-c', 'sleep 1; n=0; while [ $n -lt 100 ]; do seq $((n+1)) $((n+5)); n=$((n+5)); sleep 0.2; done']);
   t.teardown(() => docker(d, ['rm', '-f', 'onefile']));
   const r = await dockerOk(d, ['logs', '-f', 'onefile'], { timeoutMs: 60_000 });
