@@ -321,3 +321,15 @@ int container_exec_result(struct container *c, char *msg, size_t size, int *exit
   }
   return 0;
 }
+
+void container_hold_ns(struct container *c) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)c->pid);
+  c->mntns_fd = open(path, O_RDONLY | O_CLOEXEC); /* best effort: -1 only costs the time */
+}
+
+void container_release_ns(struct container *c) {
+  if (c->mntns_fd < 0) return;
+  close(c->mntns_fd);
+  c->mntns_fd = -1;
+}

@@ -14,7 +14,15 @@ struct container {
   struct stdio_pipes pipes; /* without a tty */
   int pty_master;           /* with a tty, -1 otherwise */
   struct dns_relay dns;     /* 127.0.0.11 (dns_relay); listen_fd -1 without it */
+  int mntns_fd;             /* the init's mount namespace, held until EXIT is sent; -1 when not held */
 };
+
+/* Holds the init's mount namespace: when the init exits, the kernel tears its namespace down
+ * (every mount undone, and an RCU grace period waited for) before the monitor hears of the
+ * exit; with the monitor holding a reference that work waits for container_release_ns, after
+ * the exit has been reported. */
+void container_hold_ns(struct container *c);
+void container_release_ns(struct container *c);
 
 /* Shared by container and exec mode. Before the fork: the stdio pipes (without a tty) and
  * the sync socketpair. After it, in both processes: closes the other side's ends; in the

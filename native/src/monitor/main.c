@@ -64,6 +64,7 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   c.pid = -1;
   c.sync_fd = -1;
   c.pty_master = -1;
+  c.mntns_fd = -1;
   c.dns.listen_fd = c.dns.upstream_fd = c.dns.tcp_listen_fd = c.dns.tcp_ep = -1;
 
   if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, cfg.log_compress, cfg.log_attrs, &err) < 0) goto fail;
@@ -78,6 +79,7 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
     goto fail;
   }
   if (cfg.tty && (cfg.console_rows || cfg.console_cols) && pty_resize(c.pty_master, cfg.console_rows, cfg.console_cols, &err) < 0) fprintf(stderr, "berth-monitor: %s\n", err.msg);
+  if (!exec_mode) container_hold_ns(&c);
   /* a standby's answer socket stays open as berthd's first client connection */
   int first_client = standby ? fcntl(1, F_DUPFD_CLOEXEC, 3) : -1;
   report("ready %d %d", (int)c.pid, (int)getpid());

@@ -508,6 +508,8 @@ static void finish(struct server *s) {
   exit_record_json(&s->rec, &j);
   if (write_file_atomic(s->cfg->exit_file, j.data, j.len, &err) < 0) fprintf(stderr, "berth-monitor: exit record: %s\n", err.msg);
   broadcast(s, FRAME_EXIT, j.data, j.len, 0);
+  /* the namespace's teardown after the exit is reported, not before */
+  container_release_ns(s->c);
   if (s->listen_w.added) epoll_ctl(s->ep, EPOLL_CTL_DEL, s->listen_w.fd, NULL);
   s->listen_w.fd = -1;
   server_unlisten(s->l);
