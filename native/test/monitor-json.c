@@ -105,6 +105,10 @@ static void test_log(void) {
   snprintf(p2, sizeof p2, "%s.2", path);
   snprintf(p3, sizeof p3, "%s.3", path);
   ok(access(path, F_OK) == 0 && access(p1, F_OK) == 0 && access(p2, F_OK) == 0 && access(p3, F_OK) != 0, "rotated to log, log.1, log.2 only");
+  char pn[300];
+  snprintf(pn, sizeof pn, "%s.next", path);
+  struct stat s1;
+  ok(access(pn, F_OK) != 0 && stat(p1, &s1) == 0 && s1.st_nlink == 1, "log.1 has one name (linked, then the live name moved on), no log.next left");
   unlink(path);
   unlink(p1);
   unlink(p2);

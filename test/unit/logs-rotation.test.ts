@@ -4,7 +4,7 @@
 // .gz names an inode a newer file has taken since), readLog reads only the files older than the
 // one it opened, and a .gz whose lastTime is before --since is not inflated.
 import t from 'tap';
-import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, linkSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -33,16 +33,24 @@ function compress(file: string, lastTime = T2): void {
   unlinkSync(file);
 }
 
-/** The monitor's rotation: <log>.N -> <log>.N+1 (both forms), <log> -> <log>.1, a new <log>. */
-function rotate(log: string, maxFiles: number): void {
+/** The monitor's rotation up to the moment the full file is linked as <log>.1 too. */
+function rotateToLink(log: string, maxFiles: number): void {
   for (const form of ['', '.gz']) {
     rmSync(`${log}.${maxFiles - 1}${form}`, { force: true });
     for (let i = maxFiles - 1; i >= 2; i--) {
       try { renameSync(`${log}.${i - 1}${form}`, `${log}.${i}${form}`); } catch { /* not there */ }
     }
   }
-  renameSync(log, `${log}.1`);
-  writeFileSync(log, '');
+  rmSync(`${log}.1`, { force: true });
+  linkSync(log, `${log}.1`);
+}
+
+/** The monitor's rotation: <log>.N -> <log>.N+1 (both forms), <log> linked as <log>.1, then a new
+ * empty file renamed over <log>. */
+function rotate(log: string, maxFiles: number): void {
+  rotateToLink(log, maxFiles);
+  writeFileSync(`${log}.next`, '');
+  renameSync(`${log}.next`, log);
 }
 
 async function texts(gen: AsyncIterable<LogRecord[]>): Promise<string[]> {
@@ -163,4 +171,18 @@ t.test('--since: a .gz whose lastTime is older is skipped without inflating it',
   const since = Date.parse('2026-11-30T08:00:01.5Z') / 1000;
   t.same(await readAll(log, { ...all, since }), ['new-1', 'new-2']);
   await t.rejects(readAll(log), 'without --since the broken file is read');
+});
+
+t.test('a request between the monitor\'s link of the full file and its new file reads that file once', async (t) => {
+  const log = logIn(t);
+  writeFileSync(log, records(['1']));
+  rotate(log, 5);
+  compress(`${log}.1`);
+  appendFileSync(log, records(['2']));
+  rotateToLink(log, 5); // <log> and <log>.1 name the same file now
+  t.same(await readAll(log), ['1', '2'], 'readLog: the live file once');
+  t.same(await readThenFollow(log, () => {
+    writeFileSync(`${log}.next`, records(['3']));
+    renameSync(`${log}.next`, log);
+  }), ['1', '2', '3'], 'and the follower goes on from it once the new file has the live name');
 });

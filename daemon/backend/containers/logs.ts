@@ -229,16 +229,24 @@ function scanRotated(path: string): Rotated[] {
  * bound), oldest first, open (the others are closed). Inodes are the files' identity: the caller
  * holds both files open, so no new file takes their inodes meanwhile; an older .gz may carry one
  * (its plain file's inode, reused since), so a file is looked for where it is first found, newer
- * ones first, and `newer` not at all while it is still the live file.
+ * ones first, and `newer` not at all while it is still the live file. A plain <log>.1 that is
+ * the live file too (the monitor links the full file there just before the new one takes the
+ * live name) is left to be read as the live file.
  */
 function rotatedBetween(path: string, older: bigint, newer: bigint): Rotated[] {
-  const all = scanRotated(path);
+  const found = scanRotated(path);
+  // the live file once the scan is done: if it is still `newer`, `newer` was not rotated yet
   let live: bigint;
   try {
     live = statSync(path, { bigint: true }).ino;
   } catch {
     live = -1n;
   }
+  const all = found.filter((r) => {
+    if (r.gz || r.ino !== live) return true;
+    closeSync(r.fd);
+    return false;
+  });
   const n = newer >= 0n && newer !== live ? all.findIndex((r) => r.ino === newer) : -1;
   const from = n + 1;
   const o = older >= 0n ? all.findIndex((r, i) => i >= from && r.ino === older) : -1;

@@ -159,30 +159,48 @@ static void wait_compressor(struct json_log *jl) {
   jl->compressor = 0;
 }
 
+/* A new empty file takes the live name in one rename (<log>.next -> <log>), so the name never
+ * goes missing, and a reader holding the full file reads it to its end, then finds the new one by
+ * its inode. `keep`: the full file's rotated name, linked before the rename (NULL: the full file
+ * goes, which is moby's truncation with max-file 1). */
+static int replace_live(struct json_log *jl, const char *keep, berth_error_t *err) {
+  size_t plen = strlen(jl->path) + 8;
+  char next[plen];
+  snprintf(next, plen, "%s.next", jl->path);
+  int fd = open(next, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return berth_fail(err, errno, "open %s", next);
+  int rc = 0;
+  bool linked = false;
+  if (keep) {
+    /* a <log>.1 still there (max-file 2 without compress: nothing shifted it) is replaced, as a
+     * rename would; without hard links on this filesystem, the rename it is */
+    if (unlink(keep) < 0 && errno != ENOENT) rc = berth_fail(err, errno, "unlink %s", keep);
+    else if (link(jl->path, keep) == 0) linked = true;
+    else if (rename(jl->path, keep) < 0) rc = berth_fail(err, errno, "rename %s to %s", jl->path, keep);
+  }
+  if (rc == 0 && rename(next, jl->path) < 0) {
+    rc = berth_fail(err, errno, "rename %s to %s", next, jl->path);
+    if (linked) unlink(keep);
+  }
+  if (rc < 0) {
+    close(fd);
+    unlink(next);
+    return rc;
+  }
+  close(jl->fd);
+  jl->fd = fd;
+  jl->size = 0;
+  return 0;
+}
+
 /* moby's LogFile: rotate before a write once the file has reached max_size. With compress,
  * rotated files are <log>.N.gz; each index is shifted in both forms, so a plain file a crash
  * left uncompressed is kept too. */
 static int rotate(struct json_log *jl, berth_error_t *err) {
+  if (jl->max_files < 2) return replace_live(jl, NULL, err);
+  if (jl->compress) wait_compressor(jl);
   size_t plen = strlen(jl->path) + 16;
   char from[plen], to[plen];
-  if (jl->max_files < 2) {
-    /* one file: an empty one takes the full one's place (moby truncates it) in one rename, so a
-     * `logs -f` reader holding the full one reads it to its end, then finds the new one */
-    snprintf(from, plen, "%s.next", jl->path);
-    int fd = open(from, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0) return berth_fail(err, errno, "open %s", from);
-    if (rename(from, jl->path) < 0) {
-      int e = errno;
-      close(fd);
-      unlink(from);
-      return berth_fail(err, e, "rename %s to %s", from, jl->path);
-    }
-    close(jl->fd);
-    jl->fd = fd;
-    jl->size = 0;
-    return 0;
-  }
-  if (jl->compress) wait_compressor(jl);
   static const char *const forms[] = {"", ".gz"};
   for (int f = 0; f < (jl->compress ? 2 : 1); f++) {
     if (jl->compress) {
@@ -196,12 +214,8 @@ static int rotate(struct json_log *jl, berth_error_t *err) {
     }
   }
   snprintf(to, plen, "%s.1", jl->path);
-  if (rename(jl->path, to) < 0) return berth_fail(err, errno, "rename %s to %s", jl->path, to);
-  int fd = open(jl->path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return berth_fail(err, errno, "open %s", jl->path);
-  close(jl->fd);
-  jl->fd = fd;
-  jl->size = 0;
+  int rc = replace_live(jl, to, err);
+  if (rc < 0) return rc;
   if (jl->compress) spawn_compressor(jl);
   return 0;
 }
