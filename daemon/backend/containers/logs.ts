@@ -205,52 +205,76 @@ function gzipHeader(fd: number): { ino: bigint; lastTime: number } {
  */
 function scanRotated(path: string): Rotated[] {
   const found: Rotated[] = [];
-  for (let i = 1, missing = 0; missing < 2; i++) {
-    let gz = false;
-    let fd = openIfThere(`${path}.${i}`);
-    if (fd === undefined) fd = openIfThere(`${path}.${i}.gz`), gz = true;
-    if (fd === undefined) {
-      missing++;
-      continue;
+  try {
+    for (let i = 1, missing = 0; missing < 2; i++) {
+      const plain = openIfThere(`${path}.${i}`);
+      const fd = plain ?? openIfThere(`${path}.${i}.gz`);
+      if (fd === undefined) {
+        missing++;
+        continue;
+      }
+      missing = 0;
+      let r: Rotated;
+      try {
+        r = plain === undefined ? { fd, gz: true, ...gzipHeader(fd) } : { fd, gz: false, ino: inodeOf(fd), lastTime: NaN };
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+      if (r.ino >= 0n && r.ino === found[found.length - 1]?.ino) {
+        closeSync(fd);
+        continue;
+      }
+      found.push(r);
     }
-    missing = 0;
-    const r: Rotated = gz ? { fd, gz, ...gzipHeader(fd) } : { fd, gz, ino: inodeOf(fd), lastTime: NaN };
-    if (r.ino >= 0n && r.ino === found[found.length - 1]?.ino) {
-      closeSync(fd);
-      continue;
-    }
-    found.push(r);
+  } catch (err) {
+    for (const r of found) closeSync(r.fd);
+    throw err;
   }
   return found;
+}
+
+function liveInode(path: string): bigint {
+  try {
+    return statSync(path, { bigint: true }).ino;
+  } catch {
+    return -1n;
+  }
 }
 
 /**
  * The rotated files newer than the file `older` and older than the file `newer` (inodes; -1: no
  * bound), oldest first, open (the others are closed). Inodes are the files' identity: the caller
- * holds both files open, so no new file takes their inodes meanwhile; an older .gz may carry one
- * (its plain file's inode, reused since), so a file is looked for where it is first found, newer
- * ones first, and `newer` not at all while it is still the live file. A plain <log>.1 that is
- * the live file too (the monitor links the full file there just before the new one takes the
- * live name) is left to be read as the live file.
+ * holds both files open, so no file made after them takes their inodes; an older .gz may name
+ * one (its plain file's inode, reused since the compressor unlinked it), so a file is the first
+ * found with its inode, newest first. That holds for a scan no rotation went through: one with
+ * the same live file before and after (else it is done again). A plain <log>.1 that is the live
+ * file too (the monitor links the full file there just before the new one takes the live name)
+ * is left to be read as the live file.
  */
 function rotatedBetween(path: string, older: bigint, newer: bigint): Rotated[] {
-  const found = scanRotated(path);
-  // the live file once the scan is done: if it is still `newer`, `newer` was not rotated yet
-  let live: bigint;
-  try {
-    live = statSync(path, { bigint: true }).ino;
-  } catch {
-    live = -1n;
+  let found: Rotated[] = [];
+  let live = -1n;
+  for (let tries = 0; tries < 20; tries++) {
+    if (tries > 0) for (const r of found) closeSync(r.fd);
+    const before = liveInode(path);
+    found = scanRotated(path);
+    live = liveInode(path);
+    if (live === before) break;
   }
   const all = found.filter((r) => {
     if (r.gz || r.ino !== live) return true;
     closeSync(r.fd);
     return false;
   });
-  const n = newer >= 0n && newer !== live ? all.findIndex((r) => r.ino === newer) : -1;
-  const from = n + 1;
+  let from = 0;
+  if (newer >= 0n && newer !== live) {
+    // `newer` was rotated: the files older than it; none if it was rotated away altogether
+    const n = all.findIndex((r) => r.ino === newer);
+    from = n >= 0 ? n + 1 : all.length;
+  }
   const o = older >= 0n ? all.findIndex((r, i) => i >= from && r.ino === older) : -1;
-  const to = o >= 0 ? o : all.length;
+  const to = Math.max(from, o >= 0 ? o : all.length);
   all.forEach((r, i) => { if (i < from || i >= to) closeSync(r.fd); });
   return all.slice(from, to).reverse();
 }
@@ -389,6 +413,7 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
   if (fd === undefined) { fd = openLive(); own = fd !== undefined; offset = 0; }
   let ino = fd === undefined ? -1n : inodeOf(fd);
   let splitter = new LineSplitter();
+  let drained = false; // the old file read to its end after the rotation was seen
   try {
     for (;;) {
       const final = done || aborted();
@@ -410,8 +435,14 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
       } catch {
         now = -1n; // between the monitor's rename and its new file, or the container was removed
       }
+      if (now !== -1n && now !== ino && fd !== undefined && !drained) {
+        // rotated: the monitor may have written to the old file between the reads above and its
+        // rotation; what it wrote before is there now (it writes no more to that file)
+        drained = true;
+        continue;
+      }
       if (now !== -1n && now !== ino) {
-        // rotated: the old file is read to its end above
+        drained = false;
         const next = openLive();
         if (next === undefined) {
           // between the rename and the new file's creation: look again shortly
