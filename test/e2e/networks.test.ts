@@ -300,6 +300,39 @@ t.test('--network container:<name> shares the namespace and files; Docker\'s con
   t.match(late.stderr, /cannot join network of a non running container: bt-owner/);
 });
 
+t.test('network connect refuses what dockerd refuses, with its words and 400: a shared namespace, host, none', { skip }, async (t) => {
+  const names = ['bt-cn-owner', 'bt-cn-joiner', 'bt-cn-none', 'bt-cn-host', 'bt-cn-bridge'];
+  t.teardown(async () => {
+    await docker(d, ['rm', '-f', ...names]);
+    await docker(d, ['network', 'rm', 'bt-cn-net']);
+  });
+  await dockerOk(d, ['network', 'create', 'bt-cn-net']);
+  await dockerOk(d, ['run', '-d', '--name', 'bt-cn-owner', 'busybox', 'sleep', '60']);
+  await dockerOk(d, ['run', '-d', '--name', 'bt-cn-joiner', '--network', 'container:bt-cn-owner', 'busybox', 'sleep', '60']);
+  await dockerOk(d, ['create', '--name', 'bt-cn-none', '--network', 'none', 'busybox', 'true']);
+  await dockerOk(d, ['create', '--name', 'bt-cn-host', '--network', 'host', 'busybox', 'true']);
+  await dockerOk(d, ['create', '--name', 'bt-cn-bridge', 'busybox', 'true']);
+  const shared = /container sharing network namespace with another container or host cannot be connected to any other network/;
+  const refused: Array<[string, string, RegExp]> = [
+    ['bt-cn-net', 'bt-cn-joiner', shared],
+    ['bt-cn-net', 'bt-cn-host', shared],
+    ['bt-cn-net', 'bt-cn-none', /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/],
+    ['none', 'bt-cn-bridge', /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/],
+    ['host', 'bt-cn-bridge', /container cannot be disconnected from host network or connected to host network/],
+  ];
+  for (const [net, ctr, msg] of refused) {
+    const r = await docker(d, ['network', 'connect', net, ctr]);
+    t.not(r.code, 0, `${ctr} to ${net} is refused`);
+    t.match(r.stderr, msg);
+  }
+  const raw = await d.request('POST', '/networks/bt-cn-net/connect', { Container: 'bt-cn-joiner' });
+  t.equal(raw.status, 400, 'a validation error, as dockerd answers it');
+  const ip = await dockerOk(d, ['exec', 'bt-cn-joiner', 'ip', '-o', 'link']);
+  t.equal(ip.stdout.trim().split('\n').filter((l) => / eth\d/.test(l)).length, 1, 'the shared namespace still has the owner\'s one interface');
+  const inspect = await dockerOk(d, ['network', 'inspect', '-f', '{{len .Containers}}', 'bt-cn-net']);
+  t.equal(inspect.stdout.trim(), '0', 'nothing was recorded on the network');
+});
+
 t.test('--hostname, --domainname, --add-host (host-gateway), --dns*, --mac-address as Docker writes them', { skip }, async (t) => {
   const gw = JSON.parse((await dockerOk(d, ['network', 'inspect', 'bridge'])).stdout)[0].IPAM.Config[0].Gateway;
   const r = await dockerOk(d, ['run', '--rm', '-h', 'web', '--domainname', 'example.org', '--add-host', 'db.local:10.9.8.7',

@@ -291,7 +291,7 @@ export class Containers {
     return {
       id: row.id, name: row.name, hostname: row.config.Hostname ?? '', domainname: row.config.Domainname ?? '',
       running: typeof c === 'string' ? row.state.Running : true, pid: pid || row.state.Pid, hostsPath: p.hosts, resolvPath: p.resolvConf,
-      hostnamePath: p.hostname,
+      hostnamePath: p.hostname, networkMode: row.hostConfig.NetworkMode,
     };
   }
 

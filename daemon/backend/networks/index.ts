@@ -37,6 +37,8 @@ export interface NetworksDeps {
 export interface ContainerInfo {
   id: string; name: string; hostname: string; domainname: string; running: boolean; pid: number;
   hostsPath: string; resolvPath: string; hostnamePath: string;
+  /** HostConfig.NetworkMode as created ('' or absent: the default bridge) */
+  networkMode?: string;
 }
 
 type Json = Record<string, any>;
@@ -308,14 +310,19 @@ export class Networks implements ContainerNetworking {
   async connect(ref: string, body: { Container?: string; EndpointConfig?: Record<string, any> | null }): Promise<void> {
     const n = this.find(ref);
     const c = this.container(body.Container ?? '');
-    if (n.driver !== 'bridge') throw new Forbidden(`container cannot be disconnected from host network or connected to host network`);
+    // dockerd's checks, in its order (its validation errors: 400)
+    if (String(c.networkMode ?? '').startsWith('container:')) throw new InvalidParameter(SHARED_NETWORK);
+    if (n.driver === 'host' && modeOf({ NetworkMode: c.networkMode }) !== 'host') throw new InvalidParameter('container cannot be disconnected from host network or connected to host network');
     if (this.d.repo.endpointsOf(n.id).some((e) => e.containerId === c.id)) {
       throw new Forbidden(`endpoint with name ${c.name} already exists in network ${n.name}`);
     }
-    const cur = this.d.repo.endpointsOfContainer(c.id).map((e) => this.byId(e.networkId));
-    if (cur.some((x) => x && x.driver !== 'bridge')) throw new Forbidden(`container cannot be disconnected from host network or connected to host network`);
+    for (const x of this.d.repo.endpointsOfContainer(c.id).map((e) => this.byId(e.networkId))) {
+      if (!x) continue;
+      if (x.driver === 'host' || n.driver !== 'bridge' && n.driver !== 'null') throw new InvalidParameter(SHARED_NETWORK);
+      if (x.driver === 'null' || n.driver === 'null') throw new InvalidParameter('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    }
     this.record(n, c.id, body.EndpointConfig ?? null);
-    if (!c.running) return;
+    if (!c.running || n.driver !== 'bridge') return; // none: nothing to wire
     const ip = await this.attachOne(c, n, this.d.repo.endpointsOfContainer(c.id).length - 1);
     this.ownHostsLine(c, ip, true);
   }
@@ -747,6 +754,8 @@ export class Networks implements ContainerNetworking {
 }
 
 const modeOf = (hostConfig: Json): string => String(hostConfig.NetworkMode || 'default');
+
+const SHARED_NETWORK = 'container sharing network namespace with another container or host cannot be connected to any other network';
 
 /** PortBindings and -P (PublishAllPorts) as the bindings to open; HostPort '' = ephemeral. */
 export function publishedPorts(hostConfig: Record<string, any>, exposed: Record<string, unknown> | undefined): Published[] {
