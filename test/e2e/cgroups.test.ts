@@ -97,6 +97,10 @@ t.test('/sys/fs/cgroup in the container: its own cgroup in each hierarchy, read-
     t.same(ls.sort(), names.sort(), 'one directory per hierarchy berth puts the container in');
     t.equal((await run(['--memory', '64m'], 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes')).stdout.trim(), String(64 * 1024 * 1024), 'the container\'s own limit');
     t.equal((await run(['--pids-limit', '33'], 'cat /sys/fs/cgroup/pids/pids.max')).stdout.trim(), '33');
+    // every rule took: Docker's default allowlist and the container's own, nothing else
+    const devices = (await run(['--device-cgroup-rule', 'b 8:* rw'], 'cat /sys/fs/cgroup/devices/devices.list')).stdout.trim().split('\n');
+    t.same(devices.sort(), ['b *:* m', 'b 8:* rw', 'c *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm',
+      'c 10:200 rwm', 'c 136:* rwm', 'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm'].sort(), 'devices.list');
     const mounts = (await run([], 'grep " /sys/fs/cgroup" /proc/self/mounts')).stdout;
     t.match(mounts, /^tmpfs \/sys\/fs\/cgroup tmpfs ro,/m, 'the tmpfs is read-only');
     t.match(mounts, /^\S+ \/sys\/fs\/cgroup\/memory cgroup ro,/m, 'and so are the hierarchies');
