@@ -105,6 +105,8 @@ export interface SpawnMonitorOptions extends MonitorConfig {
   monitorLog: string;
   /** Defaults to native/build/Release/berth-monitor. */
   executable?: string;
+  /** The caller refills the pool when a taken standby's process has started (MonitorProcesses). */
+  refillLater?: boolean;
 }
 
 export interface SpawnedMonitor {
@@ -324,7 +326,7 @@ export async function spawnMonitor(opts: SpawnMonitorOptions, pool?: MonitorPool
     } finally {
       // the next standby once this one has done its work: its exec and loader would compete
       // with the container's set-up for the CPUs
-      pool!.refill();
+      if (!opts.refillLater) pool!.refill();
     }
   }
   // posix_spawn through the addon (vfork: no copy of berthd's page tables, unlike Node's

@@ -92,11 +92,21 @@ export class MonitorProcesses implements MonitorLauncher {
   async launch(spec: MonitorSpec): Promise<MonitorLink> {
     mkdirSync(dirname(spec.socket), { recursive: true, mode: 0o700 });
     mkdirSync(spec.rootfs, { recursive: true, mode: 0o755 });
-    const { monitorPid, connection } = await spawnMonitor(spec, this.pool);
+    const { monitorPid, connection } = await spawnMonitor({ ...spec, refillLater: true }, this.pool);
+    // the next standby once the process has started (or failed) and berthd has answered: spawned
+    // earlier, its exec and loader compete for the CPUs with the exec of the container's process
+    const refill = once(() => setImmediate(() => this.pool?.refill()));
     writeFileSync(pidFile(spec.socket), `${monitorPid}\n`);
     // a standby started the process itself (autostart), its output on this connection
     const autostarted = !!spec.autostart && connection !== undefined;
-    const client = connection ? await MonitorClient.adopt(connection, spec.socket, autostarted) : await MonitorClient.connect(spec.socket);
+    let client: MonitorClient;
+    try {
+      client = connection ? await MonitorClient.adopt(connection, spec.socket, autostarted) : await MonitorClient.connect(spec.socket);
+    } catch (err) {
+      refill();
+      throw err;
+    }
+    for (const ev of ['started', 'error', 'exit', 'close'] as const) client.once(ev, refill);
     if (!autostarted) client.attach({ stdout: true, stderr: true }); // an autostarted standby attached it already
     if (spec.autostart && !autostarted) client.go(); // a monitor spawned on demand waits for GO
     return client;
@@ -146,4 +156,14 @@ export function readExitFile(file: string): ExitInfo | null {
   } catch {
     return null;
   }
+}
+
+/** fn, run on the first call only. */
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
 }
