@@ -197,3 +197,17 @@ t.test('logs -f with max-size alone (one file, replaced when full): every line o
   t.equal(last[last.length - 1], 100, 'docker logs: the current file');
   t.ok(last.length < 100, 'and only that');
 });
+
+t.test('logs -f --until ends once that time has passed, while the container goes on; nothing after it', { skip }, async (t) => {
+  t.teardown(() => docker(d, ['rm', '-f', 'bt-until']));
+  await dockerOk(d, ['run', '-d', '--name', 'bt-until', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo line-$i; sleep 0.05; done']);
+  const untilSec = Date.now() / 1000 + 1.5;
+  const r = await dockerOk(d, ['logs', '-f', '-t', '--until', untilSec.toFixed(3), 'bt-until']);
+  const running = (await dockerOk(d, ['inspect', '-f', '{{.State.Running}}', 'bt-until'])).stdout.trim();
+  t.equal(running, 'true', 'the follow ended while the container still writes (it runs ~30 s)');
+  const lines = r.stdout.trim().split('\n');
+  t.ok(lines.length > 5, `the lines up to then (${lines.length})`);
+  const untilNs = BigInt(Math.round(untilSec * 1000)) * 1_000_000n;
+  t.ok(lines.every((l) => nanos(l.split(' ')[0]!) <= untilNs), 'none stamped after --until');
+  t.same(lines.map((l) => l.split(' ')[1]), lines.map((_, i) => `line-${i + 1}`), 'every line up to then, in order');
+});

@@ -377,6 +377,8 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
  * is read to its end first (the descriptor keeps it, even once gzip'd and unlinked), then the
  * files rotated after it (the monitor may have rotated several times between two looks: they
  * are <log>.1 ... now, plain or gzip'd, found by inode), then the new one from its start.
+ * With --until the follow also ends once that time has passed (what came before it read), as
+ * dockerd's ends at the first record after it.
  */
 export async function* followLog(path: string, opts: LogOptions, offset: number, stopped: Promise<unknown>, aborted: () => boolean, liveFd?: number): AsyncGenerator<LogRecord[]> {
   const followOpts = { ...opts, tail: -1 };
@@ -416,7 +418,7 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
   let drained = false; // the old file read to its end after the rotation was seen
   try {
     for (;;) {
-      const final = done || aborted();
+      const final = done || aborted() || untilPassed(opts.until);
       woken = false;
       if (fd !== undefined) {
         for (;;) {
@@ -476,8 +478,8 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
       if (!woken) {
         await new Promise<void>((resolve) => {
           wake = resolve;
-          // inotify can miss a rename; look again now and then
-          setTimeout(resolve, 1000).unref();
+          // inotify can miss a rename; look again now and then (and when --until comes)
+          setTimeout(resolve, opts.until > 0 ? Math.max(0, Math.min(1000, opts.until * 1000 - Date.now() + 1)) : 1000).unref();
         });
         wake = undefined;
       }
@@ -486,6 +488,11 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
     watcher?.close();
     if (own && fd !== undefined) closeSync(fd);
   }
+}
+
+/** Whether --until (Unix seconds, 0 = none) lies in the past. */
+function untilPassed(until: number): boolean {
+  return until > 0 && Date.now() / 1000 > until;
 }
 
 function readAt(fd: number, buf: Buffer, position: number): Promise<number> {
