@@ -651,6 +651,14 @@ static napi_value js_cgroup_create(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The arguments every call on an existing cgroup starts with: the layout and the cgroup's name. */
+#define CGROUP_ARGS(n)                                                                              \
+  ARGS(n);                                                                                          \
+  NEED(n);                                                                                          \
+  berth_cgroup_layout_t l;                                                                          \
+  char name[MAX_PATH_ARG];                                                                          \
+  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+
 static int limit_int(napi_env env, napi_value obj, const char *name, int64_t *out) {
   napi_value v = get_prop(env, obj, name);
   *out = BERTH_CG_UNSET;
@@ -661,11 +669,8 @@ static int limit_int(napi_env env, napi_value obj, const char *name, int64_t *ou
 }
 
 static napi_value js_cgroup_set_limits(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  NEED(3);
-  berth_cgroup_layout_t l;
-  char name[MAX_PATH_ARG], cpus[256] = "", mems[256] = "";
-  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  CGROUP_ARGS(3);
+  char cpus[256] = "", mems[256] = "";
   berth_cgroup_limits_t lim;
   berth_cgroup_limits_init(&lim);
   napi_value o = argv[2];
@@ -691,11 +696,7 @@ static napi_value js_cgroup_set_limits(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_cgroup_stats(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  NEED(2);
-  berth_cgroup_layout_t l;
-  char name[MAX_PATH_ARG];
-  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  CGROUP_ARGS(2);
   cleanup_free berth_cgroup_stats_t *st = malloc(sizeof *st);
   if (!st) return NULL;
   berth_error_t err = {0};
@@ -730,12 +731,8 @@ static napi_value js_cgroup_stats(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_cgroup_freeze(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  NEED(3);
-  berth_cgroup_layout_t l;
-  char name[MAX_PATH_ARG];
+  CGROUP_ARGS(3);
   bool frozen = false;
-  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
   if (napi_get_value_bool(env, argv[2], &frozen) != napi_ok) {
     napi_throw_type_error(env, NULL, "cgroupFreeze: frozen must be a boolean");
     return NULL;
@@ -746,23 +743,15 @@ static napi_value js_cgroup_freeze(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_cgroup_kill_all(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  NEED(3);
-  berth_cgroup_layout_t l;
-  char name[MAX_PATH_ARG];
+  CGROUP_ARGS(3);
   int64_t sig;
-  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
   if (get_int(env, argv[2], &sig, "cgroupKillAll: signal must be a number") < 0) return NULL;
   berth_error_t err = {0};
   return int_result(env, berth_cgroup_kill_all(&l, name, (int)sig, &err), &err);
 }
 
 static napi_value js_cgroup_destroy(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  NEED(2);
-  berth_cgroup_layout_t l;
-  char name[MAX_PATH_ARG];
-  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  CGROUP_ARGS(2);
   berth_error_t err = {0};
   if (berth_cgroup_destroy(&l, name, &err) < 0) return throw_berth(env, &err);
   return undefined(env);
@@ -771,11 +760,7 @@ static napi_value js_cgroup_destroy(napi_env env, napi_callback_info info) {
 /* cgroupSetDevices(layout, name, privileged, rules[]): Docker's default device rules plus the
    container's ("c 10:229 rwm"), as v1 devices.allow writes or a v2 eBPF device program. */
 static napi_value js_cgroup_set_devices(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  NEED(4);
-  berth_cgroup_layout_t l;
-  char name[MAX_PATH_ARG];
-  if (layout_from_js(env, argv[0], &l) < 0 || get_string(env, argv[1], name, sizeof name) < 0) return NULL;
+  CGROUP_ARGS(4);
   bool privileged = false, is_array = false;
   uint32_t n = 0;
   if (napi_get_value_bool(env, argv[2], &privileged) != napi_ok) {
