@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import {
-  MonitorClient, spawnMonitor, type MonitorConfig, type MonitorExit, type MonitorStartError, type MonitorStarted,
+  MonitorClient, spawnMonitor, type MonitorConfig,
 } from '../../daemon/backend/containers/monitor-client';
+import { collect, type Outcome } from '../helpers/monitor-outcome';
 import { monitorPath } from '../../daemon/native/binding';
 
 const BUSYBOX = '/bin/busybox';
@@ -33,26 +34,6 @@ function pidsRoot(): string | null {
 const skip = skipReason();
 if (skip) t.test('berth-monitor exec against the kernel', { skip }, () => {});
 else main();
-
-interface Outcome {
-  stdout: string;
-  stderr: string;
-  exit: MonitorExit;
-  started?: MonitorStarted;
-  error?: MonitorStartError;
-}
-
-function collect(client: MonitorClient): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  let started: MonitorStarted | undefined;
-  let error: MonitorStartError | undefined;
-  client.on('stdout', (b) => { stdout += b.toString('utf8'); });
-  client.on('stderr', (b) => { stderr += b.toString('utf8'); });
-  client.on('started', (s) => { started = s; });
-  client.on('error', (e) => { error = e; });
-  return client.waitExit().then((exit) => ({ stdout, stderr, exit, started, error }));
-}
 
 function main(): void {
   const base = mkdtempSync(join(tmpdir(), 'berth-exec-test-'));

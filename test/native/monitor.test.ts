@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import {
-  MonitorClient, spawnMonitor, type MonitorConfig, type MonitorExit, type MonitorStartError, type MonitorStarted,
+  MonitorClient, spawnMonitor, type MonitorConfig,
 } from '../../daemon/backend/containers/monitor-client';
+import { collect, type Outcome } from '../helpers/monitor-outcome';
 import { monitorPath, nativeDir } from '../../daemon/native/binding';
 
 const BUSYBOX = '/bin/busybox';
@@ -98,26 +99,6 @@ function main(): void {
     const client = await MonitorClient.connect(cfg.socket);
     client.attach({ stdout: true, stderr: true });
     return { dir, cfg, pid, monitorPid, client };
-  }
-
-  interface Outcome {
-    stdout: string;
-    stderr: string;
-    exit: MonitorExit;
-    started?: MonitorStarted;
-    error?: MonitorStartError;
-  }
-
-  function collect(client: MonitorClient): Promise<Outcome> {
-    let stdout = '';
-    let stderr = '';
-    let started: MonitorStarted | undefined;
-    let error: MonitorStartError | undefined;
-    client.on('stdout', (b) => { stdout += b.toString('utf8'); });
-    client.on('stderr', (b) => { stderr += b.toString('utf8'); });
-    client.on('started', (s) => { started = s; });
-    client.on('error', (e) => { error = e; });
-    return client.waitExit().then((exit) => ({ stdout, stderr, exit, started, error }));
   }
 
   /** Waits for the monitor process to be gone, then checks it left nothing behind. */
