@@ -141,24 +141,13 @@ int berth_cg1_cpuset_inherit(const char *dir, berth_error_t *err) {
   return 0;
 }
 
-static int read_int_in(const char *dir, const char *file, int64_t *out, int optional, berth_error_t *err) {
-  char path[PATH_MAX];
-  int r = berth_cgroup_file(path, dir, file, err);
-  if (r < 0) return r;
-  berth_error_t local = {0};
-  r = berth_read_file_int(path, out, &local);
-  if (r == -ENOENT && optional) return 0;
-  if (r < 0 && err) *err = local;
-  return r;
-}
-
 int berth_cg1_memory_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *err) {
   int r;
-  if ((r = read_int_in(dir, "memory.usage_in_bytes", &st->memory_usage, 0, err)) < 0) return r;
-  if ((r = read_int_in(dir, "memory.limit_in_bytes", &st->memory_limit, 1, err)) < 0) return r;
+  if ((r = berth_cgroup_read_int(dir, "memory.usage_in_bytes", &st->memory_usage, 0, err)) < 0) return r;
+  if ((r = berth_cgroup_read_int(dir, "memory.limit_in_bytes", &st->memory_limit, 1, err)) < 0) return r;
   /* "Unlimited" on v1 is PAGE_COUNTER_MAX pages, a little under 2^63. */
   if (st->memory_limit >= (INT64_C(1) << 62)) st->memory_limit = -1;
-  if ((r = read_int_in(dir, "memory.max_usage_in_bytes", &st->memory_max_usage, 1, err)) < 0) return r;
+  if ((r = berth_cgroup_read_int(dir, "memory.max_usage_in_bytes", &st->memory_max_usage, 1, err)) < 0) return r;
   char path[PATH_MAX];
   if ((r = berth_cgroup_file(path, dir, "memory.stat", err)) < 0) return r;
   cleanup_free char *text = NULL;
@@ -168,7 +157,7 @@ int berth_cg1_memory_stats(const char *dir, berth_cgroup_stats_t *st, berth_erro
 
 int berth_cg1_cpuacct_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *err) {
   int r;
-  if ((r = read_int_in(dir, "cpuacct.usage", &st->cpu_total_ns, 0, err)) < 0) return r;
+  if ((r = berth_cgroup_read_int(dir, "cpuacct.usage", &st->cpu_total_ns, 0, err)) < 0) return r;
   char path[PATH_MAX];
   cleanup_free char *percpu = NULL;
   if ((r = berth_cgroup_file(path, dir, "cpuacct.usage_percpu", err)) < 0) return r;
@@ -196,6 +185,6 @@ int berth_cg1_cpuacct_stats(const char *dir, berth_cgroup_stats_t *st, berth_err
 
 int berth_cg1_pids_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *err) {
   int r;
-  if ((r = read_int_in(dir, "pids.current", &st->pids_current, 0, err)) < 0) return r;
-  return read_int_in(dir, "pids.max", &st->pids_limit, 1, err);
+  if ((r = berth_cgroup_read_int(dir, "pids.current", &st->pids_current, 0, err)) < 0) return r;
+  return berth_cgroup_read_int(dir, "pids.max", &st->pids_limit, 1, err);
 }

@@ -159,24 +159,13 @@ int berth_cg2_enable_controllers(const char *dir, berth_error_t *err) {
   return berth_write_file(path, request, err);
 }
 
-static int read_int_in(const char *dir, const char *file, int64_t *out, int optional, berth_error_t *err) {
-  char path[PATH_MAX];
-  int r = berth_cgroup_file(path, dir, file, err);
-  if (r < 0) return r;
-  berth_error_t local = {0};
-  r = berth_read_file_int(path, out, &local);
-  if (r == -ENOENT && optional) return 0;
-  if (r < 0 && err) *err = local;
-  return r;
-}
-
 int berth_cg2_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *err) {
   int r;
   char path[PATH_MAX];
-  if ((r = read_int_in(dir, "memory.current", &st->memory_usage, 0, err)) < 0) return r;
+  if ((r = berth_cgroup_read_int(dir, "memory.current", &st->memory_usage, 0, err)) < 0) return r;
   st->memory_limit = -1;
-  if ((r = read_int_in(dir, "memory.max", &st->memory_limit, 1, err)) < 0) return r;
-  if ((r = read_int_in(dir, "memory.peak", &st->memory_max_usage, 1, err)) < 0) return r; /* kernel >= 5.19 */
+  if ((r = berth_cgroup_read_int(dir, "memory.max", &st->memory_limit, 1, err)) < 0) return r;
+  if ((r = berth_cgroup_read_int(dir, "memory.peak", &st->memory_max_usage, 1, err)) < 0) return r; /* kernel >= 5.19 */
   cleanup_free char *mstat = NULL, *cstat = NULL;
   if ((r = berth_cgroup_file(path, dir, "memory.stat", err)) < 0) return r;
   if (berth_read_file(path, &mstat, NULL, NULL) == 0) berth_cgroup_parse_memory_stat(mstat, st);
@@ -188,6 +177,6 @@ int berth_cg2_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *er
   if (berth_find_keyed_int(cstat, "system_usec", &v)) st->cpu_system_ns = v * 1000;
   st->n_percpu = 0;
   st->pids_limit = -1;
-  if ((r = read_int_in(dir, "pids.current", &st->pids_current, 1, err)) < 0) return r;
-  return read_int_in(dir, "pids.max", &st->pids_limit, 1, err);
+  if ((r = berth_cgroup_read_int(dir, "pids.current", &st->pids_current, 1, err)) < 0) return r;
+  return berth_cgroup_read_int(dir, "pids.max", &st->pids_limit, 1, err);
 }

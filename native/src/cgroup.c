@@ -21,6 +21,17 @@ int berth_cgroup_file(char *buf, const char *dir, const char *file, berth_error_
   return 0;
 }
 
+int berth_cgroup_read_int(const char *dir, const char *file, int64_t *out, int optional, berth_error_t *err) {
+  char path[PATH_MAX];
+  int r = berth_cgroup_file(path, dir, file, err);
+  if (r < 0) return r;
+  berth_error_t local = {0};
+  r = berth_read_file_int(path, out, &local);
+  if (r == -ENOENT && optional) return 0;
+  if (r < 0 && err) *err = local;
+  return r;
+}
+
 void berth_cgroup_limits_init(berth_cgroup_limits_t *lim) {
   *lim = (berth_cgroup_limits_t){
       .memory = BERTH_CG_UNSET,

@@ -122,6 +122,8 @@ int berth_cg2_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *er
 void berth_cgroup_parse_memory_stat(const char *text, berth_cgroup_stats_t *st);
 /* Joins dir and file into buf (PATH_MAX); fails with ENAMETOOLONG. */
 int berth_cgroup_file(char *buf, const char *dir, const char *file, berth_error_t *err);
+/* The integer in <dir>/<file> (or "max" as -1); an absent file leaves *out alone when optional. */
+int berth_cgroup_read_int(const char *dir, const char *file, int64_t *out, int optional, berth_error_t *err);
 
 /* runc/crun's conversions from v1 values to v2 ones. */
 uint64_t berth_cg2_shares_to_weight(uint64_t shares);
