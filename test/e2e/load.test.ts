@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { rootfsTar } from '../helpers/test-image';
-import { addsLayerEntries, makeTar, saveArchive, sha256hex, type SaveImage } from '../helpers/save-archives';
+import { addsLayerEntries, hidesLayerEntries, makeTar, saveArchive, sha256hex, type SaveImage } from '../helpers/save-archives';
 import { chainIds } from '../../daemon/backend/layers/store';
 
 const skip = e2eSkipReason();
@@ -29,15 +29,7 @@ t.teardown(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 async function images(): Promise<SaveImage[]> {
   const rootfs = readFileSync(await rootfsTar());
   const adds = await makeTar([...addsLayerEntries]);
-  const hides = await makeTar([
-    { name: 'etc/', type: 'directory', mode: 0o755 },
-    { name: 'etc/.wh.deleted', body: '' },
-    { name: 'kept', body: 'kept\n' },
-    { name: 'opt/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/.wh..wh..opq', body: '' },
-    { name: 'opt/data/c', body: 'c\n' },
-  ]);
+  const hides = await makeTar([...hidesLayerEntries]);
   return [
     { layers: [rootfs], tags: ['bt-base:latest', 'bt-base:1'] },
     { layers: [rootfs, adds, hides], tags: ['bt-multi:latest'] },

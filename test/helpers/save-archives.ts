@@ -18,6 +18,17 @@ export const addsLayerEntries: readonly TarEntry[] = [
     { name: 'opt/data/b', body: 'b\n' },
 ];
 
+/** Their third: /etc/deleted whited out, /kept added, /opt/data made opaque with only c in it. */
+export const hidesLayerEntries: readonly TarEntry[] = [
+  { name: 'etc/', type: 'directory', mode: 0o755 },
+  { name: 'etc/.wh.deleted', body: '' },
+  { name: 'kept', body: 'kept\n' },
+  { name: 'opt/', type: 'directory', mode: 0o755 },
+  { name: 'opt/data/', type: 'directory', mode: 0o755 },
+  { name: 'opt/data/.wh..wh..opq', body: '' },
+  { name: 'opt/data/c', body: 'c\n' },
+];
+
 export interface SaveImage {
   /** Uncompressed layer tars, bottom first. */
   layers: Buffer[];
