@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages berth's build and tests need. Idempotent; safe to run on every CI run.
 #  build-essential, python3: node-gyp (the addon, the monitor, better-sqlite3 from source)
-#  libseccomp-dev: the monitor's seccomp filter (links -lseccomp; libseccomp2 at run time)
-#  zlib1g-dev: the monitor gzips rotated container logs (links -lz; zlib1g at run time)
+#  libseccomp-dev: the monitor's seccomp filter (berth-monitor is linked statically: libseccomp.a)
+#  zlib1g-dev: the monitor gzips rotated container logs (libz.a, linked into berth-monitor)
 #  busybox-static: the test image is built from the host's static busybox (no network)
 #  tini: its static build, /usr/bin/tini-static, is the init `docker run --init` binds into a container
 #  docker.io: for its Docker CLI, which the e2e tests drive (skipped when `docker` exists)
