@@ -109,7 +109,9 @@ t.test('/sys/fs/cgroup in the container: its own cgroup in each hierarchy, read-
     t.match(write.stderr, /Read-only file system/);
     // host cgroup namespace: binds of the container's directories, whose root is their host path
     const hostInfo = (await run(['--cgroupns', 'host'], 'grep " /sys/fs/cgroup/memory " /proc/self/mountinfo')).stdout;
-    t.match(hostInfo, /^\S+ \S+ \S+ \/\S*[0-9a-f]{64} \/sys\/fs\/cgroup\/memory ro,relatime /m, 'host: the container\'s cgroup, bound');
+    t.match(hostInfo, /^\S+ \S+ \S+ \/\S*[0-9a-f]{64} \/sys\/fs\/cgroup\/memory ro,nosuid,nodev,noexec,relatime /m, 'host: the container\'s cgroup, bound with runc\'s flags');
+    const privHost = (await run(['--privileged', '--cgroupns', 'host'], 'grep " /sys/fs/cgroup/memory " /proc/self/mountinfo')).stdout;
+    t.match(privHost, /^\S+ \S+ \S+ \/\S*[0-9a-f]{64} \/sys\/fs\/cgroup\/memory rw,nosuid,nodev,noexec,relatime /m, 'host, privileged: writable, still nosuid, nodev, noexec');
     // private: as runc, a cgroup filesystem mounted in the new namespace for each hierarchy (its
     // root the namespace's, which is the container's cgroup), nosuid, nodev, noexec, the named
     // systemd hierarchy with source "systemd"

@@ -81,12 +81,13 @@ static int mount_in_root(int rootfd, const char *src, const char *dst, bool dir,
  * directory like the tree's top, read-only on the whole subtree when asked, then with its
  * propagation (0: left as cloned). Uses the new mount API, so flags that the source mount
  * carries (nosuid, nodev) need no care. */
-static int attach_tree(int rootfd, int tree, const char *name, const char *dst, bool readonly, unsigned long propagation, bool recursive, berth_error_t *err) {
+/* attrs: MOUNT_ATTR_* flags set on the whole tree (read-only, nosuid ...), 0 for none. */
+static int attach_tree(int rootfd, int tree, const char *name, const char *dst, uint64_t attrs, unsigned long propagation, bool recursive, berth_error_t *err) {
   struct stat st;
   if (fstat(tree, &st) < 0) return berth_fail(err, errno, "stat %s", name);
-  if (readonly) {
-    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-    if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) return berth_fail(err, errno, "mount_setattr %s read-only", name);
+  if (attrs) {
+    struct mount_attr attr = {.attr_set = attrs};
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) return berth_fail(err, errno, "mount_setattr %s %s", name, attrs & MOUNT_ATTR_RDONLY ? "read-only" : "nosuid,nodev,noexec");
   }
   if (propagation) {
     struct mount_attr attr = {.propagation = propagation};
@@ -100,12 +101,12 @@ static int attach_tree(int rootfd, int tree, const char *name, const char *dst, 
 
 /* A recursive bind of a path of the container's mount namespace (a host path, whose copy there
  * is private, or an existing path of the rootfs, for read-only paths). */
-static int bind_in_root(int rootfd, int src_dirfd, const char *src, const char *dst, bool readonly, berth_error_t *err) {
+static int bind_in_root(int rootfd, int src_dirfd, const char *src, const char *dst, uint64_t attrs, berth_error_t *err) {
   int empty = *src ? 0 : AT_EMPTY_PATH;
   const char *name = *src ? src : dst;
   autoclose int tree = open_tree(src_dirfd, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | empty);
   if (tree < 0) return berth_fail(err, errno, "open_tree %s", name);
-  return attach_tree(rootfd, tree, name, dst, readonly, 0, false, err);
+  return attach_tree(rootfd, tree, name, dst, attrs, 0, false, err);
 }
 
 /* ---- user binds and their propagation ---- */
@@ -134,14 +135,14 @@ void rootfs_close_trees(struct monitor_config *cfg) {
  * and never send; private is a private top over slave submounts (Docker's rslave root); the
  * default rprivate clones the container's private copy of the host's mounts. */
 static int user_bind(int rootfd, struct bind_mount *b, berth_error_t *err) {
-  if (b->tree < 0) return bind_in_root(rootfd, AT_FDCWD, b->source, b->destination, b->readonly, err);
+  if (b->tree < 0) return bind_in_root(rootfd, AT_FDCWD, b->source, b->destination, b->readonly ? MOUNT_ATTR_RDONLY : 0, err);
   int rc = 0;
   if (b->propagation != MS_SHARED) {
     struct mount_attr slave = {.propagation = MS_SLAVE};
     if (mount_setattr(b->tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &slave, sizeof slave) < 0) rc = berth_fail(err, errno, "mount_setattr %s slave", b->source);
   }
   unsigned long top = b->propagation == MS_SLAVE || (b->propagation == MS_SHARED && !b->propagation_recursive) ? 0 : b->propagation;
-  if (rc == 0) rc = attach_tree(rootfd, b->tree, b->source, b->destination, b->readonly, top, b->propagation_recursive, err);
+  if (rc == 0) rc = attach_tree(rootfd, b->tree, b->source, b->destination, b->readonly ? MOUNT_ATTR_RDONLY : 0, top, b->propagation_recursive, err);
   close(b->tree);
   b->tree = -1;
   return rc;
@@ -276,7 +277,7 @@ static int mask_paths(int rootfd, berth_error_t *err) {
     autoclose int fd = open_in_root(rootfd, readonly_paths[i], O_PATH | O_NOFOLLOW);
     if (fd == -ENOENT) continue;
     if (fd < 0) return berth_fail(err, -fd, "open %s in rootfs", readonly_paths[i]);
-    int rc = bind_in_root(rootfd, fd, "", readonly_paths[i], true, err);
+    int rc = bind_in_root(rootfd, fd, "", readonly_paths[i], MOUNT_ATTR_RDONLY, err);
     if (rc == -ENOENT) continue;
     if (rc < 0) return rc;
   }
@@ -292,7 +293,9 @@ static int mount_cgroups(const struct monitor_config *cfg, int rootfd, berth_err
   const struct strlist *m = &cfg->cgroup_mounts;
   if (!m->len) return 0;
   const bool ro = !cfg->privileged;
-  if (m->len == 2 && !*m->items[1]) return bind_in_root(rootfd, AT_FDCWD, m->items[0], "/sys/fs/cgroup", ro, err);
+  /* runc's flags for them, from Docker's spec: nosuid, nodev, noexec; read-only unless privileged */
+  const uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | (ro ? MOUNT_ATTR_RDONLY : 0);
+  if (m->len == 2 && !*m->items[1]) return bind_in_root(rootfd, AT_FDCWD, m->items[0], "/sys/fs/cgroup", attrs, err);
   int rc = mount_in_root(rootfd, "tmpfs", "/sys/fs/cgroup", true, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", err);
   if (rc < 0) return rc;
   autoclose int dir = open_in_root(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY);
@@ -301,7 +304,7 @@ static int mount_cgroups(const struct monitor_config *cfg, int rootfd, berth_err
     const char *name = m->items[i + 1];
     char dst[300];
     snprintf(dst, sizeof dst, "/sys/fs/cgroup/%s", name);
-    if ((rc = bind_in_root(rootfd, AT_FDCWD, m->items[i], dst, ro, err)) < 0) return rc;
+    if ((rc = bind_in_root(rootfd, AT_FDCWD, m->items[i], dst, attrs, err)) < 0) return rc;
     if (!strchr(name, ',')) continue;
     char parts[256];
     snprintf(parts, sizeof parts, "%s", name);
@@ -378,7 +381,7 @@ int rootfs_mount_special(struct monitor_config *cfg, berth_error_t *err) {
   rc = mount_in_root(rootfd, "sysfs", "/sys", true, "sysfs", nosuid_all | (cfg->privileged ? 0 : MS_RDONLY), NULL, err);
   if (rc < 0) {
     /* sysfs refuses a mount from a namespace that does not own the netns: show the host's, read-only */
-    if ((rc = bind_in_root(rootfd, AT_FDCWD, "/sys", "/sys", !cfg->privileged, err)) < 0) return rc;
+    if ((rc = bind_in_root(rootfd, AT_FDCWD, "/sys", "/sys", cfg->privileged ? 0 : MOUNT_ATTR_RDONLY, err)) < 0) return rc;
   }
   if ((rc = mount_cgroups(cfg, rootfd, err)) < 0) return rc;
   if ((rc = security_prepare_rootfs(cfg, rootfd, err)) < 0) return rc;
