@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { cgroupMounts, e2eSkipReason, mountsUnder, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { importTestImage } from '../helpers/test-image';
+import Database from 'better-sqlite3';
 
 const skip = e2eSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,6 +105,36 @@ t.test('"live-restore": false stops containers at shutdown', { skip }, async (t)
   t.equal(c.State.Status, 'exited');
   t.equal(c.State.ExitCode, 0, 'stopped with its stop signal, not killed');
   await dockerOk(d, ['rm', 'polite']);
+});
+
+t.test('kill -9 of berthd between a start and its record: the restarted daemon ends that process; the container starts again', { skip }, async (t) => {
+  const d = await startDaemon(t);
+  await importTestImage(d);
+  // a start whose STARTED berthd never recorded: the process runs (autostarted, --network none)
+  // while the database still says created, as when berthd dies between asking and recording
+  await dockerOk(d, ['run', '-d', '--name', 'unrecorded', '--network', 'none', 'busybox', 'sleep', '1000']);
+  const c = await inspect(d, 'unrecorded');
+  const pid = c.State.Pid as number;
+  await d.stop('SIGKILL');
+  const db = new Database(join(d.dataRoot, 'berth.db'));
+  try {
+    const created = { ...c.State, Status: 'created', Running: false, Pid: 0, StartedAt: '0001-01-01T00:00:00Z' };
+    delete created.Health;
+    db.prepare('UPDATE containers SET state = ? WHERE id = ?').run(JSON.stringify(created), c.Id);
+  } finally {
+    db.close();
+  }
+  const alive = (p: number) => { try { process.kill(p, 0); return true; } catch { return false; } };
+  t.ok(alive(pid), 'the process outlived berthd');
+  await d.restart();
+  t.ok(await until(async () => !alive(pid)), 'the restarted daemon ended it');
+  t.equal((await inspect(d, 'unrecorded')).State.Status, 'created');
+  t.same(containerCgroups(d), [], 'its cgroups went with it');
+  await dockerOk(d, ['start', 'unrecorded']);
+  const again = await inspect(d, 'unrecorded');
+  t.equal(again.State.Status, 'running', 'and it starts again');
+  t.not(again.State.Pid, pid);
+  await dockerOk(d, ['rm', '-f', 'unrecorded']);
 });
 
 t.test('kill -9 of berthd during healthchecks and policy restarts: state stays consistent after it', { skip }, async (t) => {

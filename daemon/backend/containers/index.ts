@@ -1351,7 +1351,10 @@ export class Containers {
    */
   async reconcile(readExit: (file: string) => ExitInfo | null): Promise<void> {
     for (const c of this.d.repo.all()) {
-      if (c.state.Status !== 'running' && c.state.Status !== 'paused' && c.state.Status !== 'restarting' && c.state.Status !== 'removing') continue;
+      if (c.state.Status !== 'running' && c.state.Status !== 'paused' && c.state.Status !== 'restarting' && c.state.Status !== 'removing') {
+        await this.endUnrecordedStart(c);
+        continue;
+      }
       const p = this.paths(c.id);
       const live = this.liveOf(c.id);
       const link = await this.d.monitors.reconnect(p.socket);
@@ -1377,6 +1380,34 @@ export class Containers {
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
       if (c.hostConfig.AutoRemove) await this.remove(c.id, { force: true, volumes: true });
     }
+  }
+
+  /**
+   * A start berthd never recorded (it was killed between asking the monitor and STARTED): the
+   * monitor may still be there, its process held before GO or, autostarted, running. The
+   * container is not running as far as anyone was told, so that process is ended (as dockerd
+   * deletes the task of a container it does not know as running) and its cgroups and runtime
+   * files go.
+   */
+  private async endUnrecordedStart(c: ContainerRow): Promise<void> {
+    const p = this.paths(c.id);
+    if (!existsSync(p.socket)) return; // no monitor ever, or it ended and removed its socket
+    const link = await this.d.monitors.reconnect(p.socket);
+    if (link) {
+      const ended = new Promise<void>((resolve) => {
+        link.on('exit', () => resolve());
+        link.on('close', () => resolve());
+      });
+      link.signal(9);
+      link.go(); // a held init dies at once; an autostarted process already runs
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 5000).unref())]);
+      link.close();
+    }
+    this.d.log?.(`container ${c.id.slice(0, 12)}: ended a start that was never recorded (berthd went away during it)`);
+    try { this.d.cgroups.killAll(c.id, c.hostConfig.CgroupParent); } catch { /* no cgroup left */ }
+    try { this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent); } catch { /* already gone */ }
+    await this.d.mounts?.stopped(c.id).catch(() => undefined);
+    await rm(p.run, { recursive: true, force: true });
   }
 
   /** Stops every running container as `docker stop` would (daemon shutdown without live restore). */
