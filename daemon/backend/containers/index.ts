@@ -325,11 +325,14 @@ export class Containers {
     });
   }
 
-  /** The json-file logger's settings; a bad --log-opt fails the start as dockerd's logger does. */
+  /**
+   * The json-file logger's settings from the container's own LogConfig (the daemon's log-opts
+   * were merged into it at create, as dockerd's are: a later daemon.json does not change them);
+   * a bad --log-opt fails the start as dockerd's logger does.
+   */
   private logSettingsOf(c: ContainerRow): LogSettings {
     const type = String(c.hostConfig.LogConfig?.Type ?? 'json-file');
-    // the daemon's log-opts are json-file's (berth's default driver)
-    const cfg = { ...(type === 'json-file' ? this.d.logOpts : {}), ...(c.hostConfig.LogConfig?.Config ?? {}) } as Record<string, string>;
+    const cfg = (c.hostConfig.LogConfig?.Config ?? {}) as Record<string, string>;
     return logSettings(cfg, {
       id: c.id, name: c.name, imageId: c.imageId, imageName: c.imageRef,
       labels: c.config.Labels ?? {}, env: c.config.Env ?? [], command: commandOf(c.config),
