@@ -1,6 +1,5 @@
 // Assembles the engine from the store and the native layer: the Backend the routes call.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../config';
@@ -28,6 +27,7 @@ import { linuxNet } from './networks/linux';
 import { userlandProxy } from './networks/ports';
 import { serveDns } from './networks/dns';
 import { hostNetworks } from './networks/host';
+import { loadAddon } from '../native/binding';
 import { realNativeOps } from '../native/ops';
 import { Builder } from './build';
 import { Registry } from './registry';
@@ -74,7 +74,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   if (existsSync(tmp)) renameSync(tmp, `${tmp}-stale-${randomUUID()}`);
   mkdirSync(tmp, { recursive: true });
   for (const name of readdirSync(config.dataRoot)) {
-    if (name.startsWith('tmp-stale-')) rm(join(config.dataRoot, name), { recursive: true, force: true }).catch(() => undefined);
+    if (name.startsWith('tmp-stale-')) loadAddon().removeTreeAsync(join(config.dataRoot, name)).catch(() => undefined);
   }
   // and so is the exec root's trash (container dirs whose background delete was cut short)
   rmSync(join(config.execRoot, 'trash'), { recursive: true, force: true });
@@ -122,7 +122,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   const build = new Builder({ db, images, registry, containers, tmpDir: tmp, layerOps: defaultLayerOps(), diffOps: defaultDiffOps() });
   await containers.reconcile(readExitFile);
   await containers.applyRestartPolicies();
-  monitorPool.refill();
+  void monitorPool.refill();
   const system = new System(config, engineId(config.dataRoot), {
     containers: () => containers.counts(),
     images: () => images.count(),

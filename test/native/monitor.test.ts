@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import {
-  MonitorClient, spawnMonitor, type MonitorConfig,
+  MonitorClient, MonitorPool, spawnMonitor, type MonitorConfig,
 } from '../../daemon/backend/containers/monitor-client';
 import { collect, type Outcome } from '../helpers/monitor-outcome';
 import { monitorPath, nativeDir } from '../../daemon/native/binding';
@@ -134,6 +134,39 @@ function main(): void {
     t.same(JSON.parse(readFileSync(o.r.cfg.exitFile, 'utf8')), o.exit, 'exit file holds the EXIT record');
     t.notOk(existsSync(`${o.r.cfg.exitFile}.tmp`));
     await settled(t, o.r);
+  });
+
+  t.test('autostart from a standby: no GO; STARTED, output and EXIT on its answer socket, held until release', async (t) => {
+    const pool = new MonitorPool(base);
+    t.teardown(() => pool.close());
+    await pool.refill();
+    const dir = join(base, `c${++seq}`);
+    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, sub), { recursive: true });
+    const cfg: MonitorConfig = {
+      id: seq.toString(16).padStart(64, '0'), socket: join(dir, 'monitor.sock'), log: join(dir, 'json.log'), exitFile: join(dir, 'exit.json'),
+      lowers: [lower], upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), hostname: 'box',
+      args: ['sh', '-c', 'echo out; echo err >&2; exit 5'], env: ['PATH=/bin'], tty: false, openStdin: false, stdinOnce: false, autostart: true,
+    };
+    const spawned = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') }, pool);
+    pids.add(spawned.pid);
+    pids.add(spawned.monitorPid);
+    t.ok(spawned.connection, 'a standby took the request');
+    const client = await MonitorClient.adopt(spawned.connection!, cfg.socket, true);
+    const r: Run = { dir, cfg, pid: spawned.pid, monitorPid: spawned.monitorPid, client };
+    // no GO, no ATTACH: the process runs and exits on its own, and nothing is heard before release
+    for (let i = 0; i < 200 && alive(spawned.pid); i++) await sleep(10);
+    t.notOk(alive(spawned.pid), 'the process ran to its end without GO');
+    const heard: string[] = [];
+    client.on('started', () => heard.push('started'));
+    t.same(heard, [], 'held until release');
+    const done = collect(client);
+    client.release();
+    const o = await done;
+    t.same(heard, ['started']);
+    t.equal(o.stdout, 'out\n', 'stdout from the first byte');
+    t.equal(o.stderr, 'err\n');
+    t.equal(o.exit.exitCode, 5);
+    await settled(t, r);
   });
 
   t.test("sh -c 'exit 3' exits 3; stderr is its own stream", async (t) => {

@@ -249,7 +249,7 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
 export class MonitorPool {
   private readonly idle: Socket[] = [];
   private closed = false;
-  private refilling = false;
+  private refilling: Promise<void> | undefined;
 
   constructor(private readonly execRoot: string, private readonly size = 1, private readonly executable = monitorPath()) {}
 
@@ -260,14 +260,17 @@ export class MonitorPool {
     return sock;
   }
 
-  /** Starts standbys until the pool is full again, off the event loop (the thread pool spawns). */
-  refill(): void {
-    if (this.closed || this.refilling || this.idle.length >= this.size) return;
-    this.refilling = true;
-    void this.spawnOne().then((ok) => {
-      this.refilling = false;
-      if (ok) this.refill();
+  /**
+   * Starts standbys until the pool is full again, off the event loop (the thread pool spawns);
+   * resolves once it is (or a spawn failed). Calling it again meanwhile joins the same work.
+   */
+  refill(): Promise<void> {
+    if (this.closed || this.idle.length >= this.size) return Promise.resolve();
+    this.refilling ??= this.spawnOne().then((ok) => {
+      this.refilling = undefined;
+      return ok ? this.refill() : undefined;
     });
+    return this.refilling;
   }
 
   /** Ends every standby (they see EOF and exit). */
@@ -326,7 +329,7 @@ export async function spawnMonitor(opts: SpawnMonitorOptions, pool?: MonitorPool
     } finally {
       // the next standby once this one has done its work: its exec and loader would compete
       // with the container's set-up for the CPUs
-      if (!opts.refillLater) pool!.refill();
+      if (!opts.refillLater) void pool!.refill();
     }
   }
   // posix_spawn through the addon (vfork: no copy of berthd's page tables, unlike Node's
@@ -334,7 +337,7 @@ export async function spawnMonitor(opts: SpawnMonitorOptions, pool?: MonitorPool
   const addon = loadAddon();
   const { pid: first, fd } = addon.spawn(opts.executable ?? monitorPath(), [mode, configFile], opts.monitorLog);
   reapSoon(addon, first);
-  pool?.refill();
+  void pool?.refill();
   return await readAnswer(new Socket({ fd, readable: true, writable: false }), opts.monitorLog, false);
 }
 

@@ -95,7 +95,8 @@ export class MonitorProcesses implements MonitorLauncher {
     const { monitorPid, connection } = await spawnMonitor({ ...spec, refillLater: true }, this.pool);
     // the next standby once the process has started (or failed) and berthd has answered: spawned
     // earlier, its exec and loader compete for the CPUs with the exec of the container's process
-    const refill = once(() => setImmediate(() => this.pool?.refill()));
+    // (refill does nothing while the pool is full or filling, so a second call costs nothing)
+    const refill = () => setImmediate(() => void this.pool?.refill());
     writeFileSync(pidFile(spec.socket), `${monitorPid}\n`);
     // a standby started the process itself (autostart), its output on this connection
     const autostarted = !!spec.autostart && connection !== undefined;
@@ -106,7 +107,7 @@ export class MonitorProcesses implements MonitorLauncher {
       refill();
       throw err;
     }
-    for (const ev of ['started', 'error', 'exit', 'close'] as const) client.once(ev, refill);
+    for (const ev of ['started', 'error', 'close'] as const) client.once(ev, refill);
     if (!autostarted) client.attach({ stdout: true, stderr: true }); // an autostarted standby attached it already
     if (spec.autostart && !autostarted) client.go(); // a monitor spawned on demand waits for GO
     return client;
@@ -156,14 +157,4 @@ export function readExitFile(file: string): ExitInfo | null {
   } catch {
     return null;
   }
-}
-
-/** fn, run on the first call only. */
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
 }
