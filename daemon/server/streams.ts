@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { ProgressMessage } from '../backend/types';
 import { errorMessage } from '../errors';
-import { frameHeader } from './upgrade';
+import { frame, writeFrameHeader } from './upgrade';
 
 export class JsonMessageStream {
   private res: ServerResponse | undefined;
@@ -97,11 +97,10 @@ export class Coalescer {
     let ok = true;
     if (this.size + need > this.limit) {
       ok = this.flush();
-      if (need > this.limit) return this.res.write(this.framed ? Buffer.concat([frameHeader(stream, data.length), data]) : Buffer.from(data)) && ok;
+      if (need > this.limit) return this.res.write(this.framed ? frame(stream, data) : Buffer.from(data)) && ok;
     }
     if (this.framed) {
-      this.buf.writeUInt32BE(stream << 24, this.size);
-      this.buf.writeUInt32BE(data.length, this.size + 4);
+      writeFrameHeader(this.buf, this.size, stream, data.length);
       this.size += 8;
     }
     data.copy(this.buf, this.size);

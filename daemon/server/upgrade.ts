@@ -130,14 +130,16 @@ export function hijack(request: FastifyRequest, reply: FastifyReply, contentType
 
 /** Docker's 8-byte multiplexing header (stdcopy): stream id, 3 zero bytes, big-endian length. */
 export function frame(stream: 1 | 2, data: Buffer): Buffer {
-  return Buffer.concat([frameHeader(stream, data.length), data]);
+  const out = Buffer.allocUnsafe(8 + data.length);
+  writeFrameHeader(out, 0, stream, data.length);
+  data.copy(out, 8);
+  return out;
 }
 
-export function frameHeader(stream: 1 | 2, length: number): Buffer {
-  const header = Buffer.alloc(8);
-  header[0] = stream;
-  header.writeUInt32BE(length, 4);
-  return header;
+/** That header written into buf at `at` (8 bytes). */
+export function writeFrameHeader(buf: Buffer, at: number, stream: 1 | 2, length: number): void {
+  buf.writeUInt32BE(stream << 24, at); // the stream id, then three zero bytes
+  buf.writeUInt32BE(length, at + 4);
 }
 
 /** The content type of an attach or exec stream: API 1.42+ tells raw (tty) from multiplexed. */
