@@ -317,6 +317,16 @@ async function* rotatedLines(files: Rotated[], since: number): AsyncGenerator<Bu
   }
 }
 
+/** The records `take` makes of lines (null: none for that line). */
+function recordsOf(lines: Buffer[], take: (line: Buffer) => LogRecord | null): LogRecord[] {
+  const batch: LogRecord[] = [];
+  for (const line of lines) {
+    const rec = take(line);
+    if (rec) batch.push(rec);
+  }
+  return batch;
+}
+
 /**
  * Yields the records of the log as it is now, a batch per chunk read (their data may share the
  * chunk's memory). Returns through `end` the byte offset reached in the live file, where a
@@ -335,19 +345,11 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
     }
     return null;
   };
-  const takeAll = (lines: Buffer[]): LogRecord[] => {
-    const batch: LogRecord[] = [];
-    for (const line of lines) {
-      const rec = take(line);
-      if (rec) batch.push(rec);
-    }
-    return batch;
-  };
   // the rotated files older than the live file read below (if it was rotated since it was
   // opened, the ones newer than it are the follower's)
   const live = liveFd !== undefined ? inodeOf(liveFd) : -1n;
   for await (const lines of rotatedLines(rotatedBetween(path, -1n, live), opts.since)) {
-    const batch = takeAll(lines);
+    const batch = recordsOf(lines, take);
     if (batch.length > 0) yield batch;
   }
   // the live file through the descriptor opened with the request: a docker rm meanwhile
@@ -361,7 +363,7 @@ export async function* readLog(path: string, opts: LogOptions, end: { offset: nu
     for await (const chunk of stream) {
       const lines = splitter.push(chunk as Buffer);
       for (const line of lines) consumed += line.length + 1;
-      const batch = takeAll(lines);
+      const batch = recordsOf(lines, take);
       if (batch.length > 0) yield batch;
     }
     end.offset = consumed; // a partial last line is read again by the follower
@@ -402,14 +404,7 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
   const openLive = (): number | undefined => {
     try { return openSync(path, 'r'); } catch { return undefined; }
   };
-  const recordsOf = (lines: Buffer[]): LogRecord[] => {
-    const batch: LogRecord[] = [];
-    for (const line of lines) {
-      const rec = toRecord(line, followOpts);
-      if (rec) batch.push(rec);
-    }
-    return batch;
-  };
+  const take = (line: Buffer) => toRecord(line, followOpts);
   let fd = liveFd;
   let own = false; // whether this follower opened fd (and closes it)
   if (fd === undefined) { fd = openLive(); own = fd !== undefined; offset = 0; }
@@ -427,7 +422,7 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
           const n = await readAt(fd, buf, offset);
           if (n === 0) break;
           offset += n;
-          const batch = recordsOf(splitter.push(buf.subarray(0, n)));
+          const batch = recordsOf(splitter.push(buf.subarray(0, n)), take);
           if (batch.length > 0) yield batch;
         }
       }
@@ -454,11 +449,11 @@ export async function* followLog(path: string, opts: LogOptions, offset: number,
         let handedOver = false;
         try {
           const rest = splitter.end();
-          const last = rest && toRecord(rest, followOpts);
+          const last = rest && take(rest);
           if (last) yield [last];
           const nextIno = inodeOf(next);
           for await (const lines of rotatedLines(rotatedBetween(path, ino, nextIno), followOpts.since)) {
-            const batch = recordsOf(lines);
+            const batch = recordsOf(lines, take);
             if (batch.length > 0) yield batch;
           }
           // on with the new one from its start
