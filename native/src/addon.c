@@ -287,7 +287,7 @@ static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
 struct remove_req {
   napi_async_work work;
   napi_deferred deferred;
-  char path[4096];
+  char path[MAX_PATH_ARG];
   int rc;
   berth_error_t err;
 };

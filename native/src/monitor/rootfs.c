@@ -78,10 +78,9 @@ static int mount_in_root(int rootfd, const char *src, const char *dst, bool dir,
 }
 
 /* Attaches a detached mount tree (open_tree) at dst inside the root, created as a file or a
- * directory like the tree's top, read-only on the whole subtree when asked, then with its
- * propagation (0: left as cloned). Uses the new mount API, so flags that the source mount
- * carries (nosuid, nodev) need no care. */
-/* attrs: MOUNT_ATTR_* flags set on the whole tree (read-only, nosuid ...), 0 for none. */
+ * directory like the tree's top, with `attrs` (MOUNT_ATTR_RDONLY, _NOSUID ...; 0: none) set on
+ * the whole subtree, then with its propagation (0: left as cloned). Uses the new mount API, so
+ * flags the source mount carries (nosuid, nodev) are kept without care. */
 static int attach_tree(int rootfd, int tree, const char *name, const char *dst, uint64_t attrs, unsigned long propagation, bool recursive, berth_error_t *err) {
   struct stat st;
   if (fstat(tree, &st) < 0) return berth_fail(err, errno, "stat %s", name);

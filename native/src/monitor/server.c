@@ -584,7 +584,7 @@ int server_run(const struct monitor_config *cfg, struct container *c, struct jso
     /* autostart: berthd wires nothing before the process runs, so no GO round trip; the
      * output goes to berthd from the first byte */
     if (cfg->autostart) {
-      cl->attach = 3;
+      cl->attach = 1 | 2; /* STDOUT and STDERR, an ATTACH frame's bits */
       do_go(&s);
     }
   }
