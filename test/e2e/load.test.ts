@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { rootfsTar } from '../helpers/test-image';
-import { addsLayerEntries, hidesLayerEntries, makeTar, saveArchive, sha256hex, type SaveImage } from '../helpers/save-archives';
+import { addsLayerEntries, hidesLayer, makeTar, saveArchive, sha256hex, type SaveImage } from '../helpers/save-archives';
 import { chainIds } from '../../daemon/backend/layers/store';
 
 const skip = e2eSkipReason();
@@ -29,7 +29,7 @@ t.teardown(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 async function images(): Promise<SaveImage[]> {
   const rootfs = readFileSync(await rootfsTar());
   const adds = await makeTar([...addsLayerEntries]);
-  const hides = await makeTar([...hidesLayerEntries]);
+  const hides = await hidesLayer();
   return [
     { layers: [rootfs], tags: ['bt-base:latest', 'bt-base:1'] },
     { layers: [rootfs, adds, hides], tags: ['bt-multi:latest'] },

@@ -2,7 +2,7 @@
 // a published port answering on the host's loopback, and two containers on a user network
 // reaching each other by name and alias. Traffic stays between loopback and the test's own
 // containers; the test daemon has its own bridge and 10.x ranges (test/helpers/daemon.ts).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer as createHttpServer, get } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
@@ -33,6 +33,21 @@ async function wgetUntil(from: string, url: string): Promise<string> {
     await new Promise((res) => setTimeout(res, 100));
   }
   return '';
+}
+
+/**
+ * User networks `<prefix>-<a|b|...>-<tag>`, one per subnet, removed at the test's end with the
+ * containers named (which go first).
+ */
+async function userNetworks(t: Test, prefix: string, subnets: string[], containers: string[]): Promise<string[]> {
+  const tag = randomBytes(3).toString('hex');
+  const names = subnets.map((_, i) => `${prefix}-${String.fromCharCode(97 + i)}-${tag}`);
+  t.teardown(async () => {
+    await docker(d, ['rm', '-f', ...containers]);
+    await docker(d, ['network', 'rm', ...names]);
+  });
+  for (const [i, subnet] of subnets.entries()) await dockerOk(d, ['network', 'create', '--subnet', subnet, names[i]!]);
+  return names;
 }
 
 function fetchLocal(port: number): Promise<string> {
@@ -131,14 +146,7 @@ t.test('containers on a user network reach each other by name and alias', { skip
 });
 
 t.test('networks are isolated from each other; a live connect (--ip, --alias) joins one, disconnect leaves it', { skip }, async (t) => {
-  const tag = randomBytes(3).toString('hex');
-  const [a, b] = [`bt-iso-a-${tag}`, `bt-iso-b-${tag}`];
-  await dockerOk(d, ['network', 'create', '--subnet', '10.252.12.0/24', a]);
-  await dockerOk(d, ['network', 'create', '--subnet', '10.252.13.0/24', b]);
-  t.teardown(async () => {
-    await docker(d, ['rm', '-f', 'bt-iso-srv', 'bt-iso-cli', 'bt-iso-peer']);
-    await docker(d, ['network', 'rm', a, b]);
-  });
+  const [a, b] = await userNetworks(t, 'bt-iso', ['10.252.12.0/24', '10.252.13.0/24'], ['bt-iso-srv', 'bt-iso-cli', 'bt-iso-peer']) as [string, string];
   await dockerOk(d, ['run', '-d', '--name', 'bt-iso-srv', '--network', a, '--ip', '10.252.12.10', 'busybox', ...httpd]);
   await dockerOk(d, ['run', '-d', '--name', 'bt-iso-cli', '--network', b, 'busybox', 'sleep', '120']);
   await dockerOk(d, ['run', '-d', '--name', 'bt-iso-peer', '--network', a, 'busybox', 'sleep', '120']);
@@ -228,14 +236,7 @@ t.test('--internal: containers reach each other by name, but no default route, n
 });
 
 t.test('127.0.0.11 keeps answering with the names of the networks a container is on after it left its first', { skip }, async (t) => {
-  const tag = randomBytes(3).toString('hex');
-  const [first, second] = [`bt-mv-a-${tag}`, `bt-mv-b-${tag}`];
-  await dockerOk(d, ['network', 'create', '--subnet', '10.252.24.0/24', first]);
-  await dockerOk(d, ['network', 'create', '--subnet', '10.252.25.0/24', second]);
-  t.teardown(async () => {
-    await docker(d, ['rm', '-f', 'bt-mv-srv', 'bt-mv-cli']);
-    await docker(d, ['network', 'rm', first, second]);
-  });
+  const [first, second] = await userNetworks(t, 'bt-mv', ['10.252.24.0/24', '10.252.25.0/24'], ['bt-mv-srv', 'bt-mv-cli']) as [string, string];
   await dockerOk(d, ['run', '-d', '--name', 'bt-mv-srv', '--network', second, '--ip', '10.252.25.7', 'busybox', 'sleep', '120']);
   await dockerOk(d, ['run', '-d', '--name', 'bt-mv-cli', '--network', first, 'busybox', 'sleep', '120']);
   await dockerOk(d, ['network', 'connect', second, 'bt-mv-cli']);

@@ -11,7 +11,7 @@ import * as tar from 'tar-stream';
 import { e2eSkipReason, startDaemon, type Daemon } from '../helpers/daemon';
 import { docker, dockerOk } from '../helpers/docker';
 import { rootfsTar } from '../helpers/test-image';
-import { addsLayerEntries, hidesLayerEntries, makeTar, saveArchive, type SaveImage } from '../helpers/save-archives';
+import { addsLayerEntries, hidesLayer, makeTar, saveArchive, type SaveImage } from '../helpers/save-archives';
 
 const skip = e2eSkipReason();
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -27,7 +27,7 @@ async function images(): Promise<SaveImage[]> {
     { name: 'opt/hard', body: 'linked\n' },
     { name: 'opt/hard2', type: 'link', linkname: 'opt/hard' },
   ]);
-  const hides = await makeTar([...hidesLayerEntries]);
+  const hides = await hidesLayer();
   return [
     { layers: [rootfs], tags: ['bt-base:latest', 'bt-base:1'] },
     { layers: [rootfs, adds, hides], tags: ['bt-multi:latest'] },

@@ -18,16 +18,6 @@ export const addsLayerEntries: readonly TarEntry[] = [
     { name: 'opt/data/b', body: 'b\n' },
 ];
 
-/** Their third: /etc/deleted whited out, /kept added, /opt/data made opaque with only c in it. */
-export const hidesLayerEntries: readonly TarEntry[] = [
-  { name: 'etc/', type: 'directory', mode: 0o755 },
-  { name: 'etc/.wh.deleted', body: '' },
-  { name: 'kept', body: 'kept\n' },
-  { name: 'opt/', type: 'directory', mode: 0o755 },
-  { name: 'opt/data/', type: 'directory', mode: 0o755 },
-  { name: 'opt/data/.wh..wh..opq', body: '' },
-  { name: 'opt/data/c', body: 'c\n' },
-];
 
 export interface SaveImage {
   /** Uncompressed layer tars, bottom first. */
@@ -202,21 +192,30 @@ export function baseLayer(): Promise<Buffer> {
   ]);
 }
 
+const whiteoutEntries: readonly TarEntry[] = [
+  { name: 'etc/', type: 'directory', mode: 0o755 },
+  { name: 'etc/.wh.deleted', body: '' },
+  { name: 'kept', body: 'kept\n' },
+];
+
+const opaqueEntries: readonly TarEntry[] = [
+  { name: 'opt/', type: 'directory', mode: 0o755 },
+  { name: 'opt/data/', type: 'directory', mode: 0o755 },
+  { name: 'opt/data/.wh..wh..opq', body: '' },
+  { name: 'opt/data/c', body: 'c\n' },
+];
+
 /** Deletes etc/deleted (a .wh. whiteout), adds /kept. */
 export function whiteoutLayer(): Promise<Buffer> {
-  return makeTar([
-    { name: 'etc/', type: 'directory', mode: 0o755 },
-    { name: 'etc/.wh.deleted', body: '' },
-    { name: 'kept', body: 'kept\n' },
-  ]);
+  return makeTar([...whiteoutEntries]);
 }
 
 /** Makes opt/data opaque (.wh..wh..opq) with one new file c. */
 export function opaqueLayer(): Promise<Buffer> {
-  return makeTar([
-    { name: 'opt/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/', type: 'directory', mode: 0o755 },
-    { name: 'opt/data/.wh..wh..opq', body: '' },
-    { name: 'opt/data/c', body: 'c\n' },
-  ]);
+  return makeTar([...opaqueEntries]);
+}
+
+/** Both in one layer (the e2e images' third over the test rootfs and addsLayerEntries). */
+export function hidesLayer(): Promise<Buffer> {
+  return makeTar([...whiteoutEntries, ...opaqueEntries]);
 }
