@@ -82,6 +82,21 @@ t.test('--rm: the removed wait answers after the container is gone', async (t) =
   t.same(r.events.map((e) => e.Action), ['create', 'start', 'die', 'destroy']);
 });
 
+t.test('--rm: a wait that comes only after the removal (dockerode\'s run waits after start) still gets the exit code', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('late', { Image: 'busybox', Cmd: ['exit', '7'], HostConfig: { AutoRemove: true } });
+  const removed = r.containers.waitFor(Id, 'removed');
+  await r.containers.start(Id);
+  await removed;
+  t.throws(() => r.containers.find(Id), { message: `No such container: ${Id}` }, 'gone');
+  for (const ref of [Id, Id.slice(0, 12), 'late', '/late']) {
+    t.same(await r.containers.waitFor(ref, 'not-running'), { StatusCode: 7, Error: null }, `wait ${ref}`);
+  }
+  t.same(await r.containers.waitFor(Id, 'next-exit'), { StatusCode: 7, Error: null });
+  t.throws(() => r.containers.waitFor('never-was', 'not-running'), { message: 'No such container: never-was' }, 'another name is still a 404');
+});
+
 t.test('start of a running container and stop of a stopped one are 304', async (t) => {
   const r = rig();
   t.teardown(r.close);

@@ -167,8 +167,17 @@ const freshState = (): ContainerState => ({
 
 const nameConflict = (n: string, other: string) => new Conflict(`Conflict. The container name "/${n}" is already in use by container "${other}". You have to remove (or rename) that container to be able to reuse that name.`);
 
+/** How long a --rm container's exit code is kept for waits that come after its removal. */
+const AUTO_REMOVED_KEPT_MS = 10_000;
+
 export class Containers {
   private readonly live = new Map<string, Live>();
+  /**
+   * Containers --rm removed at their exit in the last seconds (id → name and exit code): a client
+   * that waits only after its start returned (dockerode's run does) still gets the exit code
+   * instead of a 404, as it does from dockerd, whose removal comes later than berth's.
+   */
+  private readonly autoRemoved = new Map<string, { name: string; exitCode: number; at: number }>();
 
   constructor(private readonly d: ContainersDeps) {}
 
@@ -591,12 +600,31 @@ export class Containers {
       return;
     }
     if (c.hostConfig.AutoRemove) {
+      // kept first: the removal answers the waits for it, and a client may wait again right then
+      // (consulted only once the container is gone)
+      this.rememberAutoRemoved(c, code);
       try {
         await this.remove(id, { force: true, volumes: true });
       } catch (err) {
         this.d.log?.(`auto-remove of ${id}: ${errorMessage(err)}`);
       }
     }
+  }
+
+  private rememberAutoRemoved(c: ContainerRow, exitCode: number): void {
+    const now = Date.now();
+    for (const [id, r] of this.autoRemoved) if (now - r.at > AUTO_REMOVED_KEPT_MS) this.autoRemoved.delete(id);
+    this.autoRemoved.set(c.id, { name: c.name, exitCode, at: now });
+  }
+
+  /** The exit code of a container --rm removed in the last seconds, by ID, ID prefix or name. */
+  private recentlyAutoRemoved(ref: string): number | undefined {
+    const name = ref.replace(/^\//, '');
+    const now = Date.now();
+    for (const [id, r] of this.autoRemoved) {
+      if (now - r.at <= AUTO_REMOVED_KEPT_MS && (id.startsWith(ref) || r.name === name)) return r.exitCode;
+    }
+    return undefined;
   }
 
   // ---- stop / kill / restart ------------------------------------------------------------
@@ -730,7 +758,15 @@ export class Containers {
    * flushes its headers before awaiting it.
    */
   waitFor(ref: string, condition: WaitCondition): Promise<WaitResult> {
-    const c = this.find(ref);
+    let c: ContainerRow;
+    try {
+      c = this.find(ref);
+    } catch (err) {
+      // gone with --rm a moment ago: it has exited (and been removed), whatever the condition
+      const code = err instanceof NotFound && ref.length > 0 ? this.recentlyAutoRemoved(ref) : undefined;
+      if (code === undefined) throw err;
+      return Promise.resolve({ StatusCode: code, Error: null });
+    }
     const live = this.liveOf(c.id);
     const wrap = (p: Promise<number>) => p.then((code) => ({ StatusCode: code, Error: null }));
     switch (condition) {
