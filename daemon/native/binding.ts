@@ -63,6 +63,8 @@ export interface RawAddon {
   linkDelete(name: string): void;
   /** waitpid(pid, WNOHANG): the wait status once exited, null while it runs. */
   reap(pid: number): number | null;
+  /** A standby forked by the monitor spawner on spawnerFd (berth_spawner_request): its socket's fd. */
+  spawnerRequest(spawnerFd: number): number;
   lockFile(path: string): number;
   /** sd_notify(3): one datagram `state` to $NOTIFY_SOCKET (a path or an @abstract name). */
   sdNotify(socketPath: string, state: string): void;

@@ -383,6 +383,20 @@ static napi_value js_default_route(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* spawnerRequest(spawnerFd) -> fd: berth_spawner_request (a standby forked by the spawner). */
+static napi_value js_spawner_request(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  NEED(1);
+  int64_t fd;
+  if (get_int(env, argv[0], &fd, "spawnerRequest: fd must be a number") < 0) return NULL;
+  berth_error_t err = {0};
+  int standby_fd;
+  if (berth_spawner_request((int)fd, &standby_fd, &err) < 0) return throw_berth(env, &err);
+  napi_value out;
+  napi_create_int32(env, standby_fd, &out);
+  return out;
+}
+
 /* reap(pid) -> exit status (number, as waitpid reports it) or null while it runs. */
 static napi_value js_reap(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -1028,6 +1042,7 @@ NAPI_MODULE_INIT() {
       FN("linkDelete", js_link_delete),
       FN("defaultRoute", js_default_route),
       FN("reap", js_reap),
+      FN("spawnerRequest", js_spawner_request),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +39,36 @@ pid_t berth_spawn(const char *path, char *const argv[], const char *stderr_path,
   fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
   *stdout_fd = p[0];
   return pid;
+}
+
+int berth_spawner_request(int spawner_fd, int *standby_fd, berth_error_t *err) {
+  int p[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) return berth_fail(err, errno, "socketpair");
+  char byte = 'S';
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } u;
+  memset(&u, 0, sizeof u);
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &p[1], sizeof(int));
+  ssize_t n;
+  do n = sendmsg(spawner_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  int saved = errno;
+  close(p[1]);
+  if (n != 1) {
+    close(p[0]);
+    return berth_fail(err, n < 0 ? saved : EPIPE, "request to the monitor spawner");
+  }
+  fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+  *standby_fd = p[0];
+  return 0;
 }
 
 int berth_reap(pid_t pid, int *status, berth_error_t *err) {

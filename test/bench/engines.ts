@@ -75,13 +75,18 @@ export async function startBerth(): Promise<Engine> {
       env: d.env,
       processes() {
         const procs = allProcs();
-        // the standby monitor berthd keeps ahead of the next start (no container yet) is
-        // berth's memory, but not a per-container helper
+        // the standby monitor berthd keeps ahead of the next start (no container yet) and the
+        // spawner that forks standbys are berth's memory, but not per-container helpers
         const monitors = monitorsUnder(d.dir);
-        const idle = monitors.filter((pid) => childrenOf([pid], procs).length === 0
-          && (procs.find((p) => p.pid === pid)?.cmdline ?? []).includes('standby'));
-        const helpers = monitors.filter((pid) => !idle.includes(pid));
-        return { daemons: [{ role: 'berthd', pid: d.pid }, ...idle.map((pid) => ({ role: 'standby monitor', pid }))], helpers, inits: childrenOf(helpers, procs) };
+        const argsOf = (pid: number) => procs.find((p) => p.pid === pid)?.cmdline ?? [];
+        const spawners = monitors.filter((pid) => argsOf(pid).includes('spawner'));
+        const idle = monitors.filter((pid) => childrenOf([pid], procs).length === 0 && argsOf(pid).includes('standby'));
+        const helpers = monitors.filter((pid) => !idle.includes(pid) && !spawners.includes(pid));
+        return {
+          daemons: [{ role: 'berthd', pid: d.pid }, ...spawners.map((pid) => ({ role: 'monitor spawner', pid })), ...idle.map((pid) => ({ role: 'standby monitor', pid }))],
+          helpers,
+          inits: childrenOf(helpers, procs),
+        };
       },
       output: () => d.output(),
       stop,

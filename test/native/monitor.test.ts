@@ -169,6 +169,29 @@ function main(): void {
     await settled(t, r);
   });
 
+  t.test('standbys are forked by one spawner, named standby; they end with the pool, and so does it', async (t) => {
+    const own = join(base, `pool${++seq}`);
+    mkdirSync(own);
+    const pool = new MonitorPool(own, 2);
+    t.teardown(() => pool.close());
+    await pool.refill();
+    const mine = () => monitorsOf(own);
+    // the pool is full once the requests are sent; the spawner forks when it reads them
+    for (let i = 0; i < 200 && mine().length < 3; i++) await sleep(10);
+    const procs = mine();
+    for (const p of procs) pids.add(p.pid);
+    const spawners = procs.filter((p) => p.args[1] === 'spawner');
+    const standbys = procs.filter((p) => p.args[1] === 'standby');
+    t.equal(spawners.length, 1, 'one spawner');
+    t.equal(standbys.length, 2, 'two standbys');
+    t.same(standbys.map((p) => p.ppid), [spawners[0]!.pid, spawners[0]!.pid], 'both its children');
+    t.same(standbys[0]!.args, [monitorPath(), 'standby', own], "a standby's command line, as a spawned one's");
+    pool.close();
+    for (let i = 0; i < 200 && mine().length > 0; i++) await sleep(10);
+    t.same(mine(), [], 'the spawner and its standbys are gone');
+    for (const p of procs) pids.delete(p.pid);
+  });
+
   t.test("sh -c 'exit 3' exits 3; stderr is its own stream", async (t) => {
     const o = await run(['sh', '-c', 'echo out; echo err >&2; exit 3']);
     t.equal(o.exit.exitCode, 3);
@@ -321,6 +344,22 @@ function main(): void {
     const socks = readdirSync(base, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.sock'));
     t.same(socks, [], 'no sockets');
   });
+}
+
+/** berth-monitor processes whose last argument is `root` (a pool's exec root). */
+function monitorsOf(root: string): Array<{ pid: number; ppid: number; args: string[] }> {
+  const out: Array<{ pid: number; ppid: number; args: string[] }> = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').slice(0, -1);
+      if (args[0] !== monitorPath() || args[args.length - 1] !== root) continue;
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      out.push({ pid: Number(name), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), args });
+    } catch { /* gone */ }
+  }
+  return out;
 }
 
 function alive(pid: number): boolean {

@@ -241,15 +241,19 @@ export function encodeMonitorConfig(cfg: MonitorConfig): Buffer {
 
 /**
  * Monitors started ahead of need (`berth-monitor standby`, MONITOR-PROTOCOL.md "Standby"), so a
- * container start does not wait for posix_spawn, the dynamic loader and the monitor's detaching
- * fork. Each standby serves exactly one container or exec and nothing else: it holds no state of
- * its own until its request comes, and it exits at once if berthd goes away (EOF). One is kept
- * by default; a start that finds none spawns a monitor as before.
+ * container start does not wait for a monitor's start. Each standby serves exactly one container
+ * or exec and nothing else: it holds no state of its own until its request comes, and it exits
+ * at once if berthd goes away (EOF). One is kept by default; a start that finds none spawns a
+ * monitor as before. The standbys are forked by one long-lived `berth-monitor spawner` (much
+ * cheaper than a spawn: no exec, no C library start-up); without it, each is spawned.
  */
 export class MonitorPool {
   private readonly idle: Socket[] = [];
   private closed = false;
   private refilling: Promise<void> | undefined;
+  /** Our end of the spawner's socket (`berth-monitor spawner`), once it runs. */
+  private spawner: number | undefined;
+  private spawnerStarting: Promise<number | undefined> | undefined;
 
   constructor(private readonly execRoot: string, private readonly size = 1, private readonly executable = monitorPath()) {}
 
@@ -273,22 +277,67 @@ export class MonitorPool {
     return this.refilling;
   }
 
-  /** Ends every standby (they see EOF and exit). */
+  /** Ends every standby (they see EOF and exit), and the spawner. */
   close(): void {
     this.closed = true;
     for (const sock of this.idle.splice(0)) sock.destroy();
+    if (this.spawner !== undefined) this.dropSpawner(this.spawner);
+  }
+
+  /** The spawner's socket, the spawner started on first use; undefined when it cannot be. */
+  private spawnerFd(): Promise<number | undefined> {
+    if (this.spawner !== undefined) return Promise.resolve(this.spawner);
+    this.spawnerStarting ??= (async () => {
+      const addon = loadAddon();
+      try {
+        const s = await addon.spawnAsync(this.executable, ['spawner', this.execRoot], `${this.execRoot}/monitor-standby.log`, true);
+        reapSoon(addon, s.pid);
+        if (this.closed) {
+          addon.closeFd(s.fd);
+          return undefined;
+        }
+        this.spawner = s.fd;
+        return s.fd;
+      } catch {
+        return undefined;
+      } finally {
+        this.spawnerStarting = undefined;
+      }
+    })();
+    return this.spawnerStarting;
+  }
+
+  /** Closes our end: the spawner sees EOF and exits (its standbys live on). */
+  private dropSpawner(fd: number): void {
+    if (this.spawner === fd) this.spawner = undefined;
+    try { loadAddon().closeFd(fd); } catch { /* already closed */ }
+  }
+
+  /** A new standby's socket: forked by the spawner (a second spawner if the first is gone), else spawned. */
+  private async standbySocket(): Promise<number | undefined> {
+    const addon = loadAddon();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const spawner = await this.spawnerFd();
+      if (spawner === undefined) break;
+      try {
+        return addon.spawnerRequest(spawner);
+      } catch {
+        this.dropSpawner(spawner);
+      }
+    }
+    try {
+      const spawned = await addon.spawnAsync(this.executable, ['standby', this.execRoot], `${this.execRoot}/monitor-standby.log`, true);
+      reapSoon(addon, spawned.pid);
+      return spawned.fd;
+    } catch {
+      return undefined; // a start spawns its own monitor, and says why if that fails too
+    }
   }
 
   private async spawnOne(): Promise<boolean> {
-    const addon = loadAddon();
-    let spawned: { pid: number; fd: number };
-    try {
-      spawned = await addon.spawnAsync(this.executable, ['standby', this.execRoot], `${this.execRoot}/monitor-standby.log`, true);
-    } catch {
-      return false; // a start spawns its own monitor, and says why if that fails too
-    }
-    reapSoon(addon, spawned.pid);
-    const sock = new Socket({ fd: spawned.fd, readable: true, writable: true });
+    const fd = await this.standbySocket();
+    if (fd === undefined) return false;
+    const sock = new Socket({ fd, readable: true, writable: true });
     if (this.closed) {
       sock.destroy();
       return false;

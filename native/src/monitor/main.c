@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "config.h"
@@ -144,6 +145,62 @@ static int standby(void) {
   return 1;
 }
 
+/* The socket of a spawner's request (a byte with one fd, SCM_RIGHTS), or -1 and whatever else
+ * came closed. */
+static int request_socket(const struct msghdr *m) {
+  int fd = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < n; i++) {
+      int got;
+      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      if (fd < 0) fd = got;
+      else close(got);
+    }
+  }
+  return fd;
+}
+
+/* Spawner: berthd starts one with stdin and stdout one end of a socketpair, and sends it a byte
+ * with a socket (SCM_RIGHTS) for each standby it wants; the spawner forks a standby whose stdin
+ * and stdout are that socket. A fork of this small process costs far less than a spawn of the
+ * executable: no exec, and no start-up of the static C library, whose probing of the CPU (a few
+ * hundred cpuid instructions) is slow under a hypervisor. EOF ends it; its standbys live on.
+ * `name` is argv[1], renamed "standby" in each child, as a spawned standby's is. */
+static int spawner(char *name) {
+  signal(SIGCHLD, SIG_IGN); /* the kernel reaps the standbys that end while it lives */
+  for (;;) {
+    char byte;
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(4 * sizeof(int))];
+    } u;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t n = recvmsg(0, &m, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    int fd = request_socket(&m);
+    if (fd < 0) {
+      fprintf(stderr, "berth-monitor: spawner: a request without a socket\n");
+      continue;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+      signal(SIGCHLD, SIG_DFL);
+      setsid();
+      if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0) _exit(1);
+      close(fd);
+      memcpy(name, "standby", sizeof "standby" - 1);
+      return standby();
+    }
+    /* a failed fork closes the socket unanswered: berthd drops that standby (EOF) */
+    if (pid < 0) fprintf(stderr, "berth-monitor: spawner: fork: %s\n", strerror(errno));
+    close(fd);
+  }
+}
+
 int main(int argc, char **argv) {
   /* whatever berthd's process leaked to us must not reach the container */
   close_range(3, ~0U, 0);
@@ -169,7 +226,9 @@ int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "exec")) return run(argv[2], true, false);
   /* the second argument (berthd's exec root) only tells whose standby this is */
   if (argc == 3 && !strcmp(argv[1], "standby")) return standby();
-  fprintf(stderr, "usage: berth-monitor container|exec CONFIG_FILE | standby EXEC_ROOT\n");
-  report("error usage: berth-monitor container|exec CONFIG_FILE | standby EXEC_ROOT");
+  /* "spawner" has as many letters as "standby", which its children become */
+  if (argc == 3 && !strcmp(argv[1], "spawner")) return spawner(argv[1]);
+  fprintf(stderr, "usage: berth-monitor container|exec CONFIG_FILE | standby|spawner EXEC_ROOT\n");
+  report("error usage: berth-monitor container|exec CONFIG_FILE | standby|spawner EXEC_ROOT");
   return 2;
 }
