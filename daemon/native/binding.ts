@@ -89,6 +89,10 @@ export interface RawAddon {
   cgroupFreeze(layout: RawCgroupLayout, name: string, frozen: boolean): void;
   cgroupKillAll(layout: RawCgroupLayout, name: string, signal: number): number;
   cgroupDestroy(layout: RawCgroupLayout, name: string): void;
+  /** cgroupCreate, cgroupSetDevices and cgroupSetLimits on the thread pool (name: the new cgroup's); a failure removes it. */
+  cgroupCreateAsync(layout: RawCgroupLayout, parent: string, id: string, name: string, privileged: boolean, rules: string[],
+    limits: Record<string, number | string | null | undefined>): Promise<{ procs: string[]; oomFile: string | null }>;
+  cgroupDestroyAsync(layout: RawCgroupLayout, name: string): Promise<void>;
   cgroupOomKillCount(file: string): number;
   // confined to a root fd (fsroot.h); flags: 1 follow the last component, 2 no mount crossing
   fsrootOpen(dir: string): number;

@@ -124,6 +124,13 @@ export interface NativeOps {
   cgroupKillAll(name: string, signal: Signal): number;
   /** Removes the cgroup from every hierarchy; a missing one is fine. Also for a parent. */
   cgroupDestroy(name: string): void;
+  /**
+   * cgroupCreate then cgroupSetLimits, on the thread pool (a dozen cgroupfs operations the event
+   * loop need not wait for); a failure removes what was made.
+   */
+  cgroupCreateAsync(parent: string, id: string, opts: { privileged?: boolean; deviceRules?: string[]; limits: CgroupLimits }): Promise<CgroupPaths>;
+  /** cgroupDestroy on the thread pool. */
+  cgroupDestroyAsync(name: string): Promise<void>;
   /** The "oom_kill N" counter in CgroupPaths.oomFile. */
   oomKillCount(file: string): number;
 
@@ -224,6 +231,12 @@ class AddonNativeOps implements NativeOps {
     return this.addon.cgroupKillAll(this.raw(), name, signalNumber(signal));
   }
   cgroupDestroy(name: string): void { this.addon.cgroupDestroy(this.raw(), name); }
+  async cgroupCreateAsync(parent: string, id: string, opts: { privileged?: boolean; deviceRules?: string[]; limits: CgroupLimits }): Promise<CgroupPaths> {
+    const name = cgroupName(parent, id);
+    const created = await this.addon.cgroupCreateAsync(this.raw(), parent, id, name, opts.privileged ?? false, opts.deviceRules ?? [], { ...opts.limits });
+    return { name, ...created };
+  }
+  cgroupDestroyAsync(name: string): Promise<void> { return this.addon.cgroupDestroyAsync(this.raw(), name); }
   oomKillCount(file: string): number { return this.addon.cgroupOomKillCount(file); }
 
   fsrootOpen(dir: string): number { return this.addon.fsrootOpen(dir); }
@@ -490,6 +503,22 @@ export class RecordingNativeOps implements NativeOps {
       if (other.startsWith(`${name}/`)) throw nativeError('EBUSY', `rmdir ${name}`);
     this.cgroups.delete(name);
   }
+  /** The sync calls in turn, so the record reads as it would for them. */
+  async cgroupCreateAsync(parent: string, id: string, opts: { privileged?: boolean; deviceRules?: string[]; limits: CgroupLimits }): Promise<CgroupPaths> {
+    const paths = this.cgroupCreate(parent, id, opts);
+    try {
+      this.cgroupSetLimits(paths.name, opts.limits);
+    } catch (err) {
+      this.cgroupDestroy(paths.name);
+      throw err;
+    }
+    return paths;
+  }
+
+  async cgroupDestroyAsync(name: string): Promise<void> {
+    this.cgroupDestroy(name);
+  }
+
 
   oomKillCount(file: string): number {
     this.record('oomKillCount', [file]);

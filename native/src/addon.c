@@ -41,7 +41,8 @@ static const char *errno_code(int e) {
 }
 
 /* Throws a JS Error carrying message, code (errno name) and errno. */
-static napi_value throw_berth(napi_env env, const berth_error_t *err) {
+/* An Error for err, with `code` (errno name) and `errno`. */
+static napi_value berth_error_value(napi_env env, const berth_error_t *err) {
   napi_value msg, e, code, no;
   napi_create_string_utf8(env, err->msg, NAPI_AUTO_LENGTH, &msg);
   napi_create_error(env, NULL, msg, &e);
@@ -49,7 +50,11 @@ static napi_value throw_berth(napi_env env, const berth_error_t *err) {
   napi_create_int32(env, err->code, &no);
   napi_set_named_property(env, e, "code", code);
   napi_set_named_property(env, e, "errno", no);
-  napi_throw(env, e);
+  return e;
+}
+
+static napi_value throw_berth(napi_env env, const berth_error_t *err) {
+  napi_throw(env, berth_error_value(env, err));
   return NULL;
 }
 
@@ -641,17 +646,7 @@ static napi_value js_cgroup_detect(napi_env env, napi_callback_info info) {
   return layout_to_js(env, &l);
 }
 
-static napi_value js_cgroup_create(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  NEED(3);
-  berth_cgroup_layout_t l;
-  char parent[MAX_PATH_ARG], id[MAX_PATH_ARG];
-  if (layout_from_js(env, argv[0], &l) < 0) return NULL;
-  if (get_string(env, argv[1], parent, sizeof parent) < 0 || get_string(env, argv[2], id, sizeof id) < 0) return NULL;
-  cleanup_free berth_cgroup_paths_t *paths = malloc(sizeof *paths);
-  if (!paths) return NULL;
-  berth_error_t err = {0};
-  if (berth_cgroup_create(&l, parent, id, paths, &err) < 0) return throw_berth(env, &err);
+static napi_value cgroup_paths_to_js(napi_env env, const berth_cgroup_paths_t *paths) {
   napi_value out, procs;
   napi_create_object(env, &out);
   napi_create_array(env, &procs);
@@ -663,6 +658,20 @@ static napi_value js_cgroup_create(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "procs", procs);
   set_str(env, out, "oomFile", paths->oom_file[0] ? paths->oom_file : NULL);
   return out;
+}
+
+static napi_value js_cgroup_create(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  NEED(3);
+  berth_cgroup_layout_t l;
+  char parent[MAX_PATH_ARG], id[MAX_PATH_ARG];
+  if (layout_from_js(env, argv[0], &l) < 0) return NULL;
+  if (get_string(env, argv[1], parent, sizeof parent) < 0 || get_string(env, argv[2], id, sizeof id) < 0) return NULL;
+  cleanup_free berth_cgroup_paths_t *paths = malloc(sizeof *paths);
+  if (!paths) return NULL;
+  berth_error_t err = {0};
+  if (berth_cgroup_create(&l, parent, id, paths, &err) < 0) return throw_berth(env, &err);
+  return cgroup_paths_to_js(env, paths);
 }
 
 /* The arguments every call on an existing cgroup starts with: the layout and the cgroup's name. */
@@ -682,28 +691,33 @@ static int limit_int(napi_env env, napi_value obj, const char *name, int64_t *ou
   return get_int(env, v, out, what);
 }
 
+/* The limits object (HostConfig names) into lim; cpus and mems (256 bytes each) hold the cpuset strings. */
+static int limits_from_js(napi_env env, napi_value o, berth_cgroup_limits_t *lim, char *cpus, char *mems) {
+  berth_cgroup_limits_init(lim);
+  if (limit_int(env, o, "Memory", &lim->memory) < 0 || limit_int(env, o, "MemorySwap", &lim->memory_swap) < 0 ||
+      limit_int(env, o, "MemoryReservation", &lim->memory_reservation) < 0 ||
+      limit_int(env, o, "OomKillDisable", &lim->oom_kill_disable) < 0 ||
+      limit_int(env, o, "NanoCpus", &lim->nano_cpus) < 0 || limit_int(env, o, "CpuQuota", &lim->cpu_quota) < 0 ||
+      limit_int(env, o, "CpuPeriod", &lim->cpu_period) < 0 || limit_int(env, o, "CpuShares", &lim->cpu_shares) < 0 ||
+      limit_int(env, o, "PidsLimit", &lim->pids_limit) < 0 || limit_int(env, o, "BlkioWeight", &lim->blkio_weight) < 0)
+    return -1;
+  napi_value v;
+  if ((v = get_prop(env, o, "CpusetCpus")) && !is_nullish(env, v)) {
+    if (get_string(env, v, cpus, 256) < 0) return -1;
+    lim->cpuset_cpus = cpus;
+  }
+  if ((v = get_prop(env, o, "CpusetMems")) && !is_nullish(env, v)) {
+    if (get_string(env, v, mems, 256) < 0) return -1;
+    lim->cpuset_mems = mems;
+  }
+  return 0;
+}
+
 static napi_value js_cgroup_set_limits(napi_env env, napi_callback_info info) {
   CGROUP_ARGS(3);
   char cpus[256] = "", mems[256] = "";
   berth_cgroup_limits_t lim;
-  berth_cgroup_limits_init(&lim);
-  napi_value o = argv[2];
-  if (limit_int(env, o, "Memory", &lim.memory) < 0 || limit_int(env, o, "MemorySwap", &lim.memory_swap) < 0 ||
-      limit_int(env, o, "MemoryReservation", &lim.memory_reservation) < 0 ||
-      limit_int(env, o, "OomKillDisable", &lim.oom_kill_disable) < 0 ||
-      limit_int(env, o, "NanoCpus", &lim.nano_cpus) < 0 || limit_int(env, o, "CpuQuota", &lim.cpu_quota) < 0 ||
-      limit_int(env, o, "CpuPeriod", &lim.cpu_period) < 0 || limit_int(env, o, "CpuShares", &lim.cpu_shares) < 0 ||
-      limit_int(env, o, "PidsLimit", &lim.pids_limit) < 0 || limit_int(env, o, "BlkioWeight", &lim.blkio_weight) < 0)
-    return NULL;
-  napi_value v;
-  if ((v = get_prop(env, o, "CpusetCpus")) && !is_nullish(env, v)) {
-    if (get_string(env, v, cpus, sizeof cpus) < 0) return NULL;
-    lim.cpuset_cpus = cpus;
-  }
-  if ((v = get_prop(env, o, "CpusetMems")) && !is_nullish(env, v)) {
-    if (get_string(env, v, mems, sizeof mems) < 0) return NULL;
-    lim.cpuset_mems = mems;
-  }
+  if (limits_from_js(env, argv[2], &lim, cpus, mems) < 0) return NULL;
   berth_error_t err = {0};
   if (berth_cgroup_set_limits(&l, name, &lim, &err) < 0) return throw_berth(env, &err);
   return undefined(env);
@@ -771,34 +785,120 @@ static napi_value js_cgroup_destroy(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* privileged (a boolean) and rules (an array of at most 4096 strings), or -1 with an exception. */
+static int devices_from_js(napi_env env, napi_value jpriv, napi_value jrules, bool *privileged, str_list_t *rules) {
+  bool is_array = false;
+  uint32_t n = 0;
+  if (napi_get_value_bool(env, jpriv, privileged) != napi_ok) {
+    napi_throw_type_error(env, NULL, "cgroup devices: privileged must be a boolean");
+    return -1;
+  }
+  if (napi_is_array(env, jrules, &is_array) != napi_ok || !is_array || napi_get_array_length(env, jrules, &n) != napi_ok || n > 4096) {
+    napi_throw_type_error(env, NULL, "cgroup devices: rules must be an array of at most 4096 strings");
+    return -1;
+  }
+  rules->items = calloc(n ? n : 1, sizeof(char *));
+  if (!rules->items) return -1;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    napi_get_element(env, jrules, i, &item);
+    if (get_string_alloc(env, item, &rules->items[i], false, "cgroup devices: rules must be strings") < 0) return -1;
+    rules->n = i + 1;
+  }
+  return 0;
+}
+
 /* cgroupSetDevices(layout, name, privileged, rules[]): Docker's default device rules plus the
    container's ("c 10:229 rwm"), as v1 devices.allow writes or a v2 eBPF device program. */
 static napi_value js_cgroup_set_devices(napi_env env, napi_callback_info info) {
   CGROUP_ARGS(4);
-  bool privileged = false, is_array = false;
-  uint32_t n = 0;
-  if (napi_get_value_bool(env, argv[2], &privileged) != napi_ok) {
-    napi_throw_type_error(env, NULL, "cgroupSetDevices: privileged must be a boolean");
-    return NULL;
-  }
-  if (napi_is_array(env, argv[3], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[3], &n) != napi_ok ||
-      n > 4096) {
-    napi_throw_type_error(env, NULL, "cgroupSetDevices: rules must be an array of at most 4096 strings");
-    return NULL;
-  }
+  bool privileged = false;
   __attribute__((cleanup(str_list_free))) str_list_t rules = {0};
-  rules.items = calloc(n ? n : 1, sizeof(char *));
-  if (!rules.items) return NULL;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value item;
-    napi_get_element(env, argv[3], i, &item);
-    if (get_string_alloc(env, item, &rules.items[i], false, "cgroupSetDevices: rules must be strings") < 0) return NULL;
-    rules.n = i + 1;
-  }
+  if (devices_from_js(env, argv[2], argv[3], &privileged, &rules) < 0) return NULL;
   berth_error_t err = {0};
-  if (berth_cgroup_set_devices(&l, name, privileged, (const char *const *)rules.items, n, &err) < 0)
+  if (berth_cgroup_set_devices(&l, name, privileged, (const char *const *)rules.items, rules.n, &err) < 0)
     return throw_berth(env, &err);
   return undefined(env);
+}
+
+/* A container's cgroup made, its device rules and limits set, or (destroy) removed, on the
+ * thread pool: a dozen directories and files in cgroupfs, each a syscall berthd's event loop
+ * need not wait for. */
+struct cgroup_req {
+  napi_async_work work;
+  napi_deferred deferred;
+  berth_cgroup_layout_t l;
+  char parent[MAX_PATH_ARG], id[MAX_PATH_ARG], name[MAX_PATH_ARG];
+  bool destroy, privileged;
+  str_list_t rules;
+  berth_cgroup_limits_t lim;
+  char cpus[256], mems[256];
+  berth_cgroup_paths_t paths;
+  berth_error_t err;
+  int rc;
+};
+
+static void cgroup_req_free(void *data) {
+  struct cgroup_req *r = data;
+  str_list_free(&r->rules);
+  free(r);
+}
+
+static void cgroup_async_execute(napi_env env, void *data) {
+  (void)env;
+  struct cgroup_req *r = data;
+  if (r->destroy) {
+    r->rc = berth_cgroup_destroy(&r->l, r->name, &r->err);
+    return;
+  }
+  r->rc = berth_cgroup_create(&r->l, r->parent, r->id, &r->paths, &r->err);
+  if (r->rc < 0) return;
+  r->rc = berth_cgroup_set_devices(&r->l, r->name, r->privileged, (const char *const *)r->rules.items, r->rules.n, &r->err);
+  if (r->rc == 0) r->rc = berth_cgroup_set_limits(&r->l, r->name, &r->lim, &r->err);
+  if (r->rc < 0) {
+    berth_error_t ignored = {0};
+    berth_cgroup_destroy(&r->l, r->name, &ignored);
+  }
+}
+
+static void cgroup_async_complete(napi_env env, napi_status status, void *data) {
+  struct cgroup_req *r = data;
+  if (status != napi_ok) reject_with(env, r->deferred, "cgroup: cancelled");
+  else if (r->rc < 0) napi_reject_deferred(env, r->deferred, berth_error_value(env, &r->err));
+  else napi_resolve_deferred(env, r->deferred, r->destroy ? undefined(env) : cgroup_paths_to_js(env, &r->paths));
+  napi_delete_async_work(env, r->work);
+  cgroup_req_free(r);
+}
+
+/* cgroupCreateAsync(layout, parent, id, name, privileged, rules[], limits) -> Promise<{ procs, oomFile }>:
+ * cgroupCreate, cgroupSetDevices and cgroupSetLimits in one go on the thread pool; a failure
+ * removes what was made. */
+static napi_value js_cgroup_create_async(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  NEED(7);
+  struct cgroup_req *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  if (layout_from_js(env, argv[0], &r->l) < 0 || get_string(env, argv[1], r->parent, sizeof r->parent) < 0 ||
+      get_string(env, argv[2], r->id, sizeof r->id) < 0 || get_string(env, argv[3], r->name, sizeof r->name) < 0 ||
+      devices_from_js(env, argv[4], argv[5], &r->privileged, &r->rules) < 0 || limits_from_js(env, argv[6], &r->lim, r->cpus, r->mems) < 0) {
+    cgroup_req_free(r);
+    return NULL;
+  }
+  return queue_work(env, "berth.cgroupCreate", cgroup_async_execute, cgroup_async_complete, r, &r->work, &r->deferred, cgroup_req_free);
+}
+
+/* cgroupDestroyAsync(layout, name) -> Promise<void>: cgroupDestroy on the thread pool. */
+static napi_value js_cgroup_destroy_async(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  NEED(2);
+  struct cgroup_req *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->destroy = true;
+  if (layout_from_js(env, argv[0], &r->l) < 0 || get_string(env, argv[1], r->name, sizeof r->name) < 0) {
+    cgroup_req_free(r);
+    return NULL;
+  }
+  return queue_work(env, "berth.cgroupDestroy", cgroup_async_execute, cgroup_async_complete, r, &r->work, &r->deferred, cgroup_req_free);
 }
 
 static napi_value js_cgroup_oom_kill_count(napi_env env, napi_callback_info info) {
@@ -1019,6 +1119,8 @@ NAPI_MODULE_INIT() {
       FN("cgroupFreeze", js_cgroup_freeze),
       FN("cgroupKillAll", js_cgroup_kill_all),
       FN("cgroupDestroy", js_cgroup_destroy),
+      FN("cgroupCreateAsync", js_cgroup_create_async),
+      FN("cgroupDestroyAsync", js_cgroup_destroy_async),
       FN("cgroupSetDevices", js_cgroup_set_devices),
       FN("cgroupOomKillCount", js_cgroup_oom_kill_count),
       FN("fsrootOpen", js_fsroot_open),

@@ -96,7 +96,7 @@ export class FakeLauncher implements MonitorLauncher {
 export class FakeCgroups implements CgroupManager {
   readonly version = '1' as const;
   created = new Set<string>();
-  create(id: string) {
+  async create(id: string) {
     this.created.add(id);
     return { procs: [`/fake/${id}/cgroup.procs`], oomFile: null };
   }
@@ -115,7 +115,7 @@ export class FakeCgroups implements CgroupManager {
   killAll(id: string) {
     this.killed.push(id);
   }
-  destroy(id: string) {
+  async destroy(id: string) {
     this.created.delete(id);
   }
 }

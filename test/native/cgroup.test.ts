@@ -251,26 +251,26 @@ t.test('v2 device program from HostConfig on a real cgroup2 directory', { skip: 
     return Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   };
 
-  cgroups.create('plain', {});
+  await cgroups.create('plain', {});
   let res = await tryDevices('plain');
   t.equal(res.null, 'ok', 'Docker defaults: /dev/null opens read-write');
   t.equal(res.mknod, 'ok', 'Docker defaults: mknod of a block device is allowed (b *:* m)');
   t.match(res.open, /Operation not permitted/, 'Docker defaults: opening it is EPERM');
 
-  cgroups.create('rule', { DeviceCgroupRules: ['b 7:0 r'] });
+  await cgroups.create('rule', { DeviceCgroupRules: ['b 7:0 r'] });
   res = await tryDevices('rule');
   t.equal(res.open, 'ok', '--device-cgroup-rule "b 7:0 r": the block device opens for reading');
 
-  cgroups.create('priv', { Privileged: true, DeviceCgroupRules: ['b 7:0 r'] });
+  await cgroups.create('priv', { Privileged: true, DeviceCgroupRules: ['b 7:0 r'] });
   res = await tryDevices('priv');
   t.equal(res.open, 'ok', 'privileged: no device program');
-  cgroups.create('plain', { Privileged: true });
+  await cgroups.create('plain', { Privileged: true });
   res = await tryDevices('plain');
   t.equal(res.open, 'ok', 'privileged on a reused cgroup: the program left there is detached');
 
-  t.throws(() => cgroups.create('bad', { DeviceCgroupRules: ['b 7:0 x'] }), /invalid device cgroup rule format: 'b 7:0 x'/);
+  await t.rejects(cgroups.create('bad', { DeviceCgroupRules: ['b 7:0 x'] }), /invalid device cgroup rule format: 'b 7:0 x'/);
   t.notOk(existsSync(join(layout.v2!, parent, 'bad')), 'a refused rule leaves no cgroup');
-  for (const id of ['plain', 'rule', 'priv']) cgroups.destroy(id);
+  for (const id of ['plain', 'rule', 'priv']) await cgroups.destroy(id);
   v2.cgroupDestroy(parent);
   t.notOk(existsSync(join(layout.v2!, parent)), 'removed, and their programs with them');
 });

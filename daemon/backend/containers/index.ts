@@ -77,6 +77,8 @@ class Live {
    * arrives meanwhile (a process that ends at once can send it with STARTED) is handled after.
    */
   starting: Promise<void> | undefined;
+  /** The removal of the cgroups after the last exit (on the thread pool); a remove waits for it. */
+  cgroupsReleased: Promise<void> | undefined;
 
   nextExit(): Promise<number> {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
@@ -419,17 +421,21 @@ export class Containers {
     // Nothing to wire into the namespaces and no stdin to deliver first: the process starts as
     // soon as the monitor has it ready, without waiting for berthd's GO (one round trip less).
     const autostart = !c.config.OpenStdin && (this.d.network?.wiresNothing(c.hostConfig) ?? true);
-    const cg = this.d.cgroups.create(c.id, c.hostConfig);
+    // made on the thread pool while the network's files and the spec are made here
+    const cgroup = this.d.cgroups.create(c.id, c.hostConfig);
+    cgroup.catch(() => undefined); // awaited below, even when something before fails
     let link: MonitorLink;
     let mounted = false;
     try {
       // the files the network writes (hosts, resolv.conf) are there before the process can read them
       if (autostart) await this.d.network?.start(this.networkInfo(c, 0), c.hostConfig, c.config.ExposedPorts);
-      const spec = await this.withMounts(c, { ...this.monitorSpec(c, image, cg, ns, log), autostart });
+      const spec = await this.withMounts(c, { ...this.monitorSpec(c, image, await cgroup, ns, log), autostart });
       mounted = true;
       link = await this.d.monitors.launch(spec);
     } catch (err) {
-      this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent);
+      if (await cgroup.then(() => true, () => false)) {
+        await this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent).catch((e) => this.d.log?.(`cgroup cleanup of ${c.id}: ${errorMessage(e)}`));
+      }
       if (autostart) await this.d.network?.stop(c.id).catch(() => undefined);
       await this.d.mounts?.stopped(c.id);
       // what fails before the runtime (a volume's mount, a bind's propagation) dockerd reports as it is
@@ -563,7 +569,7 @@ export class Containers {
     // the process is gone, so nothing reads its cgroups: they go once the waits have their answer
     // (and before a restart makes them again)
     const releaseCgroups = () => {
-      try { this.d.cgroups.destroy(id, c?.hostConfig.CgroupParent); } catch (err) { this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`); }
+      live.cgroupsReleased = this.d.cgroups.destroy(id, c?.hostConfig.CgroupParent).catch((err) => this.d.log?.(`cgroup cleanup of ${id}: ${errorMessage(err)}`));
     };
     const releaseNetwork = async () => {
       await this.d.network?.stop(id).catch((err) => this.d.log?.(`network cleanup of ${id}: ${errorMessage(err)}`));
@@ -736,6 +742,7 @@ export class Containers {
         this.signalLocked(c, live, 9);
         await live.exited;
       }
+      await live.cgroupsReleased;
       const gone = this.d.repo.get(c.id);
       if (!gone) return; // auto-removed while we waited
       this.d.repo.saveState(c.id, { ...gone.state, Status: 'removing' }, gone.restartCount);
@@ -1414,7 +1421,7 @@ export class Containers {
         ...c.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
         ExitCode: info.exitCode, OOMKilled: info.oomKilled, FinishedAt: info.finishedAt,
       }, c.restartCount);
-      try { this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent); } catch { /* already gone */ }
+      await this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent).catch(() => undefined); // already gone
       await rm(p.run, { recursive: true, force: true });
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
       if (c.hostConfig.AutoRemove) await this.remove(c.id, { force: true, volumes: true });
@@ -1444,7 +1451,7 @@ export class Containers {
     }
     this.d.log?.(`container ${c.id.slice(0, 12)}: ended a start that was never recorded (berthd went away during it)`);
     try { this.d.cgroups.killAll(c.id, c.hostConfig.CgroupParent); } catch { /* no cgroup left */ }
-    try { this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent); } catch { /* already gone */ }
+    await this.d.cgroups.destroy(c.id, c.hostConfig.CgroupParent).catch(() => undefined); // already gone
     await this.d.mounts?.stopped(c.id).catch(() => undefined);
     await rm(p.run, { recursive: true, force: true });
   }

@@ -33,15 +33,18 @@ export class NativeCgroups implements CgroupManager {
     return typeof parent === 'string' && parent !== '' ? posix.normalize(`/${parent}`).slice(1) : this.parent;
   }
 
-  create(id: string, hostConfig: Json): CgroupHandle {
-    const paths = this.ops.cgroupCreate(this.parentOf(hostConfig.CgroupParent), id, { privileged: !!hostConfig.Privileged, deviceRules: deviceRulesOf(hostConfig) });
-    try {
+  /** Removals under way, by cgroup name: a create of the same cgroup (a restart) waits for its own. */
+  private readonly destroying = new Map<string, Promise<void>>();
+
+  async create(id: string, hostConfig: Json): Promise<CgroupHandle> {
+    const parent = this.parentOf(hostConfig.CgroupParent);
+    await this.destroying.get(cgroupName(parent, id))?.catch(() => undefined);
+    const paths = await this.ops.cgroupCreateAsync(parent, id, {
+      privileged: !!hostConfig.Privileged,
+      deviceRules: deviceRulesOf(hostConfig),
       // the OOM killer is turned off at create only (dockerd's update leaves it alone)
-      this.ops.cgroupSetLimits(paths.name, { ...limitsOf(hostConfig), OomKillDisable: hostConfig.OomKillDisable ? 1 : null });
-    } catch (err) {
-      this.ops.cgroupDestroy(paths.name);
-      throw err;
-    }
+      limits: { ...limitsOf(hostConfig), OomKillDisable: hostConfig.OomKillDisable ? 1 : null },
+    });
     return { procs: paths.procs, oomFile: paths.oomFile, mounts: this.mountsOf(paths.procs) };
   }
 
@@ -77,8 +80,14 @@ export class NativeCgroups implements CgroupManager {
     this.ops.cgroupKillAll(cgroupName(this.parentOf(parent), id), 'SIGKILL');
   }
 
-  destroy(id: string, parent?: string): void {
-    this.ops.cgroupDestroy(cgroupName(this.parentOf(parent), id));
+  destroy(id: string, parent?: string): Promise<void> {
+    const name = cgroupName(this.parentOf(parent), id);
+    const before = this.destroying.get(name)?.catch(() => undefined) ?? Promise.resolve();
+    const done: Promise<void> = before.then(() => this.ops.cgroupDestroyAsync(name)).finally(() => {
+      if (this.destroying.get(name) === done) this.destroying.delete(name);
+    });
+    this.destroying.set(name, done);
+    return done;
   }
 }
 

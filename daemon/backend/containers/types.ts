@@ -31,7 +31,7 @@ export interface CgroupHandle {
 
 export interface CgroupManager {
   /** Creates the container's cgroup under HostConfig.CgroupParent, or the daemon's parent when empty. */
-  create(id: string, hostConfig: Json): CgroupHandle;
+  create(id: string, hostConfig: Json): Promise<CgroupHandle>;
   /** SIGKILLs whatever is still in the container's cgroup (processes left by a dead monitor). */
   killAll(id: string, parent?: string): void;
   freeze(id: string, parent?: string): void;
@@ -39,7 +39,7 @@ export interface CgroupManager {
   /** Applies changed limits (HostConfig field names) to a running container's cgroup. */
   update(id: string, hostConfig: Json): void;
   /** `parent` is the container's HostConfig.CgroupParent ('' or absent: the daemon's). */
-  destroy(id: string, parent?: string): void;
+  destroy(id: string, parent?: string): Promise<void>;
   version: '1' | '2';
 }
 
