@@ -72,8 +72,15 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   seccomp_prepare(&cfg.security);
   long long oom_before = oom_kill_count(cfg.oom_file);
   if ((exec_mode ? exec_create(&cfg, &c, &err) : container_create(&cfg, &c, &err)) < 0) goto fail;
+  /* Autostarted by a standby (berthd's connection attached from the first byte), with nothing
+   * to do between READY and GO (no console to size, no DNS relay to open once the loopback is
+   * up): GO as soon as the init is in its cgroups, ahead of READY, so the init goes from its
+   * built rootfs to its exec without waiting on the monitor. */
+  bool early_go = standby && !exec_mode && cfg.autostart && !cfg.tty && !cfg.dns_relay;
+  struct timespec go_time;
   /* the relay's sockets after READY: the init has brought the namespace's loopback up */
-  if (join_cgroups(&cfg, c.pid, &err) < 0 || container_wait_ready(&c, &err) < 0 ||
+  if (join_cgroups(&cfg, c.pid, &err) < 0 || (early_go && (clock_gettime(CLOCK_REALTIME, &go_time), container_go(&c, &err)) < 0) ||
+      container_wait_ready(&c, &err) < 0 ||
       (!exec_mode && cfg.dns_relay && dns_relay_open(&c.dns, c.pid, cfg.dns_relay, &err) < 0)) {
     kill(c.pid, SIGKILL);
     waitpid(c.pid, NULL, 0);
@@ -84,7 +91,7 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   /* a standby's answer socket stays open as berthd's first client connection */
   int first_client = standby ? fcntl(1, F_DUPFD_CLOEXEC, 3) : -1;
   report("ready %d %d", (int)c.pid, (int)getpid());
-  int rc = server_run(&cfg, &c, &log, &l, oom_before, first_client);
+  int rc = server_run(&cfg, &c, &log, &l, oom_before, first_client, early_go ? &go_time : NULL);
   json_log_close(&log);
   server_unlisten(&l);
   config_free(&cfg);

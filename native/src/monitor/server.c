@@ -545,7 +545,8 @@ static void read_boot_id(char *out, size_t size) {
   buf_free(&b);
 }
 
-int server_run(const struct monitor_config *cfg, struct container *c, struct json_log *log, struct listener *l, long long oom_before, int first_client) {
+int server_run(const struct monitor_config *cfg, struct container *c, struct json_log *log, struct listener *l, long long oom_before, int first_client,
+               const struct timespec *go_sent) {
   struct server s = {.cfg = cfg, .c = c, .log = log, .l = l, .oom_before = oom_before};
   read_boot_id(s.boot_id, sizeof s.boot_id);
   s.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -577,6 +578,15 @@ int server_run(const struct monitor_config *cfg, struct container *c, struct jso
   s.dns_tcp_w = (struct watch){.kind = W_DNS_TCP, .fd = c->dns.tcp_ep};
   ep_set(&s, &s.dns_tcp_w, EPOLLIN);
   update_container_watches(&s);
+  /* GO went before READY (main.c): the process is the one berthd sees start */
+  if (go_sent) {
+    s.go_sent = true;
+    s.go_time = *go_sent;
+    if (c->sync_fd >= 0) {
+      s.sync_w.fd = c->sync_fd;
+      ep_set(&s, &s.sync_w, EPOLLIN);
+    }
+  }
   /* a standby's socket to berthd, a client from the start (MONITOR-PROTOCOL.md, Standby) */
   if (first_client >= 0) {
     set_nonblock(first_client);
