@@ -178,7 +178,7 @@ function main(): void {
     const mine = () => monitorsOf(own);
     // the pool is full once the requests are sent; the spawner forks when it reads them
     for (let i = 0; i < 200 && mine().length < 3; i++) await sleep(10);
-    const procs = mine();
+    const procs = mine().filter((p) => p.args[1] === 'spawner' || p.args[1] === 'standby');
     for (const p of procs) pids.add(p.pid);
     const spawners = procs.filter((p) => p.args[1] === 'spawner');
     const standbys = procs.filter((p) => p.args[1] === 'standby');
@@ -186,6 +186,25 @@ function main(): void {
     t.equal(standbys.length, 2, 'two standbys');
     t.same(standbys.map((p) => p.ppid), [spawners[0]!.pid, spawners[0]!.pid], 'both its children');
     t.same(standbys[0]!.args, [monitorPath(), 'standby', own], "a standby's command line, as a spawned one's");
+    t.same([spawners[0]!, ...standbys].map((p) => niceOf(p.pid)), [19, 19, 19], 'the spawner and its idle standbys yield the CPU (nice 19)');
+    // a standby that takes a request runs the container at the normal priority
+    const dir = join(base, `c${++seq}`);
+    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, sub), { recursive: true });
+    const cfg: MonitorConfig = {
+      id: seq.toString(16).padStart(64, '0'), socket: join(dir, 'monitor.sock'), log: join(dir, 'json.log'), exitFile: join(dir, 'exit.json'),
+      lowers: [lower], upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), hostname: 'box',
+      args: ['sleep', '30'], env: ['PATH=/bin'], tty: false, openStdin: false, stdinOnce: false, autostart: true,
+    };
+    const spawned = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') }, pool);
+    pids.add(spawned.pid);
+    pids.add(spawned.monitorPid);
+    const client = await MonitorClient.adopt(spawned.connection!, cfg.socket, true);
+    client.release();
+    t.same([niceOf(spawned.monitorPid), niceOf(spawned.pid)], [0, 0], 'its monitor and the container process: nice 0');
+    const done = collect(client);
+    client.signal(9);
+    await done;
+    await settled(t, { dir, cfg, pid: spawned.pid, monitorPid: spawned.monitorPid, client });
     pool.close();
     for (let i = 0; i < 200 && mine().length > 0; i++) await sleep(10);
     t.same(mine(), [], 'the spawner and its standbys are gone');
@@ -344,6 +363,12 @@ function main(): void {
     const socks = readdirSync(base, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.sock'));
     t.same(socks, [], 'no sockets');
   });
+}
+
+/** The nice value in /proc/PID/stat. */
+function niceOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
 
 /** berth-monitor processes whose last argument is `root` (a pool's exec root). */

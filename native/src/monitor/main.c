@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -127,6 +128,8 @@ static int standby(void) {
       if (!req[len + (size_t)i]) fields++;
     len += (size_t)n;
   }
+  /* a spawner's standby waited at the lowest priority; its work is a start's critical path */
+  setpriority(PRIO_PROCESS, 0, 0);
   const char *mode = req, *config = mode + strlen(mode) + 1, *log = config + strlen(config) + 1;
   int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) {
@@ -177,6 +180,10 @@ static int request_socket(const struct msghdr *m) {
  * `name` is argv[1], renamed "standby" in each child, as a spawned standby's is. */
 static int spawner(char *name) {
   signal(SIGCHLD, SIG_IGN); /* the kernel reaps the standbys that end while it lives */
+  /* forks (and the standbys' own start-up) are background work: they yield the CPU to the
+   * containers starting and exiting meanwhile; a standby takes the normal priority back when
+   * its request comes */
+  setpriority(PRIO_PROCESS, 0, 19);
   for (;;) {
     char byte;
     union {
