@@ -58,7 +58,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.server.headersTimeout = limits.headersTimeoutMs;
   setLimits(app, limits);
   // the request is read: what follows (a stream, a wait, a hijack) may be quiet for long
-  app.addHook('preHandler', async (request) => { noIdleBound(request.raw.socket); });
+  // (callback hooks here: no promise and microtask per hook on every request)
+  app.addHook('preHandler', (request, _reply, done) => {
+    noIdleBound(request.raw.socket);
+    done();
+  });
 
   const table: RouteEntry[] = [];
   routeTables.set(app, table);
@@ -70,10 +74,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // dockerd ends every JSON document with a newline and labels it exactly application/json
   // (the CLI compares the header verbatim before it parses an error body).
   app.setReplySerializer((payload) => JSON.stringify(payload) + '\n');
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     const ct = reply.getHeader('content-type');
     if (typeof ct === 'string' && ct.startsWith('application/json;')) reply.header('content-type', 'application/json');
-    return payload;
+    done(null, payload);
   });
   registerVersioning(app);
   registerBodyParsers(app);

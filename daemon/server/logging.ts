@@ -10,8 +10,9 @@ export function loggerOptions(level: LogLevel): FastifyServerOptions['logger'] {
 }
 
 export function logRequests(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.log.level !== 'debug' && request.log.level !== 'trace') return;
+  // callback hooks here and in app.ts: no promise and microtask per hook on every request
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.log.level !== 'debug' && request.log.level !== 'trace') return done();
     request.log.debug({
       method: request.method,
       path: request.url.split('?')[0],
@@ -19,5 +20,6 @@ export function logRequests(app: FastifyInstance): void {
       status: reply.statusCode,
       durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
     }, 'request');
+    done();
   });
 }

@@ -139,11 +139,12 @@ export class Metrics {
  * are handed over; their stream's life is not an API latency.
  */
 export function observeRequests(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     metrics.apiRequests.inc({ method: request.method, route, code: String(reply.statusCode) });
     metrics.apiSeconds.observe({ method: request.method, route }, seconds);
+    done();
   });
 }
 

@@ -79,18 +79,21 @@ function ensureInitLayer(dir: string): void {
 }
 
 /**
- * Creates the container's directories, init layer and network files (at create time).
- * Synchronous on purpose: a dozen metadata operations on local disk take far less time than
- * as many round trips through libuv's thread pool, and create is on every `docker run`'s path.
+ * Creates the container's directories, init layer and network files (at create time). With
+ * `networkWrites` (a network engine writes /etc/hosts and /etc/resolv.conf at each start, some
+ * modes after the monitor has bound them), those two are made empty here: the start's write then
+ * has nothing to truncate (an ext4 journal update on every start's path). Synchronous on purpose:
+ * a few metadata operations on local disk take far less time than as many round trips through
+ * libuv's thread pool, and create is on every `docker run`'s path.
  */
-export function createContainerFiles(p: ContainerPaths, hostname: string, domainname: string): void {
+export function createContainerFiles(p: ContainerPaths, hostname: string, domainname: string, networkWrites: boolean): void {
   mkdirSync(p.dir, { recursive: true, mode: 0o710 });
   mkdirSync(p.upper, { mode: 0o755 });
   mkdirSync(p.work, { mode: 0o700 });
   ensureInitLayer(p.init);
   writeFileSync(p.hostname, hostname + '\n', { mode: 0o644 });
-  writeFileSync(p.hosts, hostsFile(hostname, domainname), { mode: 0o644 });
-  writeFileSync(p.resolvConf, resolvConf(), { mode: 0o644 });
+  writeFileSync(p.hosts, networkWrites ? '' : hostsFile(hostname, domainname), { mode: 0o644 });
+  writeFileSync(p.resolvConf, networkWrites ? '' : resolvConf(), { mode: 0o644 });
 }
 
 /**
@@ -103,8 +106,7 @@ export function removeContainerFiles(p: ContainerPaths, log?: (msg: string) => v
   for (const [dir, trash] of [[p.run, p.runTrash], [p.dir, p.dataTrash]] as const) {
     const target = join(trash, `rm-${tag}`);
     try {
-      mkdirSync(trash, { recursive: true });
-      renameSync(dir, target);
+      renameIntoTrash(dir, trash, target);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       rmSync(dir, { recursive: true, force: true }); // e.g. EXDEV: delete in place
@@ -112,6 +114,27 @@ export function removeContainerFiles(p: ContainerPaths, log?: (msg: string) => v
     }
     // the walk on the thread pool: no event-loop turn per file, as fs.rm would take
     loadAddon().removeTreeAsync(target).catch((e: Error) => log?.(`removing ${target}: ${e.message}`));
+  }
+}
+
+/** Trash directories made by this process (each rename would otherwise stat it first). */
+const trashMade = new Set<string>();
+
+/** rename(dir, target), target in trash, making trash on first use (or when it went away since). */
+function renameIntoTrash(dir: string, trash: string, target: string): void {
+  if (!trashMade.has(trash)) {
+    mkdirSync(trash, { recursive: true });
+    trashMade.add(trash);
+  }
+  try {
+    renameSync(dir, target);
+  } catch (err) {
+    // ENOENT: the dir is gone, or the trash is (made again, and the rename tried once more)
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || existsSync(trash)) throw err;
+    trashMade.delete(trash);
+    mkdirSync(trash, { recursive: true });
+    trashMade.add(trash);
+    renameSync(dir, target);
   }
 }
 

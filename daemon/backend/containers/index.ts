@@ -270,7 +270,7 @@ export class Containers {
     this.d.network?.configure(body, config, hostConfig);
 
     const p = this.paths(id);
-    createContainerFiles(p, config.Hostname, config.Domainname);
+    createContainerFiles(p, config.Hostname, config.Domainname, this.d.network !== undefined);
     // Name and row in one synchronous step, so concurrent creates cannot take the same name.
     const cname = given || generateName((n) => this.d.repo.byName(n) !== undefined);
     const clash = this.d.repo.byName(cname);
