@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -116,6 +117,9 @@ static int standby(void) {
   char req[3 * 4096 + 64];
   size_t len = 0;
   int fields = 0;
+  /* the C library reads /etc/localtime at its first time conversion (the exit record's and
+   * STARTED's times): done while nothing waits (a spawner's standbys have it from the spawner) */
+  tzset();
   while (fields < 3) {
     if (len == sizeof req) {
       report("error standby request too long");
@@ -184,6 +188,7 @@ static int spawner(char *name) {
    * containers starting and exiting meanwhile; a standby takes the normal priority back when
    * its request comes */
   setpriority(PRIO_PROCESS, 0, 19);
+  tzset(); /* once, for every standby it forks (see standby()) */
   for (;;) {
     char byte;
     union {
