@@ -131,7 +131,8 @@ void seccomp_prepare(struct security_config *sec) {
   berth_error_t err = {0};
   if (cacheable && read_file(cache, &sec->seccomp_bpf, &err) == 0 && valid_bpf(&sec->seccomp_bpf)) return;
   buf_free(&sec->seccomp_bpf);
-  if (seccomp_compile(sec->seccomp, &sec->seccomp_profile, &sec->seccomp_bpf, &err) < 0) {
+  buf_free(&sec->seccomp_profile);
+  if (read_file(sec->seccomp, &sec->seccomp_profile, &err) < 0 || seccomp_compile(sec->seccomp, &sec->seccomp_profile, &sec->seccomp_bpf, &err) < 0) {
     snprintf(sec->seccomp_error, sizeof sec->seccomp_error, "%s", err.msg);
     return;
   }

@@ -107,9 +107,7 @@ int security_config_key(struct security_config *s, const char *key, char *v, ber
     s->no_new_privs = v[0] == '1';
   } else if (!strcmp(key, "seccomp")) {
     if (*v && *v != '/') return berth_fail(err, EINVAL, "config: seccomp=%s is not an absolute path", v);
-    s->seccomp = *v ? v : NULL;
-    buf_free(&s->seccomp_profile);
-    if (s->seccomp && (rc = read_file(v, &s->seccomp_profile, err)) < 0) return rc;
+    s->seccomp = *v ? v : NULL; /* its text is read by seccomp_prepare, when no filter is cached */
   } else if (!strcmp(key, "shm_size")) {
     char *end;
     errno = 0;

@@ -28,7 +28,7 @@ struct security_config {
   uint64_t caps;
   bool no_new_privs;
   char *seccomp; /* path of the profile in the monitor's line format; NULL: no filter */
-  struct buf seccomp_profile; /* its text, read with the config (the path is gone after pivot_root) */
+  struct buf seccomp_profile; /* its text, read by seccomp_prepare in the monitor when no compiled filter is cached */
   struct buf seccomp_bpf; /* the compiled filter (seccomp_prepare, before the clone) */
   char seccomp_error[512]; /* why it could not be compiled: the start fails with it, after GO */
   long long shm_size; /* bytes; 0: Docker's default 64 MiB */
