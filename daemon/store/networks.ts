@@ -59,6 +59,11 @@ export class NetworksRepo {
   private readonly epOfContainerStmt;
   private readonly epAllStmt;
   private readonly epSetIpStmt;
+  /**
+   * The networks as last read outside a transaction (a few rows, read on every container start):
+   * dropped at each insert and delete, bypassed inside a transaction (which may roll back).
+   */
+  private cached: NetworkRow[] | undefined;
 
   constructor(private readonly db: DB) {
     this.insertStmt = db.prepare(`INSERT INTO networks (id, name, driver, created, internal, attachable, enable_ipv6, ipam, options, labels, bridge)
@@ -77,6 +82,7 @@ export class NetworksRepo {
   }
 
   insert(n: NetworkRow): void {
+    this.cached = undefined;
     this.insertStmt.run({
       id: n.id, name: n.name, driver: n.driver, created: n.created, internal: n.internal ? 1 : 0, attachable: n.attachable ? 1 : 0,
       enable_ipv6: n.enableIPv6 ? 1 : 0, ipam: JSON.stringify(n.ipam), options: JSON.stringify(n.options),
@@ -84,17 +90,22 @@ export class NetworksRepo {
     });
   }
 
+  /** Rows are shared with later callers: treat them as values (nothing assigns to a network row). */
   all(): NetworkRow[] {
-    return this.allStmt.all().map(fromRaw);
+    if (this.db.inTransaction) return this.allStmt.all().map(fromRaw);
+    this.cached ??= this.allStmt.all().map(fromRaw);
+    return [...this.cached];
   }
 
   get(id: string): NetworkRow | undefined {
+    if (!this.db.inTransaction) return this.all().find((n) => n.id === id);
     const r = this.getStmt.get(id);
     return r && fromRaw(r);
   }
 
   /** The network and the endpoints stopped containers still had on it, together. */
   delete(id: string): void {
+    this.cached = undefined;
     this.db.transaction(() => {
       this.epDeleteNetworkStmt.run(id);
       this.deleteStmt.run(id);

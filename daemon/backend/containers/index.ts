@@ -282,11 +282,13 @@ export class Containers {
       id, name: cname, imageId: image.id, imageRef: body.Image, created: rfc3339Nano(),
       config, hostConfig, state: freshState(), restartCount: 0,
     };
-    this.d.repo.insert(row);
     try {
-      this.d.network?.prepare(id, hostConfig, body.NetworkingConfig);
+      // the row and its endpoints in one commit (a network that refuses rolls the row back too)
+      this.d.repo.atomically(() => {
+        this.d.repo.insert(row);
+        this.d.network?.prepare(id, hostConfig, body.NetworkingConfig);
+      });
     } catch (err) {
-      this.d.repo.delete(id);
       removeContainerFiles(p);
       throw err;
     }
