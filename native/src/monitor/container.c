@@ -191,7 +191,7 @@ void process_reset(void) {
   }
 }
 
-void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes) {
+void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes, bool alone) {
   berth_error_t err = {0};
   char ready = SYNC_READY;
   if (cfg->tty) {
@@ -203,8 +203,12 @@ void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct 
   } else {
     if (stdio_pipes_install(pipes, &err) < 0) process_fail(sync, 0, err.msg);
     stdio_pipes_close_child_ends(pipes);
-    if (send_msg_fd(sync, &ready, 1, -1) < 0) _exit(1);
+    /* alone: with READY, its mount namespace for the monitor to hold (which reads READY only
+     * once this process has exec'd, and perhaps exited) */
+    autoclose int mntns = alone ? open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC) : -1;
+    if (send_msg_fd(sync, &ready, 1, mntns) < 0) _exit(1);
   }
+  if (alone) child_exec(cfg, sync); /* no GO to wait for: the monitor is suspended until the exec */
 
   char go;
   int fd;
@@ -213,9 +217,25 @@ void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct 
   child_exec(cfg, sync);
 }
 
-static void __attribute__((noreturn)) child_main(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes, int netns_fd) {
+/* The init's own way into its cgroups ("0": the writer), when the monitor cannot write its pid
+ * (suspended while the init shares its memory). */
+static int join_own_cgroups(const struct monitor_config *cfg, berth_error_t *err) {
+  for (size_t i = 0; i < cfg->cgroup_procs.len; i++) {
+    const char *path = cfg->cgroup_procs.items[i];
+    autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return berth_fail(err, errno, "open %s", path);
+    int rc = write_all(fd, "0\n", 2);
+    if (rc < 0) return berth_fail(err, -rc, "write %s", path);
+  }
+  return 0;
+}
+
+/* alone: the init shares the monitor's memory, the monitor suspended until the exec (see
+ * container_create): it joins its cgroups itself and goes on to the exec without GO. */
+static void __attribute__((noreturn)) child_main(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes, int netns_fd, bool alone) {
   berth_error_t err = {0};
   process_reset();
+  if (alone && join_own_cgroups(cfg, &err) < 0) process_fail(sync, 0, err.msg);
   /* another container's network namespace, joined before anything is mounted (sysfs follows it) */
   if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0) {
     berth_fail(&err, errno, "setns %s", cfg->netns_path);
@@ -226,7 +246,21 @@ static void __attribute__((noreturn)) child_main(const struct monitor_config *cf
       ((!cfg->utsns || !strcmp(cfg->utsns, "private")) && ns_set_hostname(cfg->hostname, &err) < 0) ||
       (!cfg->netns_host && netns_fd < 0 && ns_loopback_up(&err) < 0))
     process_fail(sync, 0, err.msg);
-  process_ready_then_exec(cfg, sync, pipes);
+  process_ready_then_exec(cfg, sync, pipes, alone);
+}
+
+/* The stack of an init that shares the monitor's memory until its exec: never touched before. */
+static char alone_stack[512 * 1024] __attribute__((aligned(16)));
+struct alone_args {
+  const struct monitor_config *cfg;
+  int sync;
+  struct stdio_pipes *pipes;
+  int netns_fd;
+};
+
+static int alone_main(void *p) {
+  struct alone_args *a = p;
+  child_main(a->cfg, a->sync, a->pipes, a->netns_fd, true);
 }
 
 /* ---- in the monitor ---- */
@@ -258,7 +292,7 @@ void process_forked(struct container *c, int sv[2], pid_t pid) {
   c->sync_fd = sv[0];
 }
 
-int container_create(const struct monitor_config *cfg, struct container *c, berth_error_t *err) {
+int container_create(const struct monitor_config *cfg, bool alone, struct container *c, berth_error_t *err) {
   int sv[2];
   int rc = process_prepare(cfg, c, sv, err);
   if (rc < 0) return rc;
@@ -276,9 +310,26 @@ int container_create(const struct monitor_config *cfg, struct container *c, bert
     if (netns_fd >= 0) close(netns_fd);
     return rc;
   }
-  pid_t pid = ns_clone_flags(flags, err);
+  pid_t pid = -1;
+  c->alone = false;
+  if (alone && cfg->nbinds <= MAX_ALONE_BINDS) {
+    /* CLONE_VM | CLONE_VFORK: no copy of the monitor's page tables for the init, no copy-on-write
+     * faults in either afterwards (page-table work is what a process costs most under a
+     * hypervisor); the monitor sleeps until the init's exec, so nothing runs beside the init in
+     * the memory they share. The init's fd table, signal handlers and filesystem context are its
+     * own; what it writes in memory the monitor still uses (the bind trees it moves and the pipe
+     * ends it closes, set to -1) is restored from a copy made here. */
+    int trees[MAX_ALONE_BINDS];
+    for (size_t i = 0; i < cfg->nbinds; i++) trees[i] = cfg->binds[i].tree;
+    struct stdio_pipes pipes = c->pipes;
+    struct alone_args args = {.cfg = cfg, .sync = sv[1], .pipes = &pipes, .netns_fd = netns_fd};
+    pid = clone(alone_main, alone_stack + sizeof alone_stack, (int)flags | CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    for (size_t i = 0; i < cfg->nbinds; i++) cfg->binds[i].tree = trees[i];
+    c->alone = pid > 0;
+  }
+  if (pid < 0) pid = ns_clone_flags(flags, err);
   process_forked(c, sv, pid);
-  if (pid == 0) child_main(cfg, sv[1], &c->pipes, netns_fd);
+  if (pid == 0) child_main(cfg, sv[1], &c->pipes, netns_fd, false);
   rootfs_close_trees((struct monitor_config *)cfg);
   if (netns_fd >= 0) close(netns_fd);
   return pid < 0 ? pid : 0;
@@ -291,7 +342,9 @@ int container_wait_ready(struct container *c, berth_error_t *err) {
   if (n < 0) return berth_fail(err, (int)-n, "recvmsg from the container's init");
   if (n == 0) return berth_fail(err, 0, "the container's init exited during setup");
   if (msg[0] == SYNC_READY) {
-    c->pty_master = fd;
+    /* with a tty, the pty master; from an init that ran alone, its mount namespace */
+    if (c->alone) c->mntns_fd = fd;
+    else c->pty_master = fd;
     return 0;
   }
   if (fd >= 0) close(fd);

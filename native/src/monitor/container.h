@@ -15,7 +15,12 @@ struct container {
   int pty_master;           /* with a tty, -1 otherwise */
   struct dns_relay dns;     /* 127.0.0.11 (dns_relay); listen_fd -1 without it */
   int mntns_fd;             /* the init's mount namespace, held until EXIT is sent; -1 when not held */
+  bool alone;               /* the init shared the monitor's memory until its exec (container_create) */
 };
+
+/* The most binds an init that shares the monitor's memory may have (their trees are saved on
+ * the monitor's stack); a container with more is cloned the usual way. */
+#define MAX_ALONE_BINDS 1024
 
 /* Holds the init's mount namespace: when the init exits, the kernel tears its namespace down
  * (every mount undone, and an RCU grace period waited for) before the monitor hears of the
@@ -34,12 +39,15 @@ void process_reset(void);
 /* In the child, inside the container's namespaces and root: the pty (from the container's
  * devpts) or the pipes on 0, 1, 2, READY to the monitor, then GO, user, cwd, capabilities and
  * exec; failures go to the monitor as ERROR. */
-void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes) __attribute__((noreturn));
+void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes, bool alone) __attribute__((noreturn));
 /* In the child: reports a failure (exit code 0: a set-up failure before READY) and exits. */
 void process_fail(int sync, int code, const char *msg) __attribute__((noreturn));
 
-/* Clones the init (which builds its rootfs and waits for GO). */
-int container_create(const struct monitor_config *cfg, struct container *c, berth_error_t *err);
+/* Clones the init (which builds its rootfs and waits for GO). `alone` (autostarted, no tty, no
+ * DNS relay: nothing for the monitor to do before the exec): the init shares the monitor's
+ * memory until its exec, the monitor suspended meanwhile; it joins its cgroups itself, sends its
+ * mount namespace with READY and execs without GO. c->alone says whether that was done. */
+int container_create(const struct monitor_config *cfg, bool alone, struct container *c, berth_error_t *err);
 /* Waits until the init is ready for GO (with a tty, receives the pty master), or fails with
  * the init's own message. */
 int container_wait_ready(struct container *c, berth_error_t *err);

@@ -27,7 +27,7 @@ int exec_create(const struct monitor_config *cfg, struct container *c, berth_err
     process_reset();
     if (ns_enter_rest(&t, &cerr) < 0) process_fail(sv[1], 0, cerr.msg);
     ns_close_target(&t);
-    process_ready_then_exec(cfg, sv[1], &c->pipes);
+    process_ready_then_exec(cfg, sv[1], &c->pipes, false);
   }
   ns_close_target(&t);
   return pid < 0 ? rc : 0;

@@ -73,15 +73,18 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, cfg.log_compress, cfg.log_attrs, &err) < 0) goto fail;
   seccomp_prepare(&cfg.security);
   long long oom_before = oom_kill_count(cfg.oom_file);
-  if ((exec_mode ? exec_create(&cfg, &c, &err) : container_create(&cfg, &c, &err)) < 0) goto fail;
   /* Autostarted by a standby (berthd's connection attached from the first byte), with nothing
    * to do between READY and GO (no console to size, no DNS relay to open once the loopback is
-   * up): GO as soon as the init is in its cgroups, ahead of READY, so the init goes from its
-   * built rootfs to its exec without waiting on the monitor. */
+   * up): the init needs no GO. It shares the monitor's memory until its exec and joins its
+   * cgroups itself (container_create), or, when it could not be cloned so, it gets GO as soon as
+   * the monitor has put it in its cgroups, ahead of READY: either way it goes from its built
+   * rootfs to its exec without waiting on the monitor. */
   bool early_go = standby && !exec_mode && cfg.autostart && !cfg.tty && !cfg.dns_relay;
   struct timespec go_time;
+  clock_gettime(CLOCK_REALTIME, &go_time);
+  if ((exec_mode ? exec_create(&cfg, &c, &err) : container_create(&cfg, early_go, &c, &err)) < 0) goto fail;
   /* the relay's sockets after READY: the init has brought the namespace's loopback up */
-  if (join_cgroups(&cfg, c.pid, &err) < 0 || (early_go && (clock_gettime(CLOCK_REALTIME, &go_time), container_go(&c, &err)) < 0) ||
+  if ((!c.alone && join_cgroups(&cfg, c.pid, &err) < 0) || (early_go && !c.alone && (clock_gettime(CLOCK_REALTIME, &go_time), container_go(&c, &err)) < 0) ||
       container_wait_ready(&c, &err) < 0 ||
       (!exec_mode && cfg.dns_relay && dns_relay_open(&c.dns, c.pid, cfg.dns_relay, &err) < 0)) {
     kill(c.pid, SIGKILL);
@@ -89,7 +92,7 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
     goto fail;
   }
   if (cfg.tty && (cfg.console_rows || cfg.console_cols) && pty_resize(c.pty_master, cfg.console_rows, cfg.console_cols, &err) < 0) fprintf(stderr, "berth-monitor: %s\n", err.msg);
-  if (!exec_mode) container_hold_ns(&c);
+  if (!exec_mode && !c.alone) container_hold_ns(&c); /* an init alone sent it with READY */
   /* a standby's answer socket stays open as berthd's first client connection */
   int first_client = standby ? fcntl(1, F_DUPFD_CLOEXEC, 3) : -1;
   report("ready %d %d", (int)c.pid, (int)getpid());
