@@ -657,7 +657,10 @@ export class Networks implements ContainerNetworking {
       if (n) this.d.events.emit('network', 'disconnect', n.id, { container: id, name: n.name, type: n.driver });
     }
     for (const e of this.d.repo.endpointsOfContainer(id)) {
-      this.d.repo.setAddress(e.networkId, id, e.ipamConfig?.IPv4Address ? e.ip : '', e.ipamConfig?.MacAddress ?? (e.mac && !e.ipamConfig ? '' : e.mac));
+      const ip = e.ipamConfig?.IPv4Address ? e.ip : '';
+      const mac = e.ipamConfig?.MacAddress ?? (e.mac && !e.ipamConfig ? '' : e.mac);
+      // a commit only for a change (none's endpoint, which never had an address, has none)
+      if (ip !== e.ip || mac !== e.mac) this.d.repo.setAddress(e.networkId, id, ip, mac);
     }
   }
 
