@@ -248,6 +248,21 @@ static void reject_with(napi_env env, napi_deferred d, const char *message) {
   napi_reject_deferred(env, d, error);
 }
 
+/* For a thread-pool call's completion: rejects d when the work was cancelled ("what:
+ * cancelled") or failed (failed: its berth error, with code and errno) and returns true; false
+ * when it is the caller's to resolve. */
+static bool rejected(napi_env env, napi_status status, napi_deferred d, const berth_error_t *failed, const char *what) {
+  if (status != napi_ok) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s: cancelled", what);
+    reject_with(env, d, msg);
+    return true;
+  }
+  if (!failed) return false;
+  napi_reject_deferred(env, d, berth_error_value(env, failed));
+  return true;
+}
+
 /* Queues execute/complete for data on the thread pool and returns the promise complete
  * settles through *deferred; NULL (after free_data) when the work cannot be queued. */
 static napi_value queue_work(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete,
@@ -271,8 +286,7 @@ static void spawn_req_free_any(void *r) { spawn_req_free(r); }
 
 static void spawn_async_complete(napi_env env, napi_status status, void *data) {
   struct spawn_req *r = data;
-  if (status == napi_ok && r->pid >= 0) napi_resolve_deferred(env, r->deferred, spawn_req_result(env, r));
-  else reject_with(env, r->deferred, status == napi_ok ? r->err.msg : "spawn: cancelled");
+  if (!rejected(env, status, r->deferred, r->pid < 0 ? &r->err : NULL, "spawn")) napi_resolve_deferred(env, r->deferred, spawn_req_result(env, r));
   napi_delete_async_work(env, r->work);
   spawn_req_free(r);
 }
@@ -305,8 +319,7 @@ static void remove_async_execute(napi_env env, void *data) {
 
 static void remove_async_complete(napi_env env, napi_status status, void *data) {
   struct remove_req *r = data;
-  if (status == napi_ok && r->rc == 0) napi_resolve_deferred(env, r->deferred, undefined(env));
-  else reject_with(env, r->deferred, status == napi_ok ? r->err.msg : "remove: cancelled");
+  if (!rejected(env, status, r->deferred, r->rc < 0 ? &r->err : NULL, "remove")) napi_resolve_deferred(env, r->deferred, undefined(env));
   napi_delete_async_work(env, r->work);
   free(r);
 }
@@ -863,9 +876,8 @@ static void cgroup_async_execute(napi_env env, void *data) {
 
 static void cgroup_async_complete(napi_env env, napi_status status, void *data) {
   struct cgroup_req *r = data;
-  if (status != napi_ok) reject_with(env, r->deferred, "cgroup: cancelled");
-  else if (r->rc < 0) napi_reject_deferred(env, r->deferred, berth_error_value(env, &r->err));
-  else napi_resolve_deferred(env, r->deferred, r->destroy ? undefined(env) : cgroup_paths_to_js(env, &r->paths));
+  if (!rejected(env, status, r->deferred, r->rc < 0 ? &r->err : NULL, "cgroup"))
+    napi_resolve_deferred(env, r->deferred, r->destroy ? undefined(env) : cgroup_paths_to_js(env, &r->paths));
   napi_delete_async_work(env, r->work);
   cgroup_req_free(r);
 }

@@ -343,6 +343,35 @@ function main(): void {
   });
 
   const memRoot = '/sys/fs/cgroup/memory';
+  t.test('an init cloned alone (autostarted standby) joins its cgroups itself before its exec', { skip: existsSync(join(memRoot, 'cgroup.procs')) ? false : 'no cgroup v1 memory hierarchy' }, async (t) => {
+    const cg = join(memRoot, `berth-test-${process.pid}-alone`);
+    mkdirSync(cg);
+    cgroups.push(cg);
+    const pool = new MonitorPool(base);
+    t.teardown(() => pool.close());
+    await pool.refill();
+    const dir = join(base, `c${++seq}`);
+    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, sub), { recursive: true });
+    const cfg: MonitorConfig = {
+      id: seq.toString(16).padStart(64, '0'), socket: join(dir, 'monitor.sock'), log: join(dir, 'json.log'), exitFile: join(dir, 'exit.json'),
+      lowers: [lower], upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), hostname: 'box',
+      args: ['cat', '/proc/self/cgroup'], env: ['PATH=/bin'], tty: false, openStdin: false, stdinOnce: false, autostart: true,
+      cgroupProcs: [join(cg, 'cgroup.procs')],
+    };
+    const spawned = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') }, pool);
+    pids.add(spawned.pid);
+    pids.add(spawned.monitorPid);
+    const client = await MonitorClient.adopt(spawned.connection!, cfg.socket, true);
+    const done = collect(client);
+    client.release();
+    const o = await done;
+    t.equal(o.exit.exitCode, 0);
+    t.match(o.stdout, new RegExp(`:memory:/berth-test-${process.pid}-alone\\n`), 'the process ran in the memory cgroup it was given');
+    await settled(t, { dir, cfg, pid: spawned.pid, monitorPid: spawned.monitorPid, client });
+    rmdirSync(cg);
+    cgroups.splice(cgroups.indexOf(cg), 1);
+  });
+
   t.test('a v1 memory cgroup OOM kill is reported', { skip: existsSync(join(memRoot, 'memory.oom_control')) ? false : 'no cgroup v1 memory controller' }, async (t) => {
     const cg = join(memRoot, `berth-test-${process.pid}`);
     mkdirSync(cg);

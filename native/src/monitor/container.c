@@ -217,14 +217,14 @@ void process_ready_then_exec(const struct monitor_config *cfg, int sync, struct 
   child_exec(cfg, sync);
 }
 
-/* The init's own way into its cgroups ("0": the writer), when the monitor cannot write its pid
- * (suspended while the init shares its memory). */
-static int join_own_cgroups(const struct monitor_config *cfg, berth_error_t *err) {
+int container_join_cgroups(const struct monitor_config *cfg, pid_t pid, berth_error_t *err) {
+  char line[32];
+  int len = snprintf(line, sizeof line, "%d\n", (int)pid);
   for (size_t i = 0; i < cfg->cgroup_procs.len; i++) {
     const char *path = cfg->cgroup_procs.items[i];
     autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return berth_fail(err, errno, "open %s", path);
-    int rc = write_all(fd, "0\n", 2);
+    int rc = write_all(fd, line, (size_t)len);
     if (rc < 0) return berth_fail(err, -rc, "write %s", path);
   }
   return 0;
@@ -235,7 +235,8 @@ static int join_own_cgroups(const struct monitor_config *cfg, berth_error_t *err
 static void __attribute__((noreturn)) child_main(const struct monitor_config *cfg, int sync, struct stdio_pipes *pipes, int netns_fd, bool alone) {
   berth_error_t err = {0};
   process_reset();
-  if (alone && join_own_cgroups(cfg, &err) < 0) process_fail(sync, 0, err.msg);
+  /* alone, the monitor cannot write the init's pid: the init writes 0 (itself) */
+  if (alone && container_join_cgroups(cfg, 0, &err) < 0) process_fail(sync, 0, err.msg);
   /* another container's network namespace, joined before anything is mounted (sysfs follows it) */
   if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0) {
     berth_fail(&err, errno, "setns %s", cfg->netns_path);

@@ -48,6 +48,8 @@ void process_fail(int sync, int code, const char *msg) __attribute__((noreturn))
  * memory until its exec, the monitor suspended meanwhile; it joins its cgroups itself, sends its
  * mount namespace with READY and execs without GO. c->alone says whether that was done. */
 int container_create(const struct monitor_config *cfg, bool alone, struct container *c, berth_error_t *err);
+/* Writes pid into every cgroup_procs file (0: the writing process itself). */
+int container_join_cgroups(const struct monitor_config *cfg, pid_t pid, berth_error_t *err);
 /* Waits until the init is ready for GO (with a tty, receives the pty master), or fails with
  * the init's own message. */
 int container_wait_ready(struct container *c, berth_error_t *err);

@@ -4,12 +4,11 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <string.h>
 #include <time.h>
-#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "config.h"
@@ -40,19 +39,6 @@ static void report(const char *fmt, ...) {
   }
 }
 
-static int join_cgroups(const struct monitor_config *cfg, pid_t pid, berth_error_t *err) {
-  char line[32];
-  int len = snprintf(line, sizeof line, "%d\n", (int)pid);
-  for (size_t i = 0; i < cfg->cgroup_procs.len; i++) {
-    const char *path = cfg->cgroup_procs.items[i];
-    autoclose int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return berth_fail(err, errno, "open %s", path);
-    int rc = write_all(fd, line, (size_t)len);
-    if (rc < 0) return berth_fail(err, -rc, "write %s", path);
-  }
-  return 0;
-}
-
 /* Container mode clones a container's init; exec mode starts a process inside a running
  * container. Everything after that is the same. */
 static int run(const char *config_path, bool exec_mode, bool standby) {
@@ -77,17 +63,14 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   long long oom_before = oom_kill_count(cfg.oom_file);
   /* Autostarted by a standby (berthd's connection attached from the first byte), with nothing
    * to do between READY and GO (no console to size, no DNS relay to open once the loopback is
-   * up): the init needs no GO. It shares the monitor's memory until its exec and joins its
-   * cgroups itself (container_create), or, when it could not be cloned so, it gets GO as soon as
-   * the monitor has put it in its cgroups, ahead of READY: either way it goes from its built
-   * rootfs to its exec without waiting on the monitor. */
-  bool early_go = standby && !exec_mode && cfg.autostart && !cfg.tty && !cfg.dns_relay;
+   * up): the init is cloned alone (container_create), joins its cgroups itself and goes from its
+   * built rootfs to its exec without GO; the process starts as the clone does. */
+  bool alone = standby && !exec_mode && cfg.autostart && !cfg.tty && !cfg.dns_relay;
   struct timespec go_time;
   clock_gettime(CLOCK_REALTIME, &go_time);
-  if ((exec_mode ? exec_create(&cfg, &c, &err) : container_create(&cfg, early_go, &c, &err)) < 0) goto fail;
+  if ((exec_mode ? exec_create(&cfg, &c, &err) : container_create(&cfg, alone, &c, &err)) < 0) goto fail;
   /* the relay's sockets after READY: the init has brought the namespace's loopback up */
-  if ((!c.alone && join_cgroups(&cfg, c.pid, &err) < 0) || (early_go && !c.alone && (clock_gettime(CLOCK_REALTIME, &go_time), container_go(&c, &err)) < 0) ||
-      container_wait_ready(&c, &err) < 0 ||
+  if ((!c.alone && container_join_cgroups(&cfg, c.pid, &err) < 0) || container_wait_ready(&c, &err) < 0 ||
       (!exec_mode && cfg.dns_relay && dns_relay_open(&c.dns, c.pid, cfg.dns_relay, &err) < 0)) {
     kill(c.pid, SIGKILL);
     waitpid(c.pid, NULL, 0);
@@ -98,7 +81,7 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   /* a standby's answer socket stays open as berthd's first client connection */
   int first_client = standby ? fcntl(1, F_DUPFD_CLOEXEC, 3) : -1;
   report("ready %d %d", (int)c.pid, (int)getpid());
-  int rc = server_run(&cfg, &c, &log, &l, oom_before, first_client, early_go ? &go_time : NULL);
+  int rc = server_run(&cfg, &c, &log, &l, oom_before, first_client, c.alone ? &go_time : NULL);
   json_log_close(&log);
   server_unlisten(&l);
   config_free(&cfg);
@@ -202,23 +185,6 @@ static int standby(void) {
   return 1;
 }
 
-/* The socket of a spawner's request (a byte with one fd, SCM_RIGHTS), or -1 and whatever else
- * came closed. */
-static int request_socket(const struct msghdr *m) {
-  int fd = -1;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < n; i++) {
-      int got;
-      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-      if (fd < 0) fd = got;
-      else close(got);
-    }
-  }
-  return fd;
-}
-
 /* Spawner: berthd starts one with stdin and stdout one end of a socketpair, and sends it a byte
  * with a socket (SCM_RIGHTS) for each standby it wants; the spawner forks a standby whose stdin
  * and stdout are that socket. A fork of this small process costs far less than a spawn of the
@@ -234,16 +200,9 @@ static int spawner(char *name) {
   tzset(); /* once, for every standby it forks (see standby()) */
   for (;;) {
     char byte;
-    union {
-      struct cmsghdr h;
-      char buf[CMSG_SPACE(4 * sizeof(int))];
-    } u;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    ssize_t n = recvmsg(0, &m, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return 0;
-    int fd = request_socket(&m);
+    int fd;
+    /* (room for one fd: the kernel drops any more a request carries) */
+    if (recv_msg_fd(0, &byte, 1, &fd) <= 0) return 0;
     if (fd < 0) {
       fprintf(stderr, "berth-monitor: spawner: a request without a socket\n");
       continue;

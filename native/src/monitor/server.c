@@ -578,7 +578,7 @@ int server_run(const struct monitor_config *cfg, struct container *c, struct jso
   s.dns_tcp_w = (struct watch){.kind = W_DNS_TCP, .fd = c->dns.tcp_ep};
   ep_set(&s, &s.dns_tcp_w, EPOLLIN);
   update_container_watches(&s);
-  /* GO went before READY (main.c): the process is the one berthd sees start */
+  /* an init cloned alone needs no GO (main.c): the process starts as it is cloned */
   if (go_sent) {
     s.go_sent = true;
     s.go_time = *go_sent;

@@ -34,8 +34,8 @@ void server_unlisten(struct listener *l);
 
 /* Serves until the init has exited, its output is drained, the exit record is written and
  * EXIT is delivered. SIGCHLD must already be blocked. first_client (or -1): a connected
- * socket served as a client from the start. go_sent (or NULL): when GO was sent already, before
- * READY (main.c). Returns the monitor's exit status. */
+ * socket served as a client from the start. go_sent (or NULL): the time the process was let go
+ * without GO (an init cloned alone, main.c). Returns the monitor's exit status. */
 int server_run(const struct monitor_config *cfg, struct container *c, struct json_log *log, struct listener *l, long long oom_before, int first_client,
                const struct timespec *go_sent);
 #endif
