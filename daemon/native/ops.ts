@@ -519,7 +519,6 @@ export class RecordingNativeOps implements NativeOps {
     this.cgroupDestroy(name);
   }
 
-
   oomKillCount(file: string): number {
     this.record('oomKillCount', [file]);
     const n = this.oomCounts.get(file);

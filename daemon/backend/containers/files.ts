@@ -117,23 +117,14 @@ export function removeContainerFiles(p: ContainerPaths, log?: (msg: string) => v
   }
 }
 
-/** Trash directories made by this process (each rename would otherwise stat it first). */
-const trashMade = new Set<string>();
-
-/** rename(dir, target), target in trash, making trash on first use (or when it went away since). */
+/** rename(dir, target), target in trash: the trash made only when the rename finds it missing. */
 function renameIntoTrash(dir: string, trash: string, target: string): void {
-  if (!trashMade.has(trash)) {
-    mkdirSync(trash, { recursive: true });
-    trashMade.add(trash);
-  }
   try {
     renameSync(dir, target);
   } catch (err) {
-    // ENOENT: the dir is gone, or the trash is (made again, and the rename tried once more)
+    // ENOENT: the dir is gone (the caller's), or the trash is (made, and the rename tried again)
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || existsSync(trash)) throw err;
-    trashMade.delete(trash);
     mkdirSync(trash, { recursive: true });
-    trashMade.add(trash);
     renameSync(dir, target);
   }
 }
