@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import {
-  MonitorClient, MonitorPool, spawnMonitor, type MonitorConfig,
+  MonitorClient, MonitorPool, spawnMonitor, type MonitorConfig, type SpawnedMonitor,
 } from '../../daemon/backend/containers/monitor-client';
 import { collect, type Outcome } from '../helpers/monitor-outcome';
 import { monitorPath, nativeDir } from '../../daemon/native/binding';
@@ -70,8 +70,8 @@ function main(): void {
     client: MonitorClient;
   }
 
-  /** Spawns a monitor for `args` and connects a client attached to stdout and stderr. */
-  async function launch(args: string[], extra: Partial<MonitorConfig> = {}, socketDir?: string): Promise<Run> {
+  /** A container's dirs and config for `args`. */
+  function newContainer(args: string[], extra: Partial<MonitorConfig> = {}, socketDir?: string): { dir: string; cfg: MonitorConfig } {
     const dir = join(base, `c${++seq}`);
     for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, d), { recursive: true });
     const sockDir = socketDir ?? dir;
@@ -93,12 +93,28 @@ function main(): void {
       stdinOnce: false,
       ...extra,
     };
+    return { dir, cfg };
+  }
+
+  /** Spawns a monitor for `args` and connects a client attached to stdout and stderr. */
+  async function launch(args: string[], extra: Partial<MonitorConfig> = {}, socketDir?: string): Promise<Run> {
+    const { dir, cfg } = newContainer(args, extra, socketDir);
     const { pid, monitorPid } = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') });
     pids.add(pid);
     pids.add(monitorPid);
     const client = await MonitorClient.connect(cfg.socket);
     client.attach({ stdout: true, stderr: true });
     return { dir, cfg, pid, monitorPid, client };
+  }
+
+  /** `args` autostarted by a standby of `pool`, adopted with its frames held until release(). */
+  async function fromStandby(pool: MonitorPool, args: string[], extra: Partial<MonitorConfig> = {}): Promise<{ r: Run; spawned: SpawnedMonitor }> {
+    const { dir, cfg } = newContainer(args, { autostart: true, ...extra });
+    const spawned = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') }, pool);
+    pids.add(spawned.pid);
+    pids.add(spawned.monitorPid);
+    const client = await MonitorClient.adopt(spawned.connection!, cfg.socket, true);
+    return { r: { dir, cfg, pid: spawned.pid, monitorPid: spawned.monitorPid, client }, spawned };
   }
 
   /** Waits for the monitor process to be gone, then checks it left nothing behind. */
@@ -140,19 +156,9 @@ function main(): void {
     const pool = new MonitorPool(base);
     t.teardown(() => pool.close());
     await pool.refill();
-    const dir = join(base, `c${++seq}`);
-    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, sub), { recursive: true });
-    const cfg: MonitorConfig = {
-      id: seq.toString(16).padStart(64, '0'), socket: join(dir, 'monitor.sock'), log: join(dir, 'json.log'), exitFile: join(dir, 'exit.json'),
-      lowers: [lower], upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), hostname: 'box',
-      args: ['sh', '-c', 'echo out; echo err >&2; exit 5'], env: ['PATH=/bin'], tty: false, openStdin: false, stdinOnce: false, autostart: true,
-    };
-    const spawned = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') }, pool);
-    pids.add(spawned.pid);
-    pids.add(spawned.monitorPid);
+    const { r, spawned } = await fromStandby(pool, ['sh', '-c', 'echo out; echo err >&2; exit 5']);
+    const client = r.client;
     t.ok(spawned.connection, 'a standby took the request');
-    const client = await MonitorClient.adopt(spawned.connection!, cfg.socket, true);
-    const r: Run = { dir, cfg, pid: spawned.pid, monitorPid: spawned.monitorPid, client };
     // no GO, no ATTACH: the process runs and exits on its own, and nothing is heard before release
     for (let i = 0; i < 200 && alive(spawned.pid); i++) await sleep(10);
     t.notOk(alive(spawned.pid), 'the process ran to its end without GO');
@@ -188,23 +194,14 @@ function main(): void {
     t.same(standbys[0]!.args, [monitorPath(), 'standby', own], "a standby's command line, as a spawned one's");
     t.same([spawners[0]!, ...standbys].map((p) => niceOf(p.pid)), [19, 19, 19], 'the spawner and its idle standbys yield the CPU (nice 19)');
     // a standby that takes a request runs the container at the normal priority
-    const dir = join(base, `c${++seq}`);
-    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, sub), { recursive: true });
-    const cfg: MonitorConfig = {
-      id: seq.toString(16).padStart(64, '0'), socket: join(dir, 'monitor.sock'), log: join(dir, 'json.log'), exitFile: join(dir, 'exit.json'),
-      lowers: [lower], upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), hostname: 'box',
-      args: ['sleep', '30'], env: ['PATH=/bin'], tty: false, openStdin: false, stdinOnce: false, autostart: true,
-    };
-    const spawned = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') }, pool);
-    pids.add(spawned.pid);
-    pids.add(spawned.monitorPid);
-    const client = await MonitorClient.adopt(spawned.connection!, cfg.socket, true);
+    const { r, spawned } = await fromStandby(pool, ['sleep', '30']);
+    const client = r.client;
     client.release();
     t.same([niceOf(spawned.monitorPid), niceOf(spawned.pid)], [0, 0], 'its monitor and the container process: nice 0');
     const done = collect(client);
     client.signal(9);
     await done;
-    await settled(t, { dir, cfg, pid: spawned.pid, monitorPid: spawned.monitorPid, client });
+    await settled(t, r);
     pool.close();
     for (let i = 0; i < 200 && mine().length > 0; i++) await sleep(10);
     t.same(mine(), [], 'the spawner and its standbys are gone');
@@ -350,24 +347,14 @@ function main(): void {
     const pool = new MonitorPool(base);
     t.teardown(() => pool.close());
     await pool.refill();
-    const dir = join(base, `c${++seq}`);
-    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, sub), { recursive: true });
-    const cfg: MonitorConfig = {
-      id: seq.toString(16).padStart(64, '0'), socket: join(dir, 'monitor.sock'), log: join(dir, 'json.log'), exitFile: join(dir, 'exit.json'),
-      lowers: [lower], upper: join(dir, 'upper'), work: join(dir, 'work'), rootfs: join(dir, 'rootfs'), hostname: 'box',
-      args: ['cat', '/proc/self/cgroup'], env: ['PATH=/bin'], tty: false, openStdin: false, stdinOnce: false, autostart: true,
-      cgroupProcs: [join(cg, 'cgroup.procs')],
-    };
-    const spawned = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') }, pool);
-    pids.add(spawned.pid);
-    pids.add(spawned.monitorPid);
-    const client = await MonitorClient.adopt(spawned.connection!, cfg.socket, true);
+    const { r } = await fromStandby(pool, ['cat', '/proc/self/cgroup'], { cgroupProcs: [join(cg, 'cgroup.procs')] });
+    const client = r.client;
     const done = collect(client);
     client.release();
     const o = await done;
     t.equal(o.exit.exitCode, 0);
     t.match(o.stdout, new RegExp(`:memory:/berth-test-${process.pid}-alone\\n`), 'the process ran in the memory cgroup it was given');
-    await settled(t, { dir, cfg, pid: spawned.pid, monitorPid: spawned.monitorPid, client });
+    await settled(t, r);
     rmdirSync(cg);
     cgroups.splice(cgroups.indexOf(cg), 1);
   });
