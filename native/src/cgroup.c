@@ -1,6 +1,7 @@
 /* cgroup mode detection and the dispatch of each operation to the v1 or v2 writers. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +221,74 @@ static int make_parent(const char *mount, const char *parent, level_fn prepare, 
   return 0;
 }
 
+/* A v1 cpuset parent of berth's: its cpus and mems filled from its own parent's, and passed on
+   by the kernel to every cgroup made under it (cgroup.clone_children), so a leaf needs no copy. */
+static int cpuset_parent_prepare(const char *dir, berth_error_t *err) {
+  int r = berth_cg1_cpuset_inherit(dir, err);
+  if (r < 0) return r;
+  char path[PATH_MAX];
+  if ((r = berth_cgroup_file(path, dir, "cgroup.clone_children", err)) < 0) return r;
+  return berth_write_file(path, "1", err);
+}
+
+/* The parents this process has made and prepared (make_parent), "<mount>/<parent>": a leaf
+   under one is made with one mkdir, instead of a mkdir (EEXIST) and a preparation per level and
+   hierarchy at every start. One is forgotten when a leaf's mkdir finds it gone. The pool threads
+   of the addon create cgroups concurrently, hence the lock. */
+#define PREPARED_MAX 32
+static char *prepared[PREPARED_MAX];
+static pthread_mutex_t prepared_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int prepared_find(const char *dir) {
+  for (int i = 0; i < PREPARED_MAX; i++)
+    if (prepared[i] && strcmp(prepared[i], dir) == 0) return i;
+  return -1;
+}
+
+static int parent_prepared(const char *dir) {
+  pthread_mutex_lock(&prepared_lock);
+  int found = prepared_find(dir) >= 0;
+  pthread_mutex_unlock(&prepared_lock);
+  return found;
+}
+
+/* remember (dir, 1) or forget (dir, 0); a full table remembers nothing more (no harm: the
+   parents are then prepared at every create, as before) */
+static void parent_mark(const char *dir, int known) {
+  pthread_mutex_lock(&prepared_lock);
+  int i = prepared_find(dir);
+  if (!known && i >= 0) {
+    free(prepared[i]);
+    prepared[i] = NULL;
+  } else if (known && i < 0) {
+    for (i = 0; i < PREPARED_MAX && prepared[i]; i++) {}
+    if (i < PREPARED_MAX) prepared[i] = strdup(dir);
+  }
+  pthread_mutex_unlock(&prepared_lock);
+}
+
+/* The leaf <mount>/<name> under <mount>/<parent> (made and prepared first unless known). */
+static int make_leaf(const char *mount, const char *cparent, const char *name, level_fn prepare, int prepare_root, char *leaf,
+                     int *created, berth_error_t *err) {
+  char parent_dir[PATH_MAX];
+  int r;
+  if ((r = join(leaf, mount, name, err)) < 0) return r;
+  if ((r = join(parent_dir, mount, cparent ? cparent : "", err)) < 0) return r;
+  if (parent_prepared(parent_dir)) {
+    if (mkdir(leaf, 0755) == 0) {
+      *created = 1;
+      return 0;
+    }
+    if (errno == EEXIST) return 0;
+    if (errno != ENOENT) return berth_fail(err, errno, "mkdir %s", leaf);
+    parent_mark(parent_dir, 0); /* removed since: made again below */
+  }
+  if ((r = make_parent(mount, cparent, prepare, prepare_root, err)) < 0) return r;
+  if ((r = mkdir_ok(leaf, created, err)) < 0) return r;
+  parent_mark(parent_dir, 1);
+  return 0;
+}
+
 int berth_cgroup_create(const berth_cgroup_layout_t *l, const char *parent, const char *id, berth_cgroup_paths_t *out,
                         berth_error_t *err) {
   memset(out, 0, sizeof *out);
@@ -249,12 +318,12 @@ int berth_cgroup_create(const berth_cgroup_layout_t *l, const char *parent, cons
     char leaf[PATH_MAX];
     int created = 0;
     int is_cpuset = l->mode == BERTH_CGROUP_V1 && strcmp(mounts[i], l->v1[BERTH_CG_CPUSET]) == 0;
-    level_fn prepare = l->mode == BERTH_CGROUP_V2 ? berth_cg2_enable_controllers : is_cpuset ? berth_cg1_cpuset_inherit : NULL;
-    if ((r = make_parent(mounts[i], cparent, prepare, l->mode == BERTH_CGROUP_V2, err)) < 0) goto fail;
-    if ((r = join(leaf, mounts[i], name, err)) < 0) goto fail;
-    if ((r = mkdir_ok(leaf, &created, err)) < 0) goto fail;
+    level_fn prepare = l->mode == BERTH_CGROUP_V2 ? berth_cg2_enable_controllers : is_cpuset ? cpuset_parent_prepare : NULL;
+    if ((r = make_leaf(mounts[i], cparent, name, prepare, l->mode == BERTH_CGROUP_V2, leaf, &created, err)) < 0) goto fail;
     if (created) snprintf(made[n_made++], PATH_MAX, "%s", leaf);
-    if (is_cpuset && (r = berth_cg1_cpuset_inherit(leaf, err)) < 0) goto fail;
+    /* under a parent of berth's the kernel filled it (clone_children); directly under the
+       hierarchy's root (whose flag is not berth's to set) it is copied */
+    if (is_cpuset && !cparent && (r = berth_cg1_cpuset_inherit(leaf, err)) < 0) goto fail;
     if ((r = berth_cgroup_file(out->procs[out->n_procs++], leaf, "cgroup.procs", err)) < 0) goto fail;
   }
   if (l->mode == BERTH_CGROUP_V2) {

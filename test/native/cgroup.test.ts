@@ -208,10 +208,23 @@ t.test('real v1 cgroup: create, limits, stats, freeze, kill, destroy', { skip: v
   t.throws(() => ops.cgroupDestroy(parent), { code: 'EBUSY' }, 'a parent with a child cgroup is busy');
   const privileged = ops.cgroupCreate(parent, 'priv', { privileged: true });
   if (layout.v1.devices) t.equal(readFileSync(join(layout.v1.devices, parent, 'priv', 'devices.list'), 'utf8').trim(), 'a *:* rwm', 'privileged: all devices');
+  // the second leaf under a parent this process made: one mkdir per hierarchy, its cpus and
+  // mems given by the kernel (the parent's cgroup.clone_children)
+  if (layout.v1.cpuset) {
+    t.equal(readFileSync(join(layout.v1.cpuset, parent, 'cgroup.clone_children'), 'utf8').trim(), '1', 'the cpuset parent passes its cpus on');
+    t.equal(readFileSync(join(layout.v1.cpuset, parent, 'priv', 'cpuset.cpus'), 'utf8').trim(), readFileSync(join(layout.v1.cpuset, parent, 'cpuset.cpus'), 'utf8').trim(), 'the second leaf has the parent\'s cpus');
+  }
   ops.cgroupDestroy(privileged.name);
   ops.cgroupDestroy(cg.name);
   ops.cgroupDestroy(parent);
   for (const mount of hierarchies) t.notOk(existsSync(join(mount, parent)), `gone from ${mount}`);
+
+  // the parent removed behind the process's back: the next leaf makes it again
+  const again = ops.cgroupCreate(parent, 'c1');
+  for (const procs of again.procs) t.ok(existsSync(procs), `made again: ${procs}`);
+  if (layout.v1.cpuset) t.not(file('cpuset', 'cpuset.cpus'), '', 'cpuset.cpus of a leaf under a parent made again');
+  ops.cgroupDestroy(again.name);
+  ops.cgroupDestroy(parent);
 });
 
 // cgroup v2 device control for real: this machine's cgroup2 mount (beside the v1 controllers)
