@@ -2,11 +2,12 @@
 // rootfs, stdio (pipes and pty), json-file log, exit record, signals, capabilities, OOM.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import {
-  MonitorClient, MonitorPool, spawnMonitor, type MonitorConfig, type SpawnedMonitor,
+  encodeMonitorConfig, MonitorClient, MonitorPool, spawnMonitor, type MonitorConfig, type SpawnedMonitor,
 } from '../../daemon/backend/containers/monitor-client';
 import { collect, type Outcome } from '../helpers/monitor-outcome';
 import { monitorPath, nativeDir } from '../../daemon/native/binding';
@@ -159,6 +160,7 @@ function main(): void {
     const { r, spawned } = await fromStandby(pool, ['sh', '-c', 'echo out; echo err >&2; exit 5']);
     const client = r.client;
     t.ok(spawned.connection, 'a standby took the request');
+    t.notOk(existsSync(join(r.dir, 'config')), 'its config came inline after the request: no file written');
     // no GO, no ATTACH: the process runs and exits on its own, and nothing is heard before release
     for (let i = 0; i < 200 && alive(spawned.pid); i++) await sleep(10);
     t.notOk(alive(spawned.pid), 'the process ran to its end without GO');
@@ -173,6 +175,47 @@ function main(): void {
     t.equal(o.stderr, 'err\n');
     t.equal(o.exit.exitCode, 5);
     await settled(t, r);
+  });
+
+  t.test('a standby takes an inline config that arrives in pieces, and refuses a length that is not one', async (t) => {
+    const pool = new MonitorPool(base, 2);
+    t.teardown(() => pool.close());
+    await pool.refill();
+    const firstLine = (sock: Socket) => new Promise<string>((resolve) => {
+      let got = '';
+      sock.on('data', (b: Buffer) => {
+        got += b.toString();
+        if (got.includes('\n')) resolve(got.slice(0, got.indexOf('\n')));
+      });
+      sock.on('end', () => resolve(got));
+    });
+
+    const { dir, cfg } = newContainer(['echo', 'pieces']);
+    const config = encodeMonitorConfig(cfg);
+    const sock = pool.take()!;
+    const answer = firstLine(sock);
+    sock.write(Buffer.concat([Buffer.from(`container\0+${config.length}\0${join(dir, 'monitor.log')}\0`), config.subarray(0, 10)]));
+    await sleep(50);
+    sock.write(config.subarray(10));
+    const ready = /^ready (\d+) (\d+)$/.exec(await answer);
+    t.ok(ready, 'ready, the config read whole');
+    pids.add(Number(ready?.[1]));
+    pids.add(Number(ready?.[2]));
+    const client = await MonitorClient.connect(cfg.socket);
+    client.attach({ stdout: true, stderr: true });
+    const done = collect(client);
+    client.go();
+    const o = await done;
+    t.equal(o.stdout, 'pieces\n');
+    t.equal(o.exit.exitCode, 0);
+    sock.destroy();
+    await settled(t, { dir, cfg, pid: Number(ready?.[1]), monitorPid: Number(ready?.[2]), client });
+
+    const bad = pool.take()!;
+    const refused = firstLine(bad);
+    bad.write(`container\0+12x\0${join(dir, 'monitor2.log')}\0`);
+    t.match(await refused, /^error standby: config length 12x is not a number/);
+    bad.destroy();
   });
 
   t.test('standbys are forked by one spawner, named standby; they end with the pool, and so does it', async (t) => {

@@ -51,6 +51,15 @@ export function containerPaths(dataRoot: string, execRoot: string, id: string): 
   };
 }
 
+/**
+ * The container's dir in the exec root (the monitor's socket, log and exit record) and its rootfs
+ * mount point, made at every start: the exec root may be a tmpfs a reboot emptied.
+ */
+export function makeRunDirs(p: ContainerPaths): void {
+  mkdirSync(p.run, { recursive: true, mode: 0o700 });
+  mkdirSync(p.rootfs, { recursive: true, mode: 0o755 });
+}
+
 const initFiles = ['.dockerenv', 'etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'dev/console'];
 const initLayersMade = new Set<string>();
 

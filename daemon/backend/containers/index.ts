@@ -14,7 +14,7 @@ import type { EventBus } from '../events';
 import { Filters } from '../filters';
 import { Mutex } from '../lock';
 import { checkCreateTypes, commandOf, DEFAULT_PATH, mergeConfig, normalizeConfig, normalizeHostConfig, parseSignal, resourceWarnings, type Json } from './config';
-import { containerPaths, createContainerFiles, removeContainerFiles, type ContainerPaths } from './files';
+import { containerPaths, createContainerFiles, makeRunDirs, removeContainerFiles, type ContainerPaths } from './files';
 import { followLog, readLog, type LogOptions, type LogRecord } from './logs';
 import { logSettings, validateLogOpts, type LogSettings } from './logopts';
 import { generateName, validName } from './names';
@@ -431,6 +431,7 @@ export class Containers {
     try {
       // the files the network writes (hosts, resolv.conf) are there before the process can read them
       if (autostart) await this.d.network?.start(this.networkInfo(c, 0), c.hostConfig, c.config.ExposedPorts);
+      makeRunDirs(this.paths(c.id));
       const spec = await this.withMounts(c, { ...this.monitorSpec(c, image, await cgroup, ns, log), autostart });
       mounted = true;
       link = await this.d.monitors.launch(spec);

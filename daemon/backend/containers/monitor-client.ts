@@ -99,7 +99,7 @@ export interface MonitorConfig extends Partial<SecuritySpec> {
 }
 
 export interface SpawnMonitorOptions extends MonitorConfig {
-  /** Where the CONFIG_FILE is written. */
+  /** Where the CONFIG_FILE is written for a monitor spawned on demand (a standby gets it inline). */
   configFile: string;
   /** The monitor's stderr (appended). */
   monitorLog: string;
@@ -357,19 +357,17 @@ export class MonitorPool {
 }
 
 /**
- * Writes the CONFIG_FILE, starts berth-monitor detached (its own session, stderr to
- * monitorLog) and waits for its one line: resolves on `ready <pid>` (the init exists, held
- * before exec until GO), rejects with the monitor's message on `error <msg>`. With a pool, a
- * standby monitor takes the request when one is ready.
+ * Hands the config to a standby monitor when one is ready (inline, after its request: no file on
+ * the start's path); otherwise writes the CONFIG_FILE, starts berth-monitor detached (its own
+ * session, stderr to monitorLog) and waits for its one line: resolves on `ready <pid>` (the init
+ * exists, held before exec until GO), rejects with the monitor's message on `error <msg>`.
  */
 export async function spawnMonitor(opts: SpawnMonitorOptions, pool?: MonitorPool): Promise<SpawnedMonitor> {
-  const configFile = resolvePath(opts.configFile); // the monitor runs in /
-  // synchronous: a small file, and a thread-pool round trip costs more than the write
-  writeFileSync(configFile, encodeMonitorConfig(opts), { mode: 0o600 });
+  const config = encodeMonitorConfig(opts);
   const mode = opts.mode ?? 'container';
   const standby = opts.executable === undefined ? pool?.take() : undefined;
   if (standby) {
-    standby.write(`${mode}\0${configFile}\0${resolvePath(opts.monitorLog)}\0`);
+    standby.write(Buffer.concat([Buffer.from(`${mode}\0+${config.length}\0${resolvePath(opts.monitorLog)}\0`), config]));
     try {
       return await readAnswer(standby, opts.monitorLog, true);
     } catch (err) {
@@ -381,6 +379,9 @@ export async function spawnMonitor(opts: SpawnMonitorOptions, pool?: MonitorPool
       if (!opts.refillLater) void pool!.refill();
     }
   }
+  const configFile = resolvePath(opts.configFile); // the monitor runs in /
+  // synchronous: a small file, and a thread-pool round trip costs more than the write
+  writeFileSync(configFile, config, { mode: 0o600 });
   // posix_spawn through the addon (vfork: no copy of berthd's page tables, unlike Node's
   // fork-based spawn); the monitor forks once more and the first process exits at once.
   const addon = loadAddon();

@@ -1,6 +1,6 @@
 // The container engine's kernel-facing deps made real: cgroups through NativeOps, processes
 // through berth-monitor. (Tests use the fakes in test/helpers/fake-runtime.ts instead.)
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
 import { cgroupName, type CgroupLimits, type NativeOps } from '../../native/ops';
 import { MonitorClient, spawnMonitor, type MonitorPool } from './monitor-client';
@@ -98,9 +98,8 @@ export class MonitorProcesses implements MonitorLauncher {
 
   constructor(private readonly ops: NativeOps, private readonly pool?: MonitorPool) {}
 
+  /** The monitor's dir (the socket's) and the rootfs mount point exist (makeRunDirs). */
   async launch(spec: MonitorSpec): Promise<MonitorLink> {
-    mkdirSync(dirname(spec.socket), { recursive: true, mode: 0o700 });
-    mkdirSync(spec.rootfs, { recursive: true, mode: 0o755 });
     const { monitorPid, connection } = await spawnMonitor({ ...spec, refillLater: true }, this.pool);
     // the next standby once the process has started (or failed) and berthd has answered: spawned
     // earlier, its exec and loader compete for the CPUs with the exec of the container's process

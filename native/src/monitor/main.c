@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
@@ -41,7 +42,7 @@ static void report(const char *fmt, ...) {
 
 /* Container mode clones a container's init; exec mode starts a process inside a running
  * container. Everything after that is the same. */
-static int run(const char *config_path, bool exec_mode, bool standby) {
+static int run(const char *config_path, struct buf *inline_config, bool exec_mode, bool standby) {
   berth_error_t err = {0};
   struct monitor_config cfg = {.exec_mode = exec_mode};
   struct listener l = {.fd = -1, .dirfd = -1};
@@ -58,7 +59,11 @@ static int run(const char *config_path, bool exec_mode, bool standby) {
   c.mntns_fd = -1;
   c.dns.listen_fd = c.dns.upstream_fd = c.dns.tcp_listen_fd = c.dns.tcp_ep = -1;
 
-  if (config_parse_file(config_path, &cfg, &err) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, cfg.log_compress, cfg.log_attrs, &err) < 0) goto fail;
+  if (inline_config) {
+    cfg.raw = *inline_config; /* the config's records, now the config's to free */
+    *inline_config = (struct buf){0};
+  }
+  if ((inline_config ? config_parse(&cfg, &err) : config_parse_file(config_path, &cfg, &err)) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, cfg.log_compress, cfg.log_attrs, &err) < 0) goto fail;
   seccomp_prepare(&cfg.security);
   long long oom_before = oom_kill_count(cfg.oom_file);
   /* Autostarted by a standby (berthd's connection attached from the first byte), with nothing
@@ -135,12 +140,15 @@ static void prefault(void) {
 }
 
 /* Standby: berthd starts a monitor ahead of need, with stdin and stdout one end of a socketpair,
- * and later writes the request `MODE\0CONFIG_FILE\0MONITOR_LOG\0` to it; from there on the
- * monitor is the one it asked for, with its answer line on the same socket. EOF before a whole
- * request (berthd went away, or dropped its standby) ends it quietly. */
+ * and later writes the request `MODE\0CONFIG\0MONITOR_LOG\0` to it, CONFIG being a config
+ * file's path or `+N`: the config's N bytes follow the request on the socket (no file to write
+ * and read on the start's path). From there on the monitor is the one it asked for, with its
+ * answer line on the same socket. EOF before a whole request (berthd went away, or dropped its
+ * standby) ends it quietly. */
+#define INLINE_CONFIG_MAX (16u << 20)
 static int standby(void) {
   char req[3 * 4096 + 64];
-  size_t len = 0;
+  size_t len = 0, used = 0; /* used: the request's bytes, through its third NUL */
   int fields = 0;
   /* the C library reads /etc/localtime at its first time conversion (the exit record's and
    * STARTED's times): done while nothing waits (a spawner's standbys have it from the spawner) */
@@ -154,8 +162,11 @@ static int standby(void) {
     ssize_t n = read(0, req + len, sizeof req - len);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return 0;
-    for (ssize_t i = 0; i < n; i++)
-      if (!req[len + (size_t)i]) fields++;
+    for (size_t i = len; i < len + (size_t)n && fields < 3; i++)
+      if (!req[i]) {
+        fields++;
+        used = i + 1;
+      }
     len += (size_t)n;
   }
   /* a spawner's standby waited at the lowest priority; its work is a start's critical path */
@@ -168,21 +179,52 @@ static int standby(void) {
   }
   dup2(fd, 2);
   close(fd);
-  /* stdin goes back to /dev/null, as for a monitor started on demand; stdout (the socket) is
-   * closed by report() after the answer */
+  /* stdin goes back to /dev/null once the config is read, as for a monitor started on demand;
+   * stdout (the socket) is closed by report() after the answer */
+  struct buf inline_config = {0};
+  if (*config == '+') {
+    char *end;
+    errno = 0;
+    unsigned long long want = strtoull(config + 1, &end, 10);
+    if (!config[1] || *end || errno || want > INLINE_CONFIG_MAX) {
+      report("error standby: config length %s is not a number up to %u", config + 1, INLINE_CONFIG_MAX);
+      return 1;
+    }
+    if (len - used > want) {
+      report("error standby: %zu bytes after the config", len - used - (size_t)want);
+      return 1;
+    }
+    buf_append(&inline_config, req + used, len - used);
+    while (inline_config.len < want) {
+      char chunk[16384];
+      size_t room = want - inline_config.len < sizeof chunk ? (size_t)(want - inline_config.len) : sizeof chunk;
+      ssize_t n = read(0, chunk, room);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        buf_free(&inline_config);
+        return n == 0 ? 0 : 1; /* berthd went away mid-request */
+      }
+      buf_append(&inline_config, chunk, (size_t)n);
+    }
+  } else if (*config != '/') {
+    report("error standby: %s is not an absolute path", config);
+    return 1;
+  }
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull >= 0) {
     dup2(devnull, 0);
     close(devnull);
   }
-  if (*config != '/') {
-    report("error standby: %s is not an absolute path", config);
-    return 1;
+  struct buf *given = *config == '+' ? &inline_config : NULL;
+  int rc;
+  if (!strcmp(mode, "container")) rc = run(config, given, false, true);
+  else if (!strcmp(mode, "exec")) rc = run(config, given, true, true);
+  else {
+    report("error standby: unknown mode %s", mode);
+    rc = 1;
   }
-  if (!strcmp(mode, "container")) return run(config, false, true);
-  if (!strcmp(mode, "exec")) return run(config, true, true);
-  report("error standby: unknown mode %s", mode);
-  return 1;
+  buf_free(&inline_config);
+  return rc;
 }
 
 /* Spawner: berthd starts one with stdin and stdout one end of a socketpair, and sends it a byte
@@ -243,8 +285,8 @@ int main(int argc, char **argv) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, NULL);
-  if (argc == 3 && !strcmp(argv[1], "container")) return run(argv[2], false, false);
-  if (argc == 3 && !strcmp(argv[1], "exec")) return run(argv[2], true, false);
+  if (argc == 3 && !strcmp(argv[1], "container")) return run(argv[2], NULL, false, false);
+  if (argc == 3 && !strcmp(argv[1], "exec")) return run(argv[2], NULL, true, false);
   /* the second argument (berthd's exec root) only tells whose standby this is */
   if (argc == 3 && !strcmp(argv[1], "standby")) return standby();
   /* "spawner" has as many letters as "standby", which its children become */
