@@ -282,18 +282,23 @@ export class Containers {
       id, name: cname, imageId: image.id, imageRef: body.Image, created: rfc3339Nano(),
       config, hostConfig, state: freshState(), restartCount: 0,
     };
+    const mounted = plannedMounts !== undefined && plannedMounts.length > 0;
     try {
-      // the row and its endpoints in one commit (a network that refuses rolls the row back too)
+      // the row and its endpoints in one commit (a network that refuses rolls the row back too);
+      // without mounts to record (and volumes to fill from the image), the event too
       this.d.repo.atomically(() => {
         this.d.repo.insert(row);
         this.d.network?.prepare(id, hostConfig, body.NetworkingConfig);
+        if (!mounted) this.emit(row, 'create');
       });
     } catch (err) {
       removeContainerFiles(p);
       throw err;
     }
-    if (plannedMounts) await this.d.mounts!.record(id, plannedMounts, image.lowerDirs);
-    this.emit(row, 'create');
+    if (mounted) {
+      await this.d.mounts!.record(id, plannedMounts, image.lowerDirs);
+      this.emit(row, 'create');
+    }
     return { Id: id, Warnings: warnings };
   }
 

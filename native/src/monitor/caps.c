@@ -6,13 +6,17 @@
 #include <unistd.h>
 #include "caps.h"
 
+/* The kernel's last capability: read once per process (the init asks twice, on its start's path). */
 static int last_cap(void) {
+  static int known;
+  if (known) return known;
   berth_error_t ignored;
   struct buf b = {0};
   int last = CAP_LAST_CAP;
   if (read_file("/proc/sys/kernel/cap_last_cap", &b, &ignored) == 0) last = atoi(b.data);
   buf_free(&b);
-  return last > 0 && last < 64 ? last : CAP_LAST_CAP;
+  known = last > 0 && last < 64 ? last : CAP_LAST_CAP;
+  return known;
 }
 
 uint64_t caps_all(void) {

@@ -117,7 +117,7 @@ static void __attribute__((noreturn)) child_exec(const struct monitor_config *cf
   if (security_add_groups(cfg, &user, &err) < 0) process_fail(sync, start_failed, err.msg);
 
   const char *cwd = cfg->cwd && *cfg->cwd ? cfg->cwd : "/";
-  int rc = cfg->exec_mode ? 0 : mkdir_all(cwd);
+  int rc = cfg->exec_mode || !strcmp(cwd, "/") ? 0 : mkdir_all(cwd);
   if (rc < 0 || chdir(cwd) < 0) {
     char estr[128];
     snprintf(msg, sizeof msg, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, go_strerror(rc < 0 ? -rc : errno, estr, sizeof estr));

@@ -27,27 +27,41 @@ static int open_in_root(int rootfd, const char *path, int flags) {
 }
 
 /* Opens (O_PATH) path inside the root, creating missing directories and, when !dir, an empty
- * file as the last component: mount points for binds, /proc, /dev ... */
+ * file as the last component: mount points for binds, /proc, /dev ... The deepest existing
+ * ancestor is found from the end (a mount point usually lacks only its last component: one
+ * openat2 for it), then the missing components are made one by one below it. */
 static int mkpath_in_root(int rootfd, const char *path, bool dir, berth_error_t *err) {
   char prefix[4096];
-  if (strlen(path) >= sizeof prefix) return berth_fail(err, ENAMETOOLONG, "mount point %s", path);
+  size_t len = strlen(path);
+  if (len >= sizeof prefix) return berth_fail(err, ENAMETOOLONG, "mount point %s", path);
   int fd = open_in_root(rootfd, path, O_PATH);
   if (fd >= 0 || fd != -ENOENT) return fd >= 0 ? fd : berth_fail(err, -fd, "openat2 %s in rootfs", path);
-  autoclose int parent = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
-  if (parent < 0) return berth_fail(err, -parent, "openat2 / in rootfs");
-  const char *p = path;
-  for (;;) {
+  while (len > 1 && path[len - 1] == '/') len--;
+  /* path[0, cut) is the ancestor tried: "" is the root itself */
+  size_t cut = len;
+  autoclose int parent = -1;
+  while (parent < 0) {
+    while (cut > 0 && path[cut - 1] != '/') cut--;
+    while (cut > 0 && path[cut - 1] == '/') cut--;
+    memcpy(prefix, path, cut);
+    prefix[cut] = 0;
+    parent = cut ? open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY) : open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+    if (parent < 0 && (parent != -ENOENT || cut == 0)) return berth_fail(err, -parent, "openat2 %s in rootfs", cut ? prefix : "/");
+  }
+  const char *p = path + cut;
+  for (bool missing = true;; missing = false) {
     while (*p == '/') p++;
-    const char *end = strchr(p, '/');
-    size_t clen = end ? (size_t)(end - p) : strlen(p);
-    bool last = !end || !end[strspn(end, "/")];
+    const char *end = memchr(p, '/', len - (size_t)(p - path));
+    size_t clen = end ? (size_t)(end - p) : len - (size_t)(p - path);
+    bool last = !end;
     memcpy(prefix, path, (size_t)(p - path) + clen);
     prefix[(p - path) + clen] = 0;
     char comp[256];
     if (clen >= sizeof comp) return berth_fail(err, ENAMETOOLONG, "mount point %s", path);
     memcpy(comp, p, clen);
     comp[clen] = 0;
-    int next = open_in_root(rootfd, prefix, O_PATH);
+    /* the first component below the ancestor is known to be missing */
+    int next = missing ? -ENOENT : open_in_root(rootfd, prefix, O_PATH);
     if (next == -ENOENT) {
       if (last && !dir) {
         int f = openat(parent, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
