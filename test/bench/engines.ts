@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { createConnection } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { cleanEnv, cleanupDaemonLeftovers, monitorsUnder, shortTempDir, startDaemon, unixRequest, type TestLike } from '../helpers/daemon';
+import { cleanEnv, cleanupDaemonLeftovers, monitorsUnder, runtimeTmpfs, shortTempDir, startDaemon, unixRequest, type TestLike } from '../helpers/daemon';
 import { importTestImage } from '../helpers/test-image';
 import { allProcs, childrenOf } from './proc';
 
@@ -66,7 +66,8 @@ export async function startBerth(): Promise<Engine> {
     return { problems, notes: [] };
   };
   try {
-    const d = await startDaemon(t);
+    // its exec root on a tmpfs, as /run/berth is where berthd is deployed (dockerd's likewise)
+    const d = await startDaemon(t, { execRootOnTmpfs: true });
     await importTestImage(d, 'busybox:latest');
     return {
       name: 'berth',
@@ -242,6 +243,9 @@ export async function startDockerd(): Promise<Engine> {
   };
 
   try {
+    // runtime state on tmpfs, as /run/docker and /run/containerd are on a systemd host (berth's too)
+    runtimeTmpfs(join(dir, 'exec'));
+    runtimeTmpfs(join(dir, 'containerd-state'));
     const containerd = new Managed('containerd', 'containerd', [
       '--config', join(dir, 'containerd.toml'),
       '--root', join(dir, 'containerd'),

@@ -245,6 +245,7 @@ function main(): Promise<void> {
     L.push(`host: ${meta.cores} cores (${meta.cpu}), ${meta.memoryMB} MB, Linux ${meta.kernel}, node ${meta.node}, load ${meta.loadavgStart.map((x) => x.toFixed(2)).join(' ')}`);
     L.push(`client: ${meta.dockerCli}`);
     L.push(`engines: berth ${b?.version ?? '—'}; ${d ? `dockerd ${d.version} (${meta.containerd}; ${meta.runc})` : noDockerd}`);
+    L.push('roots: data roots and the floor\'s scratch dir on the temp dir\'s filesystem; exec roots (and containerd\'s state) on a tmpfs each, as /run is on a systemd host');
     L.push('');
     L.push(row('median (p90)', 'berth', 'dockerd'));
     L.push(row(`docker run --rm --network none busybox true (N=${N.runRm})`, medP90(b?.runRm), medP90(d?.runRm)));

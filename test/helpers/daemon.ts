@@ -20,6 +20,19 @@ export interface DaemonOptions {
   args?: string[];
   /** Written to <dir>/daemon.json and passed with --config-file. */
   daemonJson?: Record<string, unknown>;
+  /** The exec root on a tmpfs of its own (runtimeTmpfs), as /run/berth is on a systemd host. */
+  execRootOnTmpfs?: boolean;
+}
+
+/**
+ * Mounts a tmpfs on `dir` (made first): runtime state (an exec root, containerd's state) where a
+ * deployment keeps it, /run being a tmpfs on systemd hosts (it is not on every test machine).
+ * cleanupDaemonLeftovers unmounts it with the rest of the temp dir's mounts.
+ */
+export function runtimeTmpfs(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=0711,nosuid,nodev', 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mount tmpfs on ${dir}: ${(r.stderr || r.error?.message || '').trim()}`);
 }
 
 export interface HttpReply {
@@ -264,6 +277,7 @@ export async function startDaemon(t: TestLike, opts: DaemonOptions = {}): Promis
   const netArgs = ['--bridge', bridge, ...(opts.daemonJson && 'bip' in opts.daemonJson ? [] : ['--bip', `10.${100 + (net[0]! % 100)}.${net[1]}.1/24`]),
     ...(opts.daemonJson && 'default-address-pools' in opts.daemonJson ? [] : ['--default-address-pool', `base=10.${200 + (net[0]! % 50)}.0.0/16,size=24`])];
   const socket = join(dir, 'd.sock');
+  if (opts.execRootOnTmpfs) runtimeTmpfs(join(dir, 'exec'));
   const dockerConfig = join(dir, 'docker-config');
   mkdirSync(dockerConfig);
   const args = [
