@@ -88,6 +88,9 @@ export class FakeLauncher implements MonitorLauncher {
   async reconnect(): Promise<MonitorLink | null> {
     return null;
   }
+  release(link: MonitorLink): void {
+    link.close();
+  }
   bootId(): string {
     return 'boot-1';
   }

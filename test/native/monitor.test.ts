@@ -109,9 +109,9 @@ function main(): void {
   }
 
   /** `args` autostarted by a standby of `pool`, adopted with its frames held until release(). */
-  async function fromStandby(pool: MonitorPool, args: string[], extra: Partial<MonitorConfig> = {}): Promise<{ r: Run; spawned: SpawnedMonitor }> {
+  async function fromStandby(pool: MonitorPool, args: string[], extra: Partial<MonitorConfig> = {}, refillLater = false): Promise<{ r: Run; spawned: SpawnedMonitor }> {
     const { dir, cfg } = newContainer(args, { autostart: true, ...extra });
-    const spawned = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') }, pool);
+    const spawned = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log'), refillLater }, pool);
     pids.add(spawned.pid);
     pids.add(spawned.monitorPid);
     const client = await MonitorClient.adopt(spawned.connection!, cfg.socket, true);
@@ -174,6 +174,7 @@ function main(): void {
     t.equal(o.stdout, 'out\n', 'stdout from the first byte');
     t.equal(o.stderr, 'err\n');
     t.equal(o.exit.exitCode, 5);
+    client.close(); // berthd lets it go (or takes it back as a standby: see the STANDBY test)
     await settled(t, r);
   });
 
@@ -218,6 +219,43 @@ function main(): void {
     bad.destroy();
   });
 
+  t.test('a container monitor becomes a standby again (STANDBY) and serves the next one; one not taken back exits', async (t) => {
+    const pool = new MonitorPool(base);
+    t.teardown(() => pool.close());
+    await pool.refill();
+    const fdsOf = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+    const monitors: number[] = [];
+    let fdsBetween = 0;
+    for (const word of ['first', 'second', 'third']) {
+      // no new standby meanwhile (berthd waits a moment after a start): the pool has room for this one
+      const { r, spawned } = await fromStandby(pool, ['echo', word], {}, true);
+      t.ok(spawned.connection, `${word}: a standby took it`);
+      // given back at EXIT, as berthd does (STANDBY follows at once)
+      const back = new Promise<void>((resolve) => r.client.once('standby', () => resolve()));
+      r.client.once('exit', () => pool.recycle(r.client));
+      const done = collect(r.client);
+      r.client.release();
+      const o = await done;
+      t.equal(o.stdout, `${word}\n`, `${word}: its output`);
+      t.equal(o.exit.exitCode, 0);
+      monitors.push(spawned.monitorPid);
+      await back;
+      t.notOk(alive(spawned.pid), `${word}: its process is gone`);
+      pids.delete(spawned.pid);
+      t.notOk(existsSync(r.cfg.socket), `${word}: its container's socket is gone`);
+      t.ok(existsSync(r.cfg.exitFile), `${word}: its exit record is written`);
+      const fds = fdsOf(spawned.monitorPid);
+      if (fdsBetween) t.equal(fds, fdsBetween, `${word}: no descriptor of the container left in the monitor`);
+      fdsBetween = fds;
+    }
+    t.equal(new Set(monitors).size, 1, 'one monitor served all three');
+    const pid = monitors[0]!;
+    pool.take()!.destroy(); // not wanted any more: EOF, and it exits
+    for (let i = 0; i < 200 && alive(pid); i++) await sleep(10);
+    t.notOk(alive(pid), 'a standby berthd lets go of exits');
+    pids.delete(pid);
+  });
+
   t.test('standbys are forked by one spawner, named standby; they end with the pool, and so does it', async (t) => {
     const own = join(base, `pool${++seq}`);
     mkdirSync(own);
@@ -244,6 +282,7 @@ function main(): void {
     const done = collect(client);
     client.signal(9);
     await done;
+    client.close();
     await settled(t, r);
     pool.close();
     for (let i = 0; i < 200 && mine().length > 0; i++) await sleep(10);
@@ -397,6 +436,7 @@ function main(): void {
     const o = await done;
     t.equal(o.exit.exitCode, 0);
     t.match(o.stdout, new RegExp(`:memory:/berth-test-${process.pid}-alone\\n`), 'the process ran in the memory cgroup it was given');
+    client.close();
     await settled(t, r);
     rmdirSync(cg);
     cgroups.splice(cgroups.indexOf(cg), 1);

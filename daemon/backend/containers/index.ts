@@ -567,7 +567,7 @@ export class Containers {
   private async onExit(id: string, live: Live, link: MonitorLink, info: ExitInfo, settled: () => void): Promise<void> {
     live.health?.stop();
     live.health = undefined;
-    link.close();
+    this.d.monitors.release(link); // closed, or its monitor serves the next container
     if (live.monitor === link) live.monitor = undefined;
     const c = this.d.repo.get(id);
     for (const s of [...live.sessions]) {

@@ -17,6 +17,8 @@ export enum Frame {
   Started = 4,
   Error = 5,
   Exit = 6,
+  /** Its container done and EXIT sent, a standby-born monitor is a standby again on this socket. */
+  Standby = 7,
   Attach = 16,
   Stdin = 17,
   StdinClose = 18,
@@ -159,6 +161,8 @@ export interface MonitorClientEvents {
   /** Only emitted when someone listens: an ERROR frame is not a fault of the connection. */
   error: [MonitorStartError];
   exit: [MonitorExit];
+  /** STANDBY: the monitor waits for a new request on this socket (MonitorPool.recycle). */
+  standby: [];
   /** The connection ended; `err` when it failed rather than closed. */
   close: [err?: Error];
 }
@@ -269,7 +273,7 @@ export class MonitorPool {
    * resolves once it is (or a spawn failed). Calling it again meanwhile joins the same work.
    */
   refill(): Promise<void> {
-    if (this.closed || this.idle.length >= this.size) return Promise.resolve();
+    if (this.closed || this.idle.length + this.returning.length >= this.size) return Promise.resolve();
     this.refilling ??= this.spawnOne().then((ok) => {
       this.refilling = undefined;
       return ok ? this.refill() : undefined;
@@ -281,7 +285,52 @@ export class MonitorPool {
   close(): void {
     this.closed = true;
     for (const sock of this.idle.splice(0)) sock.destroy();
+    for (const link of this.returning.splice(0)) link.close();
     if (this.spawner !== undefined) this.dropSpawner(this.spawner);
+  }
+
+  /** Container monitors on their way back (recycle): their STANDBY not in yet. */
+  private readonly returning: MonitorClient[] = [];
+
+  /**
+   * A container's monitor whose EXIT is in: taken back as a standby once it says STANDBY (warm,
+   * and no fork, page faults or process teardown for the next container), if the pool has room
+   * then; closed otherwise (it exits), or when it has said nothing within a few seconds.
+   */
+  recycle(link: MonitorClient): void {
+    if (link.socket.destroyed) {
+      void this.refill(); // gone already
+      return;
+    }
+    if (this.closed || this.idle.length + this.returning.length >= this.size) {
+      link.close();
+      return;
+    }
+    this.returning.push(link);
+    const gone = () => {
+      clearTimeout(timer);
+      const i = this.returning.indexOf(link);
+      if (i >= 0) this.returning.splice(i, 1);
+    };
+    const timer = setTimeout(() => {
+      gone();
+      link.close();
+      void this.refill();
+    }, 5000).unref();
+    link.once('close', () => {
+      gone();
+      void this.refill();
+    });
+    link.once('standby', () => {
+      gone();
+      const sock = link.detach();
+      if (!sock) return void this.refill();
+      if (this.closed || this.idle.length >= this.size) {
+        sock.destroy();
+        return;
+      }
+      this.addIdle(sock);
+    });
   }
 
   /** The spawner's socket, the spawner started on first use; undefined when it cannot be. */
@@ -342,6 +391,11 @@ export class MonitorPool {
       sock.destroy();
       return false;
     }
+    this.addIdle(sock);
+    return true;
+  }
+
+  private addIdle(sock: Socket): void {
     const drop = () => {
       const i = this.idle.indexOf(sock);
       if (i >= 0) this.idle.splice(i, 1);
@@ -352,7 +406,6 @@ export class MonitorPool {
     sock.on('end', drop);
     sock.on('error', drop);
     this.idle.push(sock);
-    return true;
   }
 }
 
@@ -619,6 +672,24 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
     return this.sock;
   }
 
+  /**
+   * The socket, given up by this client (no more events, nothing more sent): a recycled monitor's,
+   * once it has said STANDBY. Whatever came after that frame is a fault of the monitor: undefined
+   * then, the socket destroyed.
+   */
+  detach(): Socket | undefined {
+    this.closed = true;
+    this.sock.removeAllListeners('data');
+    this.sock.removeAllListeners('error');
+    this.sock.removeAllListeners('close');
+    this.removeAllListeners();
+    if (this.pending.length > 0) {
+      this.sock.destroy();
+      return undefined;
+    }
+    return this.sock;
+  }
+
   /** Ends the connection once what was sent is flushed (the container keeps running). */
   close(): void {
     if (this.sock.destroyed) return;
@@ -632,20 +703,19 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
 
   private onData(chunk: Buffer): void {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    let off = 0;
-    while (this.pending.length - off >= 5) {
-      const type = this.pending[off];
-      const len = this.pending.readUInt32BE(off + 1);
+    // consumed frame by frame: a handler may detach() the socket with what follows still pending
+    while (!this.closed && this.pending.length >= 5) {
+      const type = this.pending[0]!;
+      const len = this.pending.readUInt32BE(1);
       if (len > MAX_FRAME * 16) {
         this.sock.destroy(new Error(`monitor sent a ${len}-byte frame`));
         return;
       }
-      if (this.pending.length - off < 5 + len) break;
-      const payload = this.pending.subarray(off + 5, off + 5 + len);
-      off += 5 + len;
+      if (this.pending.length < 5 + len) break;
+      const payload = this.pending.subarray(5, 5 + len);
+      this.pending = this.pending.length === 5 + len ? Buffer.alloc(0) : this.pending.subarray(5 + len);
       this.dispatch(type, payload);
     }
-    this.pending = off === this.pending.length ? Buffer.alloc(0) : this.pending.subarray(off);
   }
 
   private dispatch(type: number, payload: Buffer): void {
@@ -676,6 +746,9 @@ export class MonitorClient extends EventEmitter<MonitorClientEvents> {
         this.stateNow = 'exited';
         this.exitInfo = JSON.parse(payload.toString('utf8')) as MonitorExit;
         this.emit('exit', this.exitInfo);
+        break;
+      case Frame.Standby:
+        this.emit('standby');
         break;
       default:
         break; // a newer monitor's frame

@@ -93,6 +93,9 @@ export class NativeCgroups implements CgroupManager {
 
 const pidFile = (socket: string) => join(dirname(socket), 'monitor.pid');
 
+/** How long after a start the standby taken is replaced, unless the container's monitor is back. */
+const REFILL_AFTER_START_MS = 100;
+
 export class MonitorProcesses implements MonitorLauncher {
   private readonly boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
@@ -108,6 +111,8 @@ export class MonitorProcesses implements MonitorLauncher {
     writeFileSync(pidFile(spec.socket), `${monitorPid}\n`);
     // a standby started the process itself (autostart), its output on this connection
     const autostarted = !!spec.autostart && connection !== undefined;
+    // such a monitor (its init cloned alone: no tty, no DNS relay) can serve the next container
+    const reusable = autostarted && !spec.tty && !spec.dnsRelay;
     let client: MonitorClient;
     try {
       client = connection ? await MonitorClient.adopt(connection, spec.socket, autostarted) : await MonitorClient.connect(spec.socket);
@@ -115,7 +120,14 @@ export class MonitorProcesses implements MonitorLauncher {
       refill();
       throw err;
     }
-    for (const ev of ['started', 'error', 'close'] as const) client.once(ev, refill);
+    if (reusable) {
+      this.reusable.add(client);
+      // the refill waits a moment: a container that ends at once gives its monitor back (release)
+      client.once('started', () => setTimeout(() => void this.pool?.refill(), REFILL_AFTER_START_MS).unref());
+      for (const ev of ['error', 'close'] as const) client.once(ev, refill);
+    } else {
+      for (const ev of ['started', 'error', 'close'] as const) client.once(ev, refill);
+    }
     if (!autostarted) client.attach({ stdout: true, stderr: true }); // an autostarted standby attached it already
     if (spec.autostart && !autostarted) client.go(); // a monitor spawned on demand waits for GO
     return client;
@@ -139,6 +151,14 @@ export class MonitorProcesses implements MonitorLauncher {
     } finally {
       if (fd >= 0) this.ops.closeFd(fd);
     }
+  }
+
+  /** Monitors that may serve again once their container is done (recycle). */
+  private readonly reusable = new WeakSet<MonitorLink>();
+
+  release(link: MonitorLink): void {
+    if (this.pool && this.reusable.has(link) && link instanceof MonitorClient) this.pool.recycle(link);
+    else link.close();
   }
 
   async reconnect(socket: string): Promise<MonitorLink | null> {

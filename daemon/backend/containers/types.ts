@@ -132,6 +132,8 @@ export interface MonitorLauncher {
   launch(spec: MonitorSpec): Promise<MonitorLink>;
   /** Connects to a monitor that is already running (daemon restart); null when it is gone. */
   reconnect(socket: string): Promise<MonitorLink | null>;
+  /** A link whose EXIT is in and that the caller is done with: closed, or its monitor reused. */
+  release(link: MonitorLink): void;
   bootId(): string;
 }
 

@@ -42,7 +42,10 @@ static void report(const char *fmt, ...) {
 
 /* Container mode clones a container's init; exec mode starts a process inside a running
  * container. Everything after that is the same. */
-static int run(const char *config_path, struct buf *inline_config, bool exec_mode, bool standby) {
+/* `recycled`: this process served a container before; *reusable (when given): whether it may
+ * serve another (a container whose init was cloned alone, so nothing of the monitor entered
+ * the container's namespaces). */
+static int run(const char *config_path, struct buf *inline_config, bool exec_mode, bool standby, bool recycled, bool *reusable) {
   berth_error_t err = {0};
   struct monitor_config cfg = {.exec_mode = exec_mode};
   struct listener l = {.fd = -1, .dirfd = -1};
@@ -52,6 +55,10 @@ static int run(const char *config_path, struct buf *inline_config, bool exec_mod
    * the page tables of every page touched. Zero-filled on first use by the kernel instead. */
   static struct json_log log;
   static struct container c;
+  if (recycled) { /* what the last container left (its pages are this process's by now) */
+    memset(&log, 0, sizeof log);
+    memset(&c, 0, sizeof c);
+  }
   log.fd = -1;
   c.pid = -1;
   c.sync_fd = -1;
@@ -87,6 +94,7 @@ static int run(const char *config_path, struct buf *inline_config, bool exec_mod
   int first_client = standby ? fcntl(1, F_DUPFD_CLOEXEC, 3) : -1;
   report("ready %d %d", (int)c.pid, (int)getpid());
   int rc = server_run(&cfg, &c, &log, &l, oom_before, first_client, c.alone ? &go_time : NULL);
+  if (reusable) *reusable = c.alone && !exec_mode;
   json_log_close(&log);
   server_unlisten(&l);
   config_free(&cfg);
@@ -139,92 +147,145 @@ static void prefault(void) {
   fclose(maps);
 }
 
+/* Reads one standby request from fd into req: `MODE\0CONFIG\0MONITOR_LOG\0`, after skipping
+ * any client frames that were on their way before it (a frame starts with its type, a byte below
+ * 0x20; a request with a letter). *used: the request's bytes, through its third NUL; *len: all
+ * bytes read. 0 at EOF before a whole request, -1 when it cannot be one (reported), 1 when read. */
+static int read_request(int fd, char *req, size_t cap, size_t *len, size_t *used) {
+  int fields = 0;
+  *len = *used = 0;
+  size_t skip = 0; /* bytes of a frame still to skip */
+  while (fields < 3) {
+    if (*len == cap) {
+      report("error standby request too long");
+      return -1;
+    }
+    ssize_t n = read(fd, req + *len, cap - *len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    *len += (size_t)n;
+    for (;;) { /* frames at the start of what was read */
+      if (skip) {
+        size_t drop = skip < *len ? skip : *len;
+        memmove(req, req + drop, *len - drop);
+        *len -= drop;
+        skip -= drop;
+      }
+      if (skip || !*len || (unsigned char)req[0] >= 0x20) break;
+      if (*len < FRAME_HEADER_LEN) break;
+      uint32_t flen = (uint32_t)(unsigned char)req[1] << 24 | (uint32_t)(unsigned char)req[2] << 16 | (uint32_t)(unsigned char)req[3] << 8 | (unsigned char)req[4];
+      if (flen > (1u << 20)) {
+        report("error standby: a %u-byte frame where a request was due", flen);
+        return -1;
+      }
+      skip = FRAME_HEADER_LEN + flen;
+    }
+    if (skip || (*len && (unsigned char)req[0] < 0x20)) continue;
+    fields = 0;
+    for (size_t i = 0; i < *len && fields < 3; i++)
+      if (!req[i]) {
+        fields++;
+        *used = i + 1;
+      }
+  }
+  return 1;
+}
+
 /* Standby: berthd starts a monitor ahead of need, with stdin and stdout one end of a socketpair,
  * and later writes the request `MODE\0CONFIG\0MONITOR_LOG\0` to it, CONFIG being a config
  * file's path or `+N`: the config's N bytes follow the request on the socket (no file to write
  * and read on the start's path). From there on the monitor is the one it asked for, with its
  * answer line on the same socket. EOF before a whole request (berthd went away, or dropped its
- * standby) ends it quietly. */
+ * standby) ends it quietly. A container's monitor whose container has exited and whose EXIT is
+ * sent becomes a standby again on the same socket (STANDBY frame), warm: no fork, no page faults
+ * and no process teardown for the next container; berthd takes it back or closes it. */
 #define INLINE_CONFIG_MAX (16u << 20)
+#define SERVE_MAX 256 /* containers one monitor serves before it exits (bounds what any leak grows) */
 static int standby(void) {
   char req[3 * 4096 + 64];
-  size_t len = 0, used = 0; /* used: the request's bytes, through its third NUL */
-  int fields = 0;
   /* the C library reads /etc/localtime at its first time conversion (the exit record's and
    * STARTED's times): done while nothing waits (a spawner's standbys have it from the spawner) */
   tzset();
   prefault();
-  while (fields < 3) {
-    if (len == sizeof req) {
-      report("error standby request too long");
+  /* kept across the containers served: the socket to berthd and the spawner's log */
+  int control = fcntl(0, F_DUPFD_CLOEXEC, 3), standby_err = fcntl(2, F_DUPFD_CLOEXEC, 3);
+  if (control < 0 || standby_err < 0) return 1;
+  for (int served = 0;; served++) {
+    size_t len, used;
+    int got = read_request(control, req, sizeof req, &len, &used);
+    if (got <= 0) return got < 0 ? 1 : 0;
+    /* a spawner's standby waited at the lowest priority; its work is a start's critical path */
+    setpriority(PRIO_PROCESS, 0, 0);
+    const char *mode = req, *config = mode + strlen(mode) + 1, *log = config + strlen(config) + 1;
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+      report("error open %s: %s", log, strerror(errno));
       return 1;
     }
-    ssize_t n = read(0, req + len, sizeof req - len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return 0;
-    for (size_t i = len; i < len + (size_t)n && fields < 3; i++)
-      if (!req[i]) {
-        fields++;
-        used = i + 1;
+    dup2(fd, 2);
+    close(fd);
+    struct buf inline_config = {0};
+    if (*config == '+') {
+      char *end;
+      errno = 0;
+      unsigned long long want = strtoull(config + 1, &end, 10);
+      if (!config[1] || *end || errno || want > INLINE_CONFIG_MAX) {
+        report("error standby: config length %s is not a number up to %u", config + 1, INLINE_CONFIG_MAX);
+        return 1;
       }
-    len += (size_t)n;
-  }
-  /* a spawner's standby waited at the lowest priority; its work is a start's critical path */
-  setpriority(PRIO_PROCESS, 0, 0);
-  const char *mode = req, *config = mode + strlen(mode) + 1, *log = config + strlen(config) + 1;
-  int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    report("error open %s: %s", log, strerror(errno));
-    return 1;
-  }
-  dup2(fd, 2);
-  close(fd);
-  /* stdin goes back to /dev/null once the config is read, as for a monitor started on demand;
-   * stdout (the socket) is closed by report() after the answer */
-  struct buf inline_config = {0};
-  if (*config == '+') {
-    char *end;
-    errno = 0;
-    unsigned long long want = strtoull(config + 1, &end, 10);
-    if (!config[1] || *end || errno || want > INLINE_CONFIG_MAX) {
-      report("error standby: config length %s is not a number up to %u", config + 1, INLINE_CONFIG_MAX);
-      return 1;
-    }
-    if (len - used > want) {
-      report("error standby: %zu bytes after the config", len - used - (size_t)want);
-      return 1;
-    }
-    buf_append(&inline_config, req + used, len - used);
-    while (inline_config.len < want) {
-      char chunk[16384];
-      size_t room = want - inline_config.len < sizeof chunk ? (size_t)(want - inline_config.len) : sizeof chunk;
-      ssize_t n = read(0, chunk, room);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        buf_free(&inline_config);
-        return n == 0 ? 0 : 1; /* berthd went away mid-request */
+      if (len - used > want) {
+        report("error standby: %zu bytes after the config", len - used - (size_t)want);
+        return 1;
       }
-      buf_append(&inline_config, chunk, (size_t)n);
+      buf_append(&inline_config, req + used, len - used);
+      while (inline_config.len < want) {
+        char chunk[16384];
+        size_t room = want - inline_config.len < sizeof chunk ? (size_t)(want - inline_config.len) : sizeof chunk;
+        ssize_t n = read(control, chunk, room);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          buf_free(&inline_config);
+          return n == 0 ? 0 : 1; /* berthd went away mid-request */
+        }
+        buf_append(&inline_config, chunk, (size_t)n);
+      }
+    } else if (*config != '/') {
+      report("error standby: %s is not an absolute path", config);
+      return 1;
     }
-  } else if (*config != '/') {
-    report("error standby: %s is not an absolute path", config);
-    return 1;
+    /* stdin goes back to /dev/null, as for a monitor started on demand; stdout is the socket,
+     * closed by report() after the answer (the server keeps its own copy as the first client) */
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      close(devnull);
+    }
+    dup2(control, 1);
+    struct buf *given = *config == '+' ? &inline_config : NULL;
+    bool exec_mode = !strcmp(mode, "exec");
+    int rc;
+    bool reusable = false;
+    if (!exec_mode && strcmp(mode, "container")) {
+      report("error standby: unknown mode %s", mode);
+      rc = 1;
+    } else {
+      rc = run(config, given, exec_mode, true, served > 0, &reusable);
+    }
+    buf_free(&inline_config);
+    if (rc != 0 || !reusable || served + 1 >= SERVE_MAX) return rc;
+    /* a standby again: the last container's files and descriptors gone, the spawner's log back */
+    dup2(standby_err, 2);
+    int lo = control < standby_err ? control : standby_err, hi = control < standby_err ? standby_err : control;
+    close_range(3, (unsigned)lo - 1, 0);
+    close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+    close_range((unsigned)hi + 1, ~0U, 0);
+    setpriority(PRIO_PROCESS, 0, 19);
+    /* the server made the socket non-blocking (a flag of the socket, not of the descriptor) */
+    int flags = fcntl(control, F_GETFL);
+    if (flags >= 0) fcntl(control, F_SETFL, flags & ~O_NONBLOCK);
+    const unsigned char standby_frame[FRAME_HEADER_LEN] = {FRAME_STANDBY, 0, 0, 0, 0};
+    if (write_all(control, standby_frame, sizeof standby_frame) < 0) return 0;
   }
-  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (devnull >= 0) {
-    dup2(devnull, 0);
-    close(devnull);
-  }
-  struct buf *given = *config == '+' ? &inline_config : NULL;
-  int rc;
-  if (!strcmp(mode, "container")) rc = run(config, given, false, true);
-  else if (!strcmp(mode, "exec")) rc = run(config, given, true, true);
-  else {
-    report("error standby: unknown mode %s", mode);
-    rc = 1;
-  }
-  buf_free(&inline_config);
-  return rc;
 }
 
 /* Spawner: berthd starts one with stdin and stdout one end of a socketpair, and sends it a byte
@@ -285,8 +346,8 @@ int main(int argc, char **argv) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, NULL);
-  if (argc == 3 && !strcmp(argv[1], "container")) return run(argv[2], NULL, false, false);
-  if (argc == 3 && !strcmp(argv[1], "exec")) return run(argv[2], NULL, true, false);
+  if (argc == 3 && !strcmp(argv[1], "container")) return run(argv[2], NULL, false, false, false, NULL);
+  if (argc == 3 && !strcmp(argv[1], "exec")) return run(argv[2], NULL, true, false, false, NULL);
   /* the second argument (berthd's exec root) only tells whose standby this is */
   if (argc == 3 && !strcmp(argv[1], "standby")) return standby();
   /* "spawner" has as many letters as "standby", which its children become */

@@ -16,7 +16,7 @@
 #include "json.h"
 #include "server.h"
 
-#define FRAME_HEADER 5
+#define FRAME_HEADER FRAME_HEADER_LEN
 #define MAX_FRAME_PAYLOAD (1 << 20)
 /* backpressure: stop reading the container's output while a client has this much queued */
 #define OUT_HIGH (1 << 20)

@@ -7,6 +7,8 @@
 #include "log.h"
 
 /* Frame types (MONITOR-PROTOCOL.md) */
+#define FRAME_HEADER_LEN 5
+
 enum {
   FRAME_HELLO = 1,
   FRAME_STDOUT = 2,
@@ -14,6 +16,7 @@ enum {
   FRAME_STARTED = 4,
   FRAME_ERROR = 5,
   FRAME_EXIT = 6,
+  FRAME_STANDBY = 7, /* a standby-born monitor, its container done, is a standby again */
   FRAME_ATTACH = 16,
   FRAME_STDIN = 17,
   FRAME_STDIN_CLOSE = 18,
