@@ -122,8 +122,11 @@ export class MonitorProcesses implements MonitorLauncher {
     }
     if (reusable) {
       this.reusable.add(client);
-      // the refill waits a moment: a container that ends at once gives its monitor back (release)
-      client.once('started', () => setTimeout(() => void this.pool?.refill(), REFILL_AFTER_START_MS).unref());
+      // the refill waits a moment, and is needed only if the container still runs then: one that
+      // has ended gave its monitor back (release)
+      client.once('started', () => setTimeout(() => {
+        if (client.state !== 'exited') void this.pool?.refill();
+      }, REFILL_AFTER_START_MS).unref());
       for (const ev of ['error', 'close'] as const) client.once(ev, refill);
     } else {
       for (const ev of ['started', 'error', 'close'] as const) client.once(ev, refill);
