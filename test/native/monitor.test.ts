@@ -178,7 +178,7 @@ function main(): void {
     await settled(t, r);
   });
 
-  t.test('a standby takes an inline config that arrives in pieces, and refuses a length that is not one', async (t) => {
+  t.test('a standby skips a client frame before its request, takes an inline config that arrives in pieces, and refuses a length that is not one', async (t) => {
     const pool = new MonitorPool(base, 2);
     t.teardown(() => pool.close());
     await pool.refill();
@@ -195,7 +195,11 @@ function main(): void {
     const config = encodeMonitorConfig(cfg);
     const sock = pool.take()!;
     const answer = firstLine(sock);
-    sock.write(Buffer.concat([Buffer.from(`container\0+${config.length}\0${join(dir, 'monitor.log')}\0`), config.subarray(0, 10)]));
+    // a client frame on its way before the request (a late SIGNAL to a recycled monitor) is skipped
+    const stray = Buffer.from([20, 0, 0, 0, 4, 0, 0, 0, 9]);
+    sock.write(Buffer.concat([stray.subarray(0, 3)]));
+    await sleep(20);
+    sock.write(Buffer.concat([stray.subarray(3), Buffer.from(`container\0+${config.length}\0${join(dir, 'monitor.log')}\0`), config.subarray(0, 10)]));
     await sleep(50);
     sock.write(config.subarray(10));
     const ready = /^ready (\d+) (\d+)$/.exec(await answer);

@@ -293,9 +293,10 @@ export class MonitorPool {
   private readonly returning: MonitorClient[] = [];
 
   /**
-   * A container's monitor whose EXIT is in: taken back as a standby once it says STANDBY (warm,
-   * and no fork, page faults or process teardown for the next container), if the pool has room
-   * then; closed otherwise (it exits), or when it has said nothing within a few seconds.
+   * A standby's monitor whose container's EXIT is in: taken back as a standby once it says STANDBY
+   * (warm, and no fork, page faults or process teardown for the next container), if the pool has
+   * room then; closed otherwise (it exits), or when it has said nothing within a few seconds. One
+   * that cannot serve again (its init was not cloned alone) exits by itself: the pool refills.
    */
   recycle(link: MonitorClient): void {
     if (link.socket.destroyed) {

@@ -111,8 +111,6 @@ export class MonitorProcesses implements MonitorLauncher {
     writeFileSync(pidFile(spec.socket), `${monitorPid}\n`);
     // a standby started the process itself (autostart), its output on this connection
     const autostarted = !!spec.autostart && connection !== undefined;
-    // such a monitor (its init cloned alone: no tty, no DNS relay) can serve the next container
-    const reusable = autostarted && !spec.tty && !spec.dnsRelay;
     let client: MonitorClient;
     try {
       client = connection ? await MonitorClient.adopt(connection, spec.socket, autostarted) : await MonitorClient.connect(spec.socket);
@@ -120,10 +118,11 @@ export class MonitorProcesses implements MonitorLauncher {
       refill();
       throw err;
     }
-    if (reusable) {
-      this.reusable.add(client);
-      // the refill waits a moment, and is needed only if the container still runs then: one that
-      // has ended gave its monitor back (release)
+    if (connection) {
+      // a standby's monitor may serve the next container (it says so with STANDBY: release)
+      this.fromStandby.add(client);
+      // so the refill waits a moment, and is needed only if the container still runs then: one
+      // that has ended gave its monitor back, or its monitor's exit refilled the pool
       client.once('started', () => setTimeout(() => {
         if (client.state !== 'exited') void this.pool?.refill();
       }, REFILL_AFTER_START_MS).unref());
@@ -156,11 +155,12 @@ export class MonitorProcesses implements MonitorLauncher {
     }
   }
 
-  /** Monitors that may serve again once their container is done (recycle). */
-  private readonly reusable = new WeakSet<MonitorLink>();
+  /** Monitors that standbys became: offered back to the pool once their container is done. */
+  private readonly fromStandby = new WeakSet<MonitorLink>();
 
+  /** The monitor decides whether it can serve again (STANDBY, or it exits: MonitorPool.recycle). */
   release(link: MonitorLink): void {
-    if (this.pool && this.reusable.has(link) && link instanceof MonitorClient) this.pool.recycle(link);
+    if (this.pool && this.fromStandby.has(link) && link instanceof MonitorClient) this.pool.recycle(link);
     else link.close();
   }
 

@@ -16,7 +16,6 @@
 #include "json.h"
 #include "server.h"
 
-#define FRAME_HEADER FRAME_HEADER_LEN
 #define MAX_FRAME_PAYLOAD (1 << 20)
 /* backpressure: stop reading the container's output while a client has this much queued */
 #define OUT_HIGH (1 << 20)
@@ -175,7 +174,7 @@ static void client_update(struct server *s, struct client *cl) {
 static void client_send(struct server *s, struct client *cl, uint8_t type, const void *data, size_t len) {
   if (cl->dead) return;
   if (!cl->out.len) cl->last_progress = now_secs();
-  unsigned char hdr[FRAME_HEADER] = {type};
+  unsigned char hdr[FRAME_HEADER_LEN] = {type};
   uint32_t be = htonl((uint32_t)len);
   memcpy(hdr + 1, &be, 4);
   buf_append(&cl->out, hdr, sizeof hdr);
@@ -321,7 +320,7 @@ static void handle_frame(struct server *s, struct client *cl, uint8_t type, cons
 /* Handles the complete frames buffered for a client; stops while stdin is backed up. */
 static void client_process(struct server *s, struct client *cl) {
   size_t off = 0;
-  while (!cl->dead && cl->in.len - off >= FRAME_HEADER) {
+  while (!cl->dead && cl->in.len - off >= FRAME_HEADER_LEN) {
     if (s->stdin_buf.len > STDIN_HIGH) {
       cl->paused_for_stdin = true;
       break;
@@ -333,9 +332,9 @@ static void client_process(struct server *s, struct client *cl) {
       cl->dead = true;
       break;
     }
-    if (cl->in.len - off < FRAME_HEADER + len) break;
-    handle_frame(s, cl, h[0], h + FRAME_HEADER, len);
-    off += FRAME_HEADER + len;
+    if (cl->in.len - off < FRAME_HEADER_LEN + len) break;
+    handle_frame(s, cl, h[0], h + FRAME_HEADER_LEN, len);
+    off += FRAME_HEADER_LEN + len;
   }
   buf_consume(&cl->in, off);
 }
