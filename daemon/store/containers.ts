@@ -50,6 +50,23 @@ function fromRaw(r: RawRow): ContainerRow {
   };
 }
 
+/** Freezes a parsed document all the way down: the cached rows' documents are shared by every get. */
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * The rows by ID, as committed, parsed once: every request on a container reads its row (a start
+ * three times), and parsing its documents cost more than the query. A get hands out a shallow
+ * copy (its fields may be replaced), whose config, hostConfig and state are frozen: a change is
+ * a new document given to saveState and the like. Each write updates the cached row after the
+ * statement ran; a write inside a transaction that atomically did not open drops it instead,
+ * and a transaction that fails drops every row it changed. Nothing else writes the table.
+ */
 export class ContainersRepo {
   private readonly insertStmt;
   private readonly byIdStmt;
@@ -61,6 +78,10 @@ export class ContainersRepo {
   private readonly hostConfigStmt;
   private readonly deleteStmt;
   private readonly countStmt;
+  private readonly cache = new Map<string, ContainerRow>();
+  /** atomically's own transaction is open: its writes update the cache, and are undone on failure */
+  private ownTransaction = false;
+  private readonly touched = new Set<string>();
 
   constructor(private readonly db: DB) {
     this.insertStmt = db.prepare(`INSERT INTO containers (id, name, image_id, image_ref, created, config, host_config, state, restart_count)
@@ -78,7 +99,29 @@ export class ContainersRepo {
 
   /** Runs fn in one transaction (a state change and its event: one commit, not two). */
   atomically<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    if (this.db.inTransaction) return this.db.transaction(fn)();
+    this.ownTransaction = true;
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      for (const id of this.touched) this.cache.delete(id);
+      throw err;
+    } finally {
+      this.ownTransaction = false;
+      this.touched.clear();
+    }
+  }
+
+  /** After a write of `id`'s row: the cached row becomes `next` of it, or is dropped (see the class). */
+  private changed(id: string, next: ((row: ContainerRow) => ContainerRow) | undefined): void {
+    const hit = this.cache.get(id);
+    if (!hit) return;
+    if (!next || (this.db.inTransaction && !this.ownTransaction)) {
+      this.cache.delete(id);
+      return;
+    }
+    this.cache.set(id, next(hit));
+    if (this.ownTransaction) this.touched.add(id);
   }
 
   insert(c: ContainerRow): void {
@@ -93,11 +136,22 @@ export class ContainersRepo {
       state: JSON.stringify(c.state),
       restart_count: c.restartCount,
     });
+    this.changed(c.id, undefined);
   }
 
   get(id: string): ContainerRow | undefined {
-    const r = this.byIdStmt.get(id);
-    return r && fromRaw(r);
+    let row = this.cache.get(id);
+    if (!row) {
+      const r = this.byIdStmt.get(id);
+      if (!r) return undefined;
+      row = fromRaw(r);
+      // a read inside a transaction may see what it later rolls back
+      if (!this.db.inTransaction) {
+        deepFreeze(row.config); deepFreeze(row.hostConfig); deepFreeze(row.state);
+        this.cache.set(id, row);
+      }
+    }
+    return { ...row };
   }
 
   byName(name: string): ContainerRow | undefined {
@@ -115,19 +169,26 @@ export class ContainersRepo {
   }
 
   saveState(id: string, state: ContainerState, restartCount: number): void {
-    this.stateStmt.run(JSON.stringify(state), restartCount, id);
+    const text = JSON.stringify(state);
+    this.stateStmt.run(text, restartCount, id);
+    // the caller keeps its object: the cache gets its own, as read back
+    this.changed(id, (row) => ({ ...row, state: deepFreeze(JSON.parse(text) as ContainerState), restartCount }));
   }
 
   saveHostConfig(id: string, hostConfig: Record<string, any>): void {
-    this.hostConfigStmt.run(JSON.stringify(hostConfig), id);
+    const text = JSON.stringify(hostConfig);
+    this.hostConfigStmt.run(text, id);
+    this.changed(id, (row) => ({ ...row, hostConfig: deepFreeze(JSON.parse(text) as Record<string, any>) }));
   }
 
   rename(id: string, name: string): void {
     this.renameStmt.run(name, id);
+    this.changed(id, (row) => ({ ...row, name }));
   }
 
   delete(id: string): void {
     this.deleteStmt.run(id);
+    this.changed(id, undefined);
   }
 
   countUsingImage(imageId: string): number {

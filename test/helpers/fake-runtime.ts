@@ -139,6 +139,8 @@ export interface Rig {
   events: EngineEvent[];
   db: DB;
   dir: string;
+  /** Another engine on the same table and dirs, as berthd's after a restart (reconcile it). */
+  reopen(): Containers;
   close(): void;
 }
 
@@ -152,9 +154,9 @@ export function rig(opts: { logOpts?: Record<string, string> } = {}): Rig {
   bus.subscribe((e) => events.push(e));
   const launcher = new FakeLauncher();
   const cgroups = new FakeCgroups();
-  const containers = new Containers({
+  const engine = () => new Containers({
     repo: new ContainersRepo(db), events: bus, images: new FakeImages(), cgroups, monitors: launcher,
     dataRoot: join(dir, 'data'), execRoot: join(dir, 'exec'), logOpts: opts.logOpts ?? {},
   });
-  return { containers, launcher, cgroups, events, db, dir, close: () => { db.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return { containers: engine(), launcher, cgroups, events, db, dir, reopen: engine, close: () => { db.close(); rmSync(dir, { recursive: true, force: true }); } };
 }

@@ -1,7 +1,8 @@
 // The container engine's state machine and Docker's answers, with fake processes.
 import t from 'tap';
 import { rig } from '../helpers/fake-runtime';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { NotModified } from '../../daemon/errors';
 
 t.test('create merges the image config and picks a name', async (t) => {
@@ -399,4 +400,25 @@ t.test('old API clients get dockerd\'s old defaults: a shareable IPC before 1.40
   t.equal(r.containers.inspect(asked.Id).HostConfig.IpcMode, 'private', 'what the client sent stays');
   const current = await r.containers.create(undefined, { Image: 'busybox' });
   t.equal(r.containers.inspect(current.Id).HostConfig.IpcMode, 'private');
+});
+
+t.test("rm commits the row's removal before its files go; a start-up removes the files of a removal cut short between the two", async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const kept = (await r.containers.create('kept', { Image: 'busybox' })).Id;
+  const cut = (await r.containers.create('cut', { Image: 'busybox' })).Id;
+  const gone = (await r.containers.create('gone', { Image: 'busybox' })).Id;
+  await r.containers.remove(gone, { force: false, volumes: false });
+  t.notOk(existsSync(join(r.dir, 'data', 'containers', gone)), 'a removal takes the files at once');
+  // berthd killed after the commit of cut's removal, before its files were moved away
+  r.db.prepare('DELETE FROM containers WHERE id = ?').run(cut);
+  mkdirSync(join(r.dir, 'exec', 'containers', cut), { recursive: true });
+  mkdirSync(join(r.dir, 'exec', 'containers', kept), { recursive: true });
+  t.ok(existsSync(join(r.dir, 'data', 'containers', cut, 'hosts')));
+  const again = r.reopen();
+  await again.reconcile(() => null);
+  t.same(readdirSync(join(r.dir, 'data', 'containers')), [kept], 'the data dir without a row is gone');
+  t.same(readdirSync(join(r.dir, 'exec', 'containers')), [kept], 'and its exec-root dir');
+  t.ok(existsSync(join(r.dir, 'data', 'containers', kept, 'hosts')), 'a container with a row keeps its files');
+  t.equal(again.inspect('kept').Id, kept);
 });

@@ -88,21 +88,24 @@ function ensureInitLayer(dir: string): void {
 }
 
 /**
- * Creates the container's directories, init layer and network files (at create time). With
- * `networkWrites` (a network engine writes /etc/hosts and /etc/resolv.conf at each start, some
- * modes after the monitor has bound them), those two are made empty here: the start's write then
- * has nothing to truncate (an ext4 journal update on every start's path). Synchronous on purpose:
- * a few metadata operations on local disk take far less time than as many round trips through
- * libuv's thread pool, and create is on every `docker run`'s path.
+ * Creates the container's directories, init layer and network files (at create time). `network`
+ * is what a network engine knows of /etc/hosts and /etc/resolv.conf at create: their text where
+ * the network mode fixes it (none, host: the start then finds them written), 'later' where the
+ * start writes them (made empty here, so that write has nothing to truncate: an ext4 journal
+ * update on every start's path), or nothing without a network engine (berth's own defaults).
+ * Synchronous on purpose: a few metadata operations on local disk take far less time than as
+ * many round trips through libuv's thread pool, and create is on every `docker run`'s path.
  */
-export function createContainerFiles(p: ContainerPaths, hostname: string, domainname: string, networkWrites: boolean): void {
+export function createContainerFiles(p: ContainerPaths, hostname: string, domainname: string,
+  network: { hosts: string; resolv: string } | 'later' | undefined): void {
   mkdirSync(p.dir, { recursive: true, mode: 0o710 });
   mkdirSync(p.upper, { mode: 0o755 });
   mkdirSync(p.work, { mode: 0o700 });
   ensureInitLayer(p.init);
   writeFileSync(p.hostname, hostname + '\n', { mode: 0o644 });
-  writeFileSync(p.hosts, networkWrites ? '' : hostsFile(hostname, domainname), { mode: 0o644 });
-  writeFileSync(p.resolvConf, networkWrites ? '' : resolvConf(), { mode: 0o644 });
+  const files = network === 'later' ? { hosts: '', resolv: '' } : network ?? { hosts: hostsFile(hostname, domainname), resolv: resolvConf() };
+  writeFileSync(p.hosts, files.hosts, { mode: 0o644 });
+  writeFileSync(p.resolvConf, files.resolv, { mode: 0o644 });
 }
 
 /**

@@ -3,7 +3,7 @@
 // monitor link, attach sessions, waiters) lives in a `Live` record per container. Every
 // state change goes through the container's mutex and its explicit transitions below.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dirSize } from '../disk';
@@ -270,7 +270,8 @@ export class Containers {
     this.d.network?.configure(body, config, hostConfig);
 
     const p = this.paths(id);
-    createContainerFiles(p, config.Hostname, config.Domainname, this.d.network !== undefined);
+    const netFiles = this.d.network && (this.d.network.filesAtCreate(this.infoOf(id, '', config, hostConfig, false, 0), hostConfig) ?? 'later');
+    createContainerFiles(p, config.Hostname, config.Domainname, netFiles);
     // Name and row in one synchronous step, so concurrent creates cannot take the same name.
     const cname = given || generateName((n) => this.d.repo.byName(n) !== undefined);
     const clash = this.d.repo.byName(cname);
@@ -305,11 +306,14 @@ export class Containers {
   /** What the network engine needs of a container (connect and disconnect name it). */
   networkInfo(c: ContainerRow | string, pid = typeof c === 'string' ? 0 : c.state.Pid): ContainerInfo {
     const row = typeof c === 'string' ? this.find(c) : c;
-    const p = this.paths(row.id);
+    return this.infoOf(row.id, row.name, row.config, row.hostConfig, typeof c === 'string' ? row.state.Running : true, pid || row.state.Pid);
+  }
+
+  private infoOf(id: string, name: string, config: Json, hostConfig: Json, running: boolean, pid: number): ContainerInfo {
+    const p = this.paths(id);
     return {
-      id: row.id, name: row.name, hostname: row.config.Hostname ?? '', domainname: row.config.Domainname ?? '',
-      running: typeof c === 'string' ? row.state.Running : true, pid: pid || row.state.Pid, hostsPath: p.hosts, resolvPath: p.resolvConf,
-      hostnamePath: p.hostname, networkMode: row.hostConfig.NetworkMode,
+      id, name, hostname: config.Hostname ?? '', domainname: config.Domainname ?? '', running, pid,
+      hostsPath: p.hosts, resolvPath: p.resolvConf, hostnamePath: p.hostname, networkMode: hostConfig.NetworkMode,
     };
   }
 
@@ -753,13 +757,14 @@ export class Containers {
       await live.cgroupsReleased;
       const gone = this.d.repo.get(c.id);
       if (!gone) return; // auto-removed while we waited
-      this.d.repo.saveState(c.id, { ...gone.state, Status: 'removing' }, gone.restartCount);
-      removeContainerFiles(this.paths(c.id));
       const anonymous = opts.volumes ? this.d.mounts?.anonymousVolumes(c.id) ?? [] : [];
+      // the row first, then the files: a berthd killed between the two leaves files without a
+      // row, which the next start-up removes (sweepOrphanFiles), never a row without its files
       this.d.repo.atomically(() => {
         this.d.repo.delete(c.id);
         this.emit(c, 'destroy');
       });
+      removeContainerFiles(this.paths(c.id), this.d.log);
       if (anonymous.length) await this.d.mounts!.removeVolumes(anonymous);
       this.live.delete(c.id);
       live.fireRemoved(gone.state.ExitCode);
@@ -1404,6 +1409,7 @@ export class Containers {
    * the exit its monitor recorded (or 255 when nothing was recorded).
    */
   async reconcile(readExit: (file: string) => ExitInfo | null): Promise<void> {
+    this.sweepOrphanFiles();
     for (const c of this.d.repo.all()) {
       if (c.state.Status !== 'running' && c.state.Status !== 'paused' && c.state.Status !== 'restarting' && c.state.Status !== 'removing') {
         await this.endUnrecordedStart(c);
@@ -1433,6 +1439,24 @@ export class Containers {
       await rm(p.run, { recursive: true, force: true });
       this.emit(c, 'die', { exitCode: String(info.exitCode) });
       if (c.hostConfig.AutoRemove) await this.remove(c.id, { force: true, volumes: true });
+    }
+  }
+
+  /**
+   * The dirs of containers that have no row (a removal cut short after its commit): their data
+   * and exec-root dirs go as a removal's do.
+   */
+  private sweepOrphanFiles(): void {
+    const ids = new Set<string>();
+    for (const root of [this.d.dataRoot, this.d.execRoot]) {
+      let names: string[] = [];
+      try { names = readdirSync(join(root, 'containers')); } catch { /* none yet */ }
+      for (const n of names) if (/^[0-9a-f]{64}$/.test(n)) ids.add(n);
+    }
+    for (const id of ids) {
+      if (this.d.repo.get(id)) continue;
+      this.d.log?.(`container ${id.slice(0, 12)}: removing the files of a removal cut short`);
+      removeContainerFiles(this.paths(id), this.d.log);
     }
   }
 

@@ -56,6 +56,8 @@ export class Images implements ImagesBackend {
   private readonly digests: DigestsRepo;
   /** Parsed configs by image ID (configs are immutable). */
   private readonly configs = new Map<string, ImageConfigJSON>();
+  /** Layer chains by image ID, as forContainer read them (an ID names its chain for good); dropped with the image. */
+  private readonly chains = new Map<string, string[]>();
   private pruning = false;
   /** The container engine's side of commit (Containers.withCommitSource), attached once both exist. */
   private commitSources: CommitSources | undefined;
@@ -109,7 +111,13 @@ export class Images implements ImagesBackend {
 
   /** What the container code needs to create and start a container. */
   async forContainer(ref: string): Promise<{ id: string; config: ContainerConfig; lowerDirs: string[] }> {
+    // a start names its image by full ID: known, it needs no query
+    const config = this.configs.get(ref);
+    const chain = this.chains.get(ref);
+    if (config && chain) return { id: ref, config: normalizeContainerConfig(config.config), lowerDirs: this.lowerDirsOf(chain) };
     const img = this.resolve(ref);
+    // (a load or commit records an image's row before its layers, in one transaction)
+    if (!this.db.inTransaction) this.chains.set(img.id, img.chain);
     return { id: img.id, config: normalizeContainerConfig(img.config.config), lowerDirs: this.lowerDirsOf(img.chain) };
   }
 
@@ -584,7 +592,7 @@ export class Images implements ImagesBackend {
     if (this.repo.containersUsing(id).length > 0) return;
     const chain = this.repo.layers(id);
     this.db.transaction(() => this.repo.delete(id))();
-    this.configs.delete(id);
+    this.forget(id);
     this.emit('delete', id, id, row);
     records.push({ Deleted: id });
     for (const layer of await this.layers.removeUnreferenced([...chain].reverse())) records.push({ Deleted: layer });
@@ -646,6 +654,12 @@ export class Images implements ImagesBackend {
     return { id: row.id, row, config, chain: this.repo.layers(row.id) };
   }
 
+  /** An image's record is gone: so are its parsed config and chain. */
+  private forget(id: string): void {
+    this.configs.delete(id);
+    this.chains.delete(id);
+  }
+
   private createdOf(img: ImageRecord): number {
     return unixSeconds(img.config.created);
   }
@@ -691,6 +705,7 @@ export class Images implements ImagesBackend {
         this.digests.deleteForImage(row.id);
         this.repo.delete(row.id);
       })();
+      this.forget(row.id);
       await this.layers.removeUnreferenced([...chain].reverse());
     }
   }

@@ -37,6 +37,18 @@ export function updateHosts(path: string, entry: HostsEntry, add: boolean): void
   else writeFileSync(path, text.split('\n').filter((l) => l !== line).join('\n'));
 }
 
+/**
+ * Writes `text` to a container's file unless it says that already: a read of a small file costs
+ * far less than the truncating write and its close (ext4 allocates a truncated file's blocks at
+ * once), on every start's path. The inode stays the same either way (it is bound into the container).
+ */
+export function writeIfChanged(path: string, text: string): void {
+  try {
+    if (readFileSync(path, 'utf8') === text) return;
+  } catch { /* not there yet: written below */ }
+  writeFileSync(path, text);
+}
+
 /** ExtraHosts (`name:ip`, the CLI's form; `host-gateway` is replaced by `gatewayIp`). */
 export function extraHostEntries(extra: unknown, gatewayIp: string): HostsEntry[] {
   if (!Array.isArray(extra)) return [];

@@ -3,7 +3,7 @@
 // and given back at stop; the kernel side (bridges, veths) through a NetDriver and published
 // ports through a PortProxy, both replaced by fakes in unit tests.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { AddressPool } from '../../config';
 import { Conflict, Forbidden, InvalidParameter, NotFound, errorMessage } from '../../errors';
@@ -12,7 +12,7 @@ import type { EventBus } from '../events';
 import { Filters } from '../filters';
 import { DEFAULT_POOLS, carveSubnet, cidrText, contains, intToIp, ipToInt, macFor, nextAddress, overlaps, parseCidr, type Cidr } from './ipam';
 import { vethName, type NetDriver } from './linux';
-import { extraHostEntries, hostsText, readHostResolv, resolvText, selfEntry, updateHosts, type HostsEntry } from './files';
+import { extraHostEntries, hostsText, readHostResolv, resolvText, selfEntry, updateHosts, writeIfChanged, type HostsEntry } from './files';
 import type { Listener, PortProxy, Published } from './ports';
 import type { DnsServer, DnsTable, Lookup } from './dns';
 
@@ -56,6 +56,8 @@ export interface ContainerNetworking {
   configure(requested: Json, config: Json, hostConfig: Json): void;
   /** At create: checks the networks named and records the endpoints. */
   prepare(id: string, hostConfig: Json, networking: Json | undefined): void;
+  /** At create: /etc/hosts and /etc/resolv.conf where the mode fixes them (none, host); else undefined (start writes them). */
+  filesAtCreate(c: ContainerInfo, hostConfig: Json): { hosts: string; resolv: string } | undefined;
   /** At start: the namespace the init gets and whose files it binds. */
   sandbox(id: string, hostConfig: Json): Sandbox;
   /** With the init held before GO: links, addresses, routes, ports, /etc/hosts, /etc/resolv.conf. */
@@ -427,7 +429,8 @@ export class Networks implements ContainerNetworking {
   sandbox(id: string, hostConfig: Json): Sandbox {
     const mode = modeOf(hostConfig);
     if (mode === 'host') return { netns: 'host' };
-    if (!mode.startsWith('container:')) return { netns: 'none', dnsRelay: this.relayOf(id) };
+    // the none network has no resolver to relay to
+    if (!mode.startsWith('container:')) return { netns: 'none', dnsRelay: mode === 'none' ? undefined : this.relayOf(id) };
     const ref = mode.slice('container:'.length);
     const t = this.container(ref);
     if (t.id === id) throw new InvalidParameter('cannot join own network');
@@ -602,9 +605,28 @@ export class Networks implements ContainerNetworking {
   /**
    * /etc/hosts and /etc/resolv.conf for the mode the container runs in. Synchronous: two small
    * files, where each thread-pool round trip (open, write, close) costs more than the writes, on
-   * every start's critical path.
+   * every start's critical path. A file that already says what it should is left as it is (none
+   * and host have theirs written at create: filesAtCreate), so a start writes nothing then.
    */
   private writeFiles(c: ContainerInfo, hostConfig: Json, mode: string): void {
+    const f = this.filesText(c, hostConfig, mode);
+    if (f.upstream) this.upstreams.set(c.id, f.upstream);
+    writeIfChanged(c.hostsPath, f.hosts);
+    writeIfChanged(c.resolvPath, f.resolv);
+  }
+
+  /**
+   * The files of a container whose network mode fixes them at create (none, host): what its
+   * first start would write, so that start finds them done. Undefined for the other modes,
+   * whose files wait for the addresses a start assigns.
+   */
+  filesAtCreate(c: ContainerInfo, hostConfig: Json): { hosts: string; resolv: string } | undefined {
+    const mode = modeOf(hostConfig);
+    if (mode !== 'none' && mode !== 'host') return undefined;
+    return this.filesText(c, hostConfig, mode);
+  }
+
+  private filesText(c: ContainerInfo, hostConfig: Json, mode: string): { hosts: string; resolv: string; upstream?: string[] } {
     const extra = extraHostEntries(hostConfig.ExtraHosts, this.hostGateway());
     const overrides = { dns: hostConfig.Dns, search: hostConfig.DnsSearch, options: hostConfig.DnsOptions };
     const host = readHostResolv();
@@ -612,17 +634,14 @@ export class Networks implements ContainerNetworking {
       let hosts = '';
       try { hosts = readFileSync('/etc/hosts', 'utf8'); } catch { /* none on the host */ }
       const added = extra.map((e) => `${e.ip}\t${e.names}\n`).join('');
-      writeFileSync(c.hostsPath, hosts.replace(/\n?$/, hosts ? '\n' : '') + added);
-      writeFileSync(c.resolvPath, resolvText('host', host, overrides).text);
-      return;
+      return { hosts: hosts.replace(/\n?$/, hosts ? '\n' : '') + added, resolv: resolvText('host', host, overrides).text };
     }
-    const eps = this.d.repo.endpointsOfContainer(c.id).filter((e) => e.ip);
+    // none never has an address (nor links): no endpoint to read
+    const eps = mode === 'none' ? [] : this.d.repo.endpointsOfContainer(c.id).filter((e) => e.ip);
     const links = mode === 'default' || mode === 'bridge' ? this.linkEntries(c, hostConfig) : [];
     const self = eps.map((e) => selfEntry(e.ip, c.hostname, c.domainname));
-    writeFileSync(c.hostsPath, hostsText([...extra, ...links, ...self]));
-    const r = resolvText(this.relayOf(c.id) ? 'internal' : 'legacy', host, overrides);
-    this.upstreams.set(c.id, r.upstream);
-    writeFileSync(c.resolvPath, r.text);
+    const r = resolvText(mode !== 'none' && this.relayOf(c.id) ? 'internal' : 'legacy', host, overrides);
+    return { hosts: hostsText([...extra, ...links, ...self]), resolv: r.text, upstream: r.upstream };
   }
 
   /** --link on the default bridge: `IP\talias ID name` for each running linked container. */
