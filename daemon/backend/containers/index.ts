@@ -25,7 +25,7 @@ import { HealthChecker, healthSchedule, type HealthProbe } from './health';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from './detach';
 import { INIT_PATH_IN_CONTAINER, initBinary, wantsInit } from './init';
 import { defaultCgroupnsMode, namespaceSpec, validateNamespaceModes, type NamespaceSpec } from './namespaces';
-import type { AttachHandle, CgroupHandle, CgroupManager, ExitInfo, ImageForContainer, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
+import type { AttachHandle, CgroupManager, ExitInfo, ImageForContainer, ImageSource, MonitorLauncher, MonitorLink, MonitorSpec } from './types';
 import { realNativeOps, type NativeOps } from '../../native/ops';
 import { containerAbsPath, containerUser, extractInto, fileNotFound, openRootfs, statPath, tarStream, archiveSource,
   type PathStat, type RootfsMode, type RootView } from './archive';
@@ -361,7 +361,8 @@ export class Containers {
     }, type);
   }
 
-  private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, cg: CgroupHandle, ns: NamespaceSpec, log: LogSettings) {
+  /** The monitor's spec but for the cgroups (made meanwhile on the thread pool: withCgroups). */
+  private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, ns: NamespaceSpec, log: LogSettings) {
     const p = this.paths(c.id);
     const env: string[] = [...(c.config.Env ?? [])];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
@@ -401,9 +402,6 @@ export class Containers {
         ...(init ? [{ src: init, dst: INIT_PATH_IN_CONTAINER, ro: true }] : []),
         ...(ns.hostShm ? [{ src: '/dev/shm', dst: '/dev/shm', ro: false }] : []),
       ],
-      cgroupProcs: cg.procs,
-      oomFile: cg.oomFile,
-      cgroupMounts: cg.mounts,
       netns: sandbox.netns,
       pidns: ns.pidns, ipcns: ns.ipcns, utsns: ns.utsns, shm: ns.shm,
       cgroupns: c.hostConfig.CgroupnsMode === 'private' ? 'private' as const : 'host' as const,
@@ -441,7 +439,9 @@ export class Containers {
       // the files the network writes (hosts, resolv.conf) are there before the process can read them
       if (autostart) await this.d.network?.start(this.networkInfo(c, 0), c.hostConfig, c.config.ExposedPorts);
       makeRunDirs(this.paths(c.id));
-      const spec = await this.withMounts(c, { ...this.monitorSpec(c, image, await cgroup, ns, log), autostart });
+      const partial = await this.withMounts(c, { ...this.monitorSpec(c, image, ns, log), autostart });
+      const cg = await cgroup;
+      const spec = { ...partial, cgroupProcs: cg.procs, oomFile: cg.oomFile, cgroupMounts: cg.mounts };
       mounted = true;
       link = await this.d.monitors.launch(spec);
     } catch (err) {
