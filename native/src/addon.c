@@ -6,8 +6,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <node_api.h>
 #include "cgroup.h"
@@ -301,6 +303,19 @@ static napi_value js_spawn_async(napi_env env, napi_callback_info info) {
   return queue_work(env, "berth.spawn", spawn_async_execute, spawn_async_complete, r, &r->work, &r->deferred, spawn_req_free_any);
 }
 
+/* Background work on a pool thread: at the lowest priority while it runs, so the event loop's
+ * thread (whose requests are waited for) keeps its CPU; then the thread's own priority again. */
+#define AT_NICE_19(stmt)                                  \
+  do {                                                    \
+    id_t tid_ = (id_t)gettid();                           \
+    errno = 0;                                            \
+    int nice_ = getpriority(PRIO_PROCESS, tid_);          \
+    bool lowered_ = errno == 0 && nice_ < 19 &&           \
+                    setpriority(PRIO_PROCESS, tid_, 19) == 0; \
+    stmt;                                                 \
+    if (lowered_) setpriority(PRIO_PROCESS, tid_, nice_); \
+  } while (0)
+
 /* removeTreeAsync(path) -> Promise<void>: berth_remove_tree on the thread pool (a container's
  * files in the trash): the walk and its hundreds of syscalls cost berthd's event loop nothing. */
 struct remove_req {
@@ -311,10 +326,11 @@ struct remove_req {
   berth_error_t err;
 };
 
+
 static void remove_async_execute(napi_env env, void *data) {
   (void)env;
   struct remove_req *r = data;
-  r->rc = berth_remove_tree(r->path, &r->err);
+  AT_NICE_19(r->rc = berth_remove_tree(r->path, &r->err));
 }
 
 static void remove_async_complete(napi_env env, napi_status status, void *data) {
@@ -861,7 +877,7 @@ static void cgroup_async_execute(napi_env env, void *data) {
   (void)env;
   struct cgroup_req *r = data;
   if (r->destroy) {
-    r->rc = berth_cgroup_destroy(&r->l, r->name, &r->err);
+    AT_NICE_19(r->rc = berth_cgroup_destroy(&r->l, r->name, &r->err)); /* after an exit: background */
     return;
   }
   r->rc = berth_cgroup_create(&r->l, r->parent, r->id, &r->paths, &r->err);

@@ -1,5 +1,5 @@
 // mknod (device nodes, fifos, overlay whiteouts) and the l*xattr calls of the addon.
-import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -80,6 +80,36 @@ t.test('removeTreeAsync: the whole tree, a symlink removed and not followed, abs
   t.ok(lstatSync(join(outside, 'keep')).isFile(), 'what the symlink pointed at is untouched');
   await loadAddon().removeTreeAsync(join(dir, 'never-existed'));
   t.pass('an absent path resolves');
+});
+
+/** The nice value of each of this process's threads (field 19 of /proc/self/task/TID/stat). */
+function threadNices(): number[] {
+  const out: number[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      out.push(Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    } catch { /* the thread ended */ }
+  }
+  return out;
+}
+
+t.test('removeTreeAsync works at nice 19 (background work yields to the event loop), then gives its thread its priority back', async (t) => {
+  const before = threadNices();
+  const tree = join(dir, 'many');
+  for (let d = 0; d < 40; d++) {
+    mkdirSync(join(tree, String(d)), { recursive: true });
+    for (let f = 0; f < 250; f++) writeFileSync(join(tree, String(d), String(f)), '');
+  }
+  let seen = 0;
+  let done = false;
+  const removal = loadAddon().removeTreeAsync(tree).finally(() => { done = true; });
+  while (!done) {
+    seen = Math.max(seen, ...threadNices());
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await removal;
+  t.equal(seen, 19, 'a pool thread at nice 19 while it removed the tree');
+  t.same(threadNices().filter((n) => n !== 0), before.filter((n) => n !== 0), 'every thread back at its nice after it');
 });
 
 t.test('removeTreeAsync never empties a filesystem mounted inside the tree', { skip: root ? false : 'mounting needs root' }, async (t) => {
