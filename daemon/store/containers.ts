@@ -59,8 +59,11 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
+/** Rows kept parsed, the most recently read (a few KB each). */
+const CACHED_ROWS = 256;
+
 /**
- * The rows by ID, as committed, parsed once: every request on a container reads its row (a start
+ * The rows by ID, as committed, parsed once (the CACHED_ROWS most recently read): every request on a container reads its row (a start
  * three times), and parsing its documents cost more than the query. A get hands out a shallow
  * copy (its fields may be replaced), whose config, hostConfig and state are frozen: a change is
  * a new document given to saveState and the like. Each write updates the cached row after the
@@ -141,7 +144,11 @@ export class ContainersRepo {
 
   get(id: string): ContainerRow | undefined {
     let row = this.cache.get(id);
-    if (!row) {
+    if (row) {
+      // most recently read last: the first in the map is the one to drop when it is full
+      this.cache.delete(id);
+      this.cache.set(id, row);
+    } else {
       const r = this.byIdStmt.get(id);
       if (!r) return undefined;
       row = fromRaw(r);
@@ -149,6 +156,7 @@ export class ContainersRepo {
       if (!this.db.inTransaction) {
         deepFreeze(row.config); deepFreeze(row.hostConfig); deepFreeze(row.state);
         this.cache.set(id, row);
+        if (this.cache.size > CACHED_ROWS) this.cache.delete(this.cache.keys().next().value!);
       }
     }
     return { ...row };

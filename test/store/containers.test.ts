@@ -72,3 +72,18 @@ t.test('what a get returns cannot change the cached row', async (t) => {
   const b = repo.get(row.id)!;
   t.same([b.state.Status, b.state.ExitCode, b.restartCount, b.config.Env], ['running', 0, 0, ['A=1']]);
 });
+
+t.test('the cache keeps the rows read last, and a row it dropped reads from the table again', async (t) => {
+  const { repo, row } = open(t);
+  const ids: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const id = i.toString(16).padStart(64, '0');
+    ids.push(id);
+    repo.insert({ ...row, id, name: `c${i}` });
+    repo.get(id);
+  }
+  t.ok((repo as unknown as { cache: Map<string, unknown> }).cache.size <= 256, 'at most 256 rows kept parsed');
+  repo.saveState(ids[0]!, state('exited', 4), 1); // dropped from the cache long ago: the table only
+  t.same([repo.get(ids[0]!)!.state.ExitCode, repo.get(ids[0]!)!.restartCount], [4, 1]);
+  t.equal(repo.get(ids[299]!)!.name, 'c299');
+});
