@@ -361,7 +361,7 @@ export class Containers {
     }, type);
   }
 
-  /** The monitor's spec but for the cgroups (made meanwhile on the thread pool: withCgroups). */
+  /** The monitor's spec but for the cgroups: they are made meanwhile on the thread pool, and launch adds their paths. */
   private monitorSpec(c: ContainerRow, image: { lowerDirs: string[] }, ns: NamespaceSpec, log: LogSettings) {
     const p = this.paths(c.id);
     const env: string[] = [...(c.config.Env ?? [])];
