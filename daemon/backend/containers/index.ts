@@ -1409,8 +1409,9 @@ export class Containers {
    * the exit its monitor recorded (or 255 when nothing was recorded).
    */
   async reconcile(readExit: (file: string) => ExitInfo | null): Promise<void> {
-    this.sweepOrphanFiles();
-    for (const c of this.d.repo.all()) {
+    const rows = this.d.repo.all();
+    this.sweepOrphanFiles(new Set(rows.map((c) => c.id)));
+    for (const c of rows) {
       if (c.state.Status !== 'running' && c.state.Status !== 'paused' && c.state.Status !== 'restarting' && c.state.Status !== 'removing') {
         await this.endUnrecordedStart(c);
         continue;
@@ -1444,9 +1445,9 @@ export class Containers {
 
   /**
    * The dirs of containers that have no row (a removal cut short after its commit): their data
-   * and exec-root dirs go as a removal's do.
+   * and exec-root dirs go as a removal's do. `known`: the IDs of the rows reconcile read anyway.
    */
-  private sweepOrphanFiles(): void {
+  private sweepOrphanFiles(known: Set<string>): void {
     const ids = new Set<string>();
     for (const root of [this.d.dataRoot, this.d.execRoot]) {
       let names: string[] = [];
@@ -1454,7 +1455,7 @@ export class Containers {
       for (const n of names) if (/^[0-9a-f]{64}$/.test(n)) ids.add(n);
     }
     for (const id of ids) {
-      if (this.d.repo.get(id)) continue;
+      if (known.has(id)) continue;
       this.d.log?.(`container ${id.slice(0, 12)}: removing the files of a removal cut short`);
       removeContainerFiles(this.paths(id), this.d.log);
     }
