@@ -11,7 +11,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { berthdMain } from '../helpers/daemon';
 import { rootfsTar } from '../helpers/test-image';
 import { dockerdMissing, startBerth, startDockerd, type Engine } from './engines';
-import { measureFloor, type FloorResult } from './floor';
+import { Floor } from './floor';
 import { apiLifecycle, execTrue, listMany, logs, memoryRunning, runRm, type LifecycleResult, type ListResult, type LogsResult, type RunningResult } from './measure';
 import { summarize, type Summary } from './stats';
 import { imageBench, type ImageBenchResult } from './images';
@@ -66,6 +66,11 @@ const IMAGE_RUNS = opts.quick ? 1 : 3;
 /** Builds of each kind (cold, cached). */
 const BUILD_RUNS = opts.quick ? 1 : 5;
 
+/** The API lifecycle's warm-up lasts at least this long on either engine (and at least N.warmups lifecycles). */
+const API_WARMUP_MS = opts.quick ? 0 : 2000;
+/** berth's API lifecycle and the floor run in this many alternating batches (see Floor). */
+const API_BATCHES = opts.quick ? 1 : 5;
+
 const TARGETS = { runRmSpeedup: 5, apiOverFloor: 3, listMs: 50, memoryRatio: 1, logsMs: 2000 };
 
 interface EngineResults {
@@ -118,7 +123,26 @@ async function section<T>(res: EngineResults, key: string, name: string, fn: () 
   }
 }
 
-async function measureEngine(start: () => Promise<Engine>, label: string): Promise<EngineResults | { failed: string }> {
+/**
+ * The API lifecycle; with the floor (berth's run), in batches that alternate with the floor's,
+ * so the two medians the target compares come from the same minutes. Each batch after a pause
+ * begins with one unmeasured iteration of its own.
+ */
+async function lifecycleSection(engine: Engine, floor?: { floor: Floor; samplesMs: number[] }): Promise<LifecycleResult> {
+  const out = await apiLifecycle(engine, floor ? 0 : N.api, N.warmups, API_WARMUP_MS);
+  if (!floor) return out;
+  floor.floor.run(0, N.warmups);
+  for (let b = 0; b < API_BATCHES; b++) {
+    const size = (total: number) => Math.floor(total / API_BATCHES) + (b < total % API_BATCHES ? 1 : 0);
+    floor.samplesMs.push(...floor.floor.run(size(N.floor), 1));
+    const r = await apiLifecycle(engine, size(N.api), 1);
+    out.totalMs.push(...r.totalMs);
+    for (const k of Object.keys(out.phasesMs) as (keyof LifecycleResult['phasesMs'])[]) out.phasesMs[k].push(...r.phasesMs[k]);
+  }
+  return out;
+}
+
+async function measureEngine(start: () => Promise<Engine>, label: string, floor?: { floor: Floor; samplesMs: number[] }): Promise<EngineResults | { failed: string }> {
   log(`starting ${label}`);
   let engine: Engine;
   try {
@@ -133,7 +157,7 @@ async function measureEngine(start: () => Promise<Engine>, label: string): Promi
     if (rr) res.runRm = { ...summarize(rr), samplesMs: rr };
     const ex = await section(res, 'exec', 'docker exec', () => execTrue(engine, N.exec, N.warmups));
     if (ex) res.exec = { ...summarize(ex), samplesMs: ex };
-    const api: LifecycleResult | undefined = await section(res, 'api', 'API lifecycle', () => apiLifecycle(engine, N.api, N.warmups));
+    const api: LifecycleResult | undefined = await section(res, 'api', 'API lifecycle', () => lifecycleSection(engine, floor));
     if (api) {
       const phases: Record<string, Summary> = {};
       for (const [k, v] of Object.entries(api.phasesMs)) phases[k] = summarize(v);
@@ -216,18 +240,35 @@ function main(): Promise<void> {
       loadavgStart: loadavg(),
       loadavgEnd: [] as number[],
     };
-    log(`rootfs tar and kernel floor (N=${N.floor})`);
+    log('rootfs tar and kernel floor');
     const tar = await rootfsTar();
-    let floor: (FloorResult & { summary: Summary }) | { failed: string };
+    let prepared: Floor | { failed: string };
     try {
-      const f = measureFloor(tar, N.floor, N.warmups);
-      floor = { ...f, summary: summarize(f.samplesMs) };
+      prepared = Floor.prepare(tar);
+    } catch (err) {
+      prepared = { failed: (err as Error).message };
+      log(`floor FAILED: ${prepared.failed}`);
+    }
+    const floorRun = prepared instanceof Floor ? { floor: prepared, samplesMs: [] as number[] } : undefined;
+    let berth: EngineResults | { failed: string };
+    let floor: { samplesMs: number[]; compiler: string; how: string; summary: Summary } | { failed: string };
+    try {
+      berth = await measureEngine(startBerth, 'berth', floorRun);
+      if (!floorRun) floor = prepared as { failed: string };
+      else {
+        // without berth's API section (--only, or a failure), measured alone
+        const alone = floorRun.samplesMs.length === 0;
+        const samplesMs = alone ? floorRun.floor.run(N.floor, N.warmups) : floorRun.samplesMs;
+        const how = alone ? 'alone, after berth' : `in ${API_BATCHES} batches between berth's API lifecycle batches`;
+        floor = { samplesMs, compiler: floorRun.floor.compiler, how, summary: summarize(samplesMs) };
+      }
     } catch (err) {
       floor = { failed: (err as Error).message };
+      berth ??= { failed: 'the floor failed' };
       log(`floor FAILED: ${floor.failed}`);
+    } finally {
+      floorRun?.floor.dispose();
     }
-
-    const berth = await measureEngine(startBerth, 'berth');
     let dockerd: EngineResults | { failed: string } | { skipped: string };
     if (!opts.dockerd) dockerd = { skipped: '--no-dockerd' };
     else if (missing) dockerd = { skipped: `dockerd not installed (${missing} missing): no comparison` };
@@ -246,6 +287,7 @@ function main(): Promise<void> {
     L.push(`client: ${meta.dockerCli}`);
     L.push(`engines: berth ${b?.version ?? '—'}; ${d ? `dockerd ${d.version} (${meta.containerd}; ${meta.runc})` : noDockerd}`);
     L.push('roots: data roots and the floor\'s scratch dir on the temp dir\'s filesystem; exec roots (and containerd\'s state) on a tmpfs each, as /run is on a systemd host');
+    if (!opts.quick) L.push(`API lifecycle: ≥ ${N.warmups} warm-ups and ≥ ${API_WARMUP_MS / 1000} s of them per engine; the floor measured in ${API_BATCHES} batches alternating with berth's`);
     L.push('');
     L.push(row('median (p90)', 'berth', 'dockerd'));
     L.push(row(`docker run --rm --network none busybox true (N=${N.runRm})`, medP90(b?.runRm), medP90(d?.runRm)));
@@ -256,7 +298,7 @@ function main(): Promise<void> {
     L.push(row('  wait (headers in) + start', phase(b, 'waitAndStart'), phase(d, 'waitAndStart')));
     L.push(row('  start returned → wait body (exit)', phase(b, 'runToExit'), phase(d, 'runToExit')));
     L.push(row('  delete', phase(b, 'delete'), phase(d, 'delete')));
-    L.push(row(`kernel floor: clone+overlay+pivot_root+exec (N=${N.floor})`, fl ? medP90(fl) : `failed: ${(floor as { failed: string }).failed.slice(0, 60)}`, ''));
+    L.push(row(`kernel floor: clone+overlay+pivot_root+exec (N=${N.floor})${'how' in floor && floor.how !== 'alone, after berth' ? ', between API batches' : ''}`, fl ? medP90(fl) : `failed: ${(floor as { failed: string }).failed.slice(0, 60)}`, ''));
     L.push(row(`GET /containers/json?all=1, ${N.listContainers} present (N=${N.listGets})`, medP90(b?.list?.get), medP90(d?.list?.get)));
     L.push(row(`docker ps -a (CLI), ${N.listContainers} present (N=${N.listGets})`, medP90(b?.list?.ps), medP90(d?.list?.ps)));
     L.push(row(`  create ${N.listContainers} / remove ${N.listContainers} (4 in flight)`,
