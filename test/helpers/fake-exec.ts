@@ -54,6 +54,12 @@ export class FakeExecLauncher implements ExecLauncher {
   async cleanup(spec: ExecSpec): Promise<void> {
     this.cleaned.push(spec.id);
   }
+
+  /** Exit records on "disk", by exec ID. */
+  records = new Map<string, number>();
+  recordedExit(spec: ExecSpec): number | undefined {
+    return this.records.get(spec.id);
+  }
 }
 
 export interface ExecRig {

@@ -15,7 +15,8 @@ const now = () => new Date().toISOString();
 
 /**
  * A fake process: `echo X` prints and exits 0, `exit N` exits N, `sleep` runs until a
- * signal, `nope` cannot be executed (127), `cat` echoes stdin until it closes.
+ * signal, `nope` cannot be executed (127), `cat` echoes stdin until it closes, `vanish` ends the
+ * connection without an EXIT frame.
  */
 export class FakeLink extends EventEmitter implements MonitorLink {
   readonly bootId = 'boot-1';
@@ -50,6 +51,10 @@ export class FakeLink extends EventEmitter implements MonitorLink {
         this.exit(0);
       } else if (cmd === 'exit') {
         this.exit(Number(rest[0]));
+      } else if (cmd === 'vanish') {
+        // the connection ends with no EXIT frame read
+        this.state = 'exited';
+        setImmediate(() => this.emit('close'));
       }
     });
   }

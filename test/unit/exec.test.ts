@@ -74,6 +74,23 @@ t.test('exit codes, events with the command, execID and exitCode', async (t) => 
   t.same(r.events[2]!.Actor.Attributes, { l: '1', image: 'busybox', name: 'c', execID: Id, exitCode: '7' });
 });
 
+t.test('a monitor connection that ends without its EXIT frame: the exit record\'s code, or 255 without one', async (t) => {
+  const r = execRig();
+  r.containers.add('c');
+  // e.g. a stdin close written after the monitor left: the write fails and the socket is gone
+  // before the EXIT frame in it was read; the monitor wrote its record first
+  const recorded = r.execs.create('c', { Cmd: ['vanish'] }).Id;
+  r.launcher.records.set(recorded, 0);
+  const h = (await r.execs.start(recorded, { detach: false }))!;
+  t.equal((await drain(h.output, () => r.execs.inspect(recorded).ExitCode)).atEnd, 0);
+  t.same(r.events.filter((e) => e.Action === 'exec_die').map((e) => e.Actor.Attributes.exitCode), ['0']);
+
+  const crashed = r.execs.create('c', { Cmd: ['vanish'] }).Id;
+  const hc = (await r.execs.start(crashed, { detach: false }))!;
+  t.equal((await drain(hc.output, () => r.execs.inspect(crashed).ExitCode)).atEnd, 255, 'no record: the monitor crashed');
+  t.equal(r.events.filter((e) => e.Action === 'exec_die').length, 1, 'no exec_die for it');
+});
+
 t.test('a command that cannot start: Docker\'s text as a stdout frame, 127; a launch failure: 126', async (t) => {
   const r = execRig();
   r.containers.add('c');

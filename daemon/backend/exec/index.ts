@@ -302,10 +302,15 @@ export class Execs {
       link.on('close', () => {
         if (done) return;
         done = true;
-        // the monitor went away without an exit record: it crashed
-        e.exitCode = 255;
+        // Without an EXIT frame read. The monitor writes its exit record before the frame and
+        // leaves once it is sent; a write of ours that meets the closed socket (the client's
+        // stdin EOF, say) ends the connection before the frame in it is read: the record has
+        // the code. No record: the monitor crashed.
+        const code = this.d.launcher.recordedExit(spec);
+        e.exitCode = code ?? 255;
         e.state = 'exited';
         this.forgetLater(e);
+        if (code !== undefined) this.emit(t, e, 'exec_die', { exitCode: String(code) });
         resolve(undefined);
       });
       if (e.size[0] && e.size[1]) link.resize(e.size[0], e.size[1]);

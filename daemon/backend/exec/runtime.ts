@@ -5,6 +5,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupLayout } from '../../native/ops';
 import { MonitorClient, spawnMonitor, type MonitorPool } from '../containers/monitor-client';
+import { readExitFile } from '../containers/runtime';
 import type { MonitorLink } from '../containers/types';
 import type { ExecLauncher, ExecSpec } from './types';
 
@@ -42,7 +43,7 @@ export class ExecMonitors implements ExecLauncher {
       mode: 'exec',
       id: spec.id,
       socket,
-      exitFile: join(spec.dir, 'exit.json'),
+      exitFile: join(spec.dir, 'exit.json'), // recordedExit reads it
       configFile: join(spec.dir, 'monitor.conf'),
       monitorLog: join(spec.dir, 'monitor.log'),
       targetPid: spec.targetPid,
@@ -67,6 +68,10 @@ export class ExecMonitors implements ExecLauncher {
     const client = connection ? await MonitorClient.adopt(connection, socket) : await MonitorClient.connect(socket);
     client.attach({ stdout: spec.attachStdout, stderr: spec.attachStderr });
     return client;
+  }
+
+  recordedExit(spec: ExecSpec): number | undefined {
+    return readExitFile(join(spec.dir, 'exit.json'))?.exitCode;
   }
 
   async cleanup(spec: ExecSpec): Promise<void> {

@@ -65,4 +65,9 @@ export interface ExecLauncher {
   launch(spec: ExecSpec): Promise<MonitorLink>;
   /** Removes what launch left on disk once the exec is over. */
   cleanup(spec: ExecSpec): Promise<void>;
+  /**
+   * The exit code the monitor recorded on disk (it writes the record before its EXIT frame), or
+   * undefined: for a connection that ended without the frame read.
+   */
+  recordedExit(spec: ExecSpec): number | undefined;
 }
