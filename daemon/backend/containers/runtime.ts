@@ -96,6 +96,16 @@ const pidFile = (socket: string) => join(dirname(socket), 'monitor.pid');
 /** How long after a start the standby taken is replaced, unless the container's monitor is back. */
 const REFILL_AFTER_START_MS = 100;
 
+/**
+ * Once `client`'s process has started: `refill` after `delayMs`, unless the container has exited
+ * by then (its monitor came back to the pool, or its exit refilled it).
+ */
+export function refillAfterStart(client: { once(ev: 'started', fn: () => void): unknown; readonly state: string }, refill: () => void, delayMs = REFILL_AFTER_START_MS): void {
+  client.once('started', () => setTimeout(() => {
+    if (client.state !== 'exited') refill();
+  }, delayMs).unref());
+}
+
 export class MonitorProcesses implements MonitorLauncher {
   private readonly boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
@@ -123,9 +133,7 @@ export class MonitorProcesses implements MonitorLauncher {
       this.fromStandby.add(client);
       // so the refill waits a moment, and is needed only if the container still runs then: one
       // that has ended gave its monitor back, or its monitor's exit refilled the pool
-      client.once('started', () => setTimeout(() => {
-        if (client.state !== 'exited') void this.pool?.refill();
-      }, REFILL_AFTER_START_MS).unref());
+      refillAfterStart(client, () => void this.pool?.refill());
       for (const ev of ['error', 'close'] as const) client.once(ev, refill);
     } else {
       for (const ev of ['started', 'error', 'close'] as const) client.once(ev, refill);
