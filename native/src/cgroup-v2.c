@@ -128,35 +128,50 @@ int berth_cg2_freeze_set(const char *dir, int frozen, berth_error_t *err) {
   return berth_fail(err, EBUSY, "%s: the cgroup did not freeze within a second", path);
 }
 
-int berth_cg2_enable_controllers(const char *dir, berth_error_t *err) {
+/* Whether the whitespace-separated `list` names controller `c` (a leading '+' allowed). */
+static int lists(const char *list, const char *c) {
+  size_t n = strlen(c);
+  for (const char *tok = list, *end; *tok; tok = end) {
+    tok += strspn(tok, " \n");
+    end = tok + strcspn(tok, " \n");
+    if (*tok == '+') tok++;
+    if ((size_t)(end - tok) == n && strncmp(tok, c, n) == 0) return 1;
+  }
+  return 0;
+}
+
+/* The wanted controllers `dir` has available but not enabled for its children, as a request
+   for its cgroup.subtree_control ("+cpu +memory"); empty when none is missing. */
+static int missing_controllers(const char *dir, char *request, size_t size, berth_error_t *err) {
   char path[PATH_MAX];
   int r;
   cleanup_free char *available = NULL, *enabled = NULL;
+  request[0] = 0;
   if ((r = berth_cgroup_file(path, dir, "cgroup.controllers", err)) < 0) return r;
   if ((r = berth_read_file(path, &available, NULL, err)) < 0) return r;
   if ((r = berth_cgroup_file(path, dir, "cgroup.subtree_control", err)) < 0) return r;
   if ((r = berth_read_file(path, &enabled, NULL, err)) < 0) return r;
-  char request[128] = "";
   for (size_t i = 0; i < sizeof wanted_controllers / sizeof *wanted_controllers; i++) {
     const char *c = wanted_controllers[i];
-    int in_available = 0, in_enabled = 0;
-    for (char *tok = available, *end; *tok; tok = end) {
-      tok += strspn(tok, " \n");
-      end = tok + strcspn(tok, " \n");
-      if ((size_t)(end - tok) == strlen(c) && strncmp(tok, c, end - tok) == 0) in_available = 1;
-    }
-    for (char *tok = enabled, *end; *tok; tok = end) {
-      tok += strspn(tok, " \n");
-      end = tok + strcspn(tok, " \n");
-      if ((size_t)(end - tok) == strlen(c) && strncmp(tok, c, end - tok) == 0) in_enabled = 1;
-    }
-    if (in_available && !in_enabled) {
+    if (lists(available, c) && !lists(enabled, c)) {
       size_t used = strlen(request);
-      snprintf(request + used, sizeof request - used, "%s+%s", used ? " " : "", c);
+      snprintf(request + used, size - used, "%s+%s", used ? " " : "", c);
     }
   }
-  if (!request[0]) return 0;
+  return 0;
+}
+
+int berth_cg2_enable_controllers(const char *dir, berth_error_t *err) {
+  char request[128], path[PATH_MAX];
+  int r = missing_controllers(dir, request, sizeof request, err);
+  if (r < 0 || !request[0]) return r;
+  if ((r = berth_cgroup_file(path, dir, "cgroup.subtree_control", err)) < 0) return r;
   return berth_write_file(path, request, err);
+}
+
+int berth_cg2_controllers_missing(const char *dir) {
+  char request[128];
+  return missing_controllers(dir, request, sizeof request, NULL) < 0 || request[0] != 0;
 }
 
 int berth_cg2_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *err) {

@@ -275,15 +275,20 @@ static int make_leaf(const char *mount, const char *cparent, const char *name, l
   if ((r = join(leaf, mount, name, err)) < 0) return r;
   if ((r = join(parent_dir, mount, cparent ? cparent : "", err)) < 0) return r;
   if (parent_prepared(parent_dir)) {
-    if (mkdir(leaf, 0755) == 0) {
-      *created = 1;
-      return 0;
-    }
-    if (errno == EEXIST) return 0;
-    if (errno != ENOENT) return berth_fail(err, errno, "mkdir %s", leaf);
-    parent_mark(parent_dir, 0); /* removed since: made again below */
+    int gone = 0;
+    if (mkdir(leaf, 0755) == 0) *created = 1;
+    else if (errno == ENOENT) gone = 1;
+    else if (errno != EEXIST) return berth_fail(err, errno, "mkdir %s", leaf);
+    /* v2: a controller someone turned off in the parent since is turned on again below (the
+       leaf, made already, gets its files then); a parent gone (ENOENT) is made again */
+    if (!gone && (prepare != berth_cg2_enable_controllers || !berth_cg2_controllers_missing(parent_dir))) return 0;
+    parent_mark(parent_dir, 0);
   }
-  if ((r = make_parent(mount, cparent, prepare, prepare_root, err)) < 0) return r;
+  if ((r = make_parent(mount, cparent, prepare, prepare_root, err)) < 0) {
+    if (*created) rmdir(leaf);
+    *created = 0;
+    return r;
+  }
   if ((r = mkdir_ok(leaf, created, err)) < 0) return r;
   parent_mark(parent_dir, 1);
   return 0;

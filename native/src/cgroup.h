@@ -116,6 +116,8 @@ int berth_cg2_pids_set(const char *dir, const berth_cgroup_limits_t *lim, berth_
 int berth_cg2_io_set(const char *dir, const berth_cgroup_limits_t *lim, berth_error_t *err);
 int berth_cg2_freeze_set(const char *dir, int frozen, berth_error_t *err);
 int berth_cg2_enable_controllers(const char *dir, berth_error_t *err);
+/* 1 when `dir` no longer enables for its children a wanted controller it has (or cannot be read). */
+int berth_cg2_controllers_missing(const char *dir);
 int berth_cg2_stats(const char *dir, berth_cgroup_stats_t *st, berth_error_t *err);
 
 /* Shared by both writers: fills st->memory_stat from memory.stat text. */

@@ -83,6 +83,13 @@ t.test('v2 writers against a temporary directory', async (t) => {
   t.same(cg, { name: 'berth/abc', procs: [join(dir, 'cgroup.procs')], oomFile: join(dir, 'memory.events') });
   t.equal(readFileSync(join(root, 'cgroup.subtree_control'), 'utf8'), '+cpu +cpuset +io +memory +pids');
   t.equal(readFileSync(join(root, 'berth', 'cgroup.subtree_control'), 'utf8'), '+cpu +cpuset +io +memory +pids');
+  // the parent is known prepared now (a leaf is one mkdir); someone turns its controllers off
+  // while berthd runs: the next leaf's create turns them on again
+  writeFileSync(join(root, 'berth', 'cgroup.subtree_control'), 'memory\n');
+  const next = v2.cgroupCreate('berth', 'def', { privileged: true });
+  t.equal(readFileSync(join(root, 'berth', 'cgroup.subtree_control'), 'utf8'), '+cpu +cpuset +io +pids', 'the missing ones requested');
+  v2.cgroupDestroy(next.name);
+  t.notOk(existsSync(join(root, 'berth', 'def')));
 
   const files: Record<string, string> = {
     'memory.max': '', 'memory.swap.max': '', 'cpu.max': '', 'cpu.weight': '', 'pids.max': '', 'cpuset.cpus': '',
