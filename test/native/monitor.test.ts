@@ -153,6 +153,14 @@ function main(): void {
     await settled(t, o.r);
   });
 
+  t.test('the socket path is given up before EXIT: a restart\'s next monitor binds it at once', async (t) => {
+    const r = await launch(['true']);
+    const atExit = new Promise<boolean>((resolve) => r.client.once('exit', () => resolve(existsSync(r.cfg.socket))));
+    r.client.go();
+    t.equal(await atExit, false, 'gone when EXIT is read');
+    await settled(t, r);
+  });
+
   t.test('autostart from a standby: no GO; STARTED, output and EXIT on its answer socket, held until release', async (t) => {
     const pool = new MonitorPool(base);
     t.teardown(() => pool.close());

@@ -506,12 +506,16 @@ static void finish(struct server *s) {
   autobuf struct buf j = {0};
   exit_record_json(&s->rec, &j);
   if (write_file_atomic(s->cfg->exit_file, j.data, j.len, &err) < 0) fprintf(stderr, "berth-monitor: exit record: %s\n", err.msg);
-  broadcast(s, FRAME_EXIT, j.data, j.len, 0);
-  /* the namespace's teardown after the exit is reported, not before */
-  container_release_ns(s->c);
+  /* The socket's path is given up before EXIT: once berthd has it, the container may start
+   * again at once, and its next monitor binds the same path; an unlink after that (this one's
+   * namespace teardown below takes a while) removed the new monitor's socket, and berthd's
+   * connect failed with ENOENT (1 restart in ~100). */
   if (s->listen_w.added) epoll_ctl(s->ep, EPOLL_CTL_DEL, s->listen_w.fd, NULL);
   s->listen_w.fd = -1;
   server_unlisten(s->l);
+  broadcast(s, FRAME_EXIT, j.data, j.len, 0);
+  /* the namespace's teardown after the exit is reported, not before */
+  container_release_ns(s->c);
   s->goodbye_deadline = now_secs() + GOODBYE_SECS;
 }
 
