@@ -105,6 +105,7 @@ export class FakeCgroups implements CgroupManager {
   readonly version = '1' as const;
   created = new Set<string>();
   async create(id: string) {
+    this.log.push(`create ${id}`);
     this.created.add(id);
     return { procs: [`/fake/${id}/cgroup.procs`], oomFile: null };
   }
@@ -123,8 +124,15 @@ export class FakeCgroups implements CgroupManager {
   killAll(id: string) {
     this.killed.push(id);
   }
+  /** create and destroy, in the order they ran (a destroy's end included) */
+  log: string[] = [];
+  /** how long a destroy takes (the pool's rmdirs) */
+  destroyMs = 0;
   async destroy(id: string) {
+    this.log.push(`destroy ${id}`);
+    if (this.destroyMs) await new Promise((r) => setTimeout(r, this.destroyMs));
     this.created.delete(id);
+    this.log.push(`destroyed ${id}`);
   }
 }
 

@@ -256,6 +256,18 @@ t.test('restart policy always: an exit restarts; a stop sticks; kill does not re
   t.equal(r.launcher.links.length, 3, 'kill does not restart');
 });
 
+t.test('a restart makes the cgroups again only once the last run\'s are gone', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const { Id } = await r.containers.create('again', { Image: 'busybox', Cmd: ['sleep'] });
+  await r.containers.start(Id);
+  r.cgroups.destroyMs = 30; // slower than the restart's way to its next create
+  await r.containers.restart(Id, { timeout: 0 });
+  t.same(r.cgroups.log, [`create ${Id}`, `destroy ${Id}`, `destroyed ${Id}`, `create ${Id}`]);
+  t.ok(r.cgroups.created.has(Id), 'the running container has its cgroups');
+  t.equal(r.containers.inspect(Id).State.Status, 'running');
+});
+
 t.test('restart policies are validated; --rm and a policy conflict', async (t) => {
   const r = rig();
   t.teardown(r.close);

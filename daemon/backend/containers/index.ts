@@ -430,8 +430,10 @@ export class Containers {
     // Nothing to wire into the namespaces and no stdin to deliver first: the process starts as
     // soon as the monitor has it ready, without waiting for berthd's GO (one round trip less).
     const autostart = !c.config.OpenStdin && (this.d.network?.wiresNothing(c.hostConfig) ?? true);
-    // made on the thread pool while the network's files and the spec are made here
-    const cgroup = this.d.cgroups.create(c.id, c.hostConfig);
+    // made on the thread pool while the network's files and the spec are made here; after the
+    // last run's are gone (a restart: the same names, and their removal runs on the pool too)
+    const released = live.cgroupsReleased;
+    const cgroup = released ? released.then(() => this.d.cgroups.create(c.id, c.hostConfig)) : this.d.cgroups.create(c.id, c.hostConfig);
     cgroup.catch(() => undefined); // awaited below, even when something before fails
     let link: MonitorLink;
     let mounted = false;
