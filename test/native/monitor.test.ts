@@ -98,8 +98,9 @@ function main(): void {
   }
 
   /** Spawns a monitor for `args` and connects a client attached to stdout and stderr. */
-  async function launch(args: string[], extra: Partial<MonitorConfig> = {}, socketDir?: string): Promise<Run> {
+  async function launch(args: string[], extra: Partial<MonitorConfig> = {}, socketDir?: string, prepare?: (cfg: MonitorConfig) => void): Promise<Run> {
     const { dir, cfg } = newContainer(args, extra, socketDir);
+    prepare?.(cfg);
     const { pid, monitorPid } = await spawnMonitor({ ...cfg, configFile: join(dir, 'config'), monitorLog: join(dir, 'monitor.log') });
     pids.add(pid);
     pids.add(monitorPid);
@@ -151,6 +152,21 @@ function main(): void {
     t.same(JSON.parse(readFileSync(o.r.cfg.exitFile, 'utf8')), o.exit, 'exit file holds the EXIT record');
     t.notOk(existsSync(`${o.r.cfg.exitFile}.tmp`));
     await settled(t, o.r);
+  });
+
+  t.test('a running container has no exit record: the last run\'s is removed at the start', async (t) => {
+    const r = await launch(['sleep', '100'], {}, undefined, (cfg) => {
+      writeFileSync(cfg.exitFile, '{"exitCode":3,"oomKilled":false,"finishedAt":"2026-01-01T00:00:00Z"}');
+    });
+    const { cfg, client } = r;
+    const done = collect(client);
+    client.go();
+    await new Promise((resolve) => client.once('started', resolve));
+    t.notOk(existsSync(cfg.exitFile), 'no record while it runs');
+    client.signal(9);
+    t.equal((await done).exit.exitCode, 137);
+    t.equal(JSON.parse(readFileSync(cfg.exitFile, 'utf8')).exitCode, 137, 'this run\'s record');
+    await settled(t, r);
   });
 
   t.test('the socket path is given up before EXIT: a restart\'s next monitor binds it at once', async (t) => {

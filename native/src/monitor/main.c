@@ -71,6 +71,9 @@ static int run(const char *config_path, struct buf *inline_config, bool exec_mod
     *inline_config = (struct buf){0};
   }
   if ((inline_config ? config_parse(&cfg, &err) : config_parse_file(config_path, &cfg, &err)) < 0 || server_listen(cfg.socket, &l, &err) < 0 || json_log_open(&log, cfg.log, cfg.log_max_size, cfg.log_max_files, cfg.log_compress, cfg.log_attrs, &err) < 0) goto fail;
+  /* a record left by the container's last run (a restart reuses the run dir) must not stand for
+   * this one: berthd, restarted after a crash of this monitor, would report its exit */
+  if (!exec_mode) unlink(cfg.exit_file);
   seccomp_prepare(&cfg.security);
   long long oom_before = oom_kill_count(cfg.oom_file);
   /* Autostarted by a standby (berthd's connection attached from the first byte), with nothing
