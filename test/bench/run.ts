@@ -251,16 +251,15 @@ function main(): Promise<void> {
     }
     const floorRun = prepared instanceof Floor ? { floor: prepared, samplesMs: [] as number[] } : undefined;
     let berth: EngineResults | { failed: string };
-    let floor: { samplesMs: number[]; compiler: string; how: string; summary: Summary } | { failed: string };
+    let floor: { samplesMs: number[]; compiler: string; betweenApiBatches: boolean; summary: Summary } | { failed: string };
     try {
       berth = await measureEngine(startBerth, 'berth', floorRun);
       if (!floorRun) floor = prepared as { failed: string };
       else {
         // without berth's API section (--only, or a failure), measured alone
-        const alone = floorRun.samplesMs.length === 0;
-        const samplesMs = alone ? floorRun.floor.run(N.floor, N.warmups) : floorRun.samplesMs;
-        const how = alone ? 'alone, after berth' : `in ${API_BATCHES} batches between berth's API lifecycle batches`;
-        floor = { samplesMs, compiler: floorRun.floor.compiler, how, summary: summarize(samplesMs) };
+        const betweenApiBatches = floorRun.samplesMs.length > 0;
+        const samplesMs = betweenApiBatches ? floorRun.samplesMs : floorRun.floor.run(N.floor, N.warmups);
+        floor = { samplesMs, compiler: floorRun.floor.compiler, betweenApiBatches, summary: summarize(samplesMs) };
       }
     } catch (err) {
       floor = { failed: (err as Error).message };
@@ -298,7 +297,7 @@ function main(): Promise<void> {
     L.push(row('  wait (headers in) + start', phase(b, 'waitAndStart'), phase(d, 'waitAndStart')));
     L.push(row('  start returned → wait body (exit)', phase(b, 'runToExit'), phase(d, 'runToExit')));
     L.push(row('  delete', phase(b, 'delete'), phase(d, 'delete')));
-    L.push(row(`kernel floor: clone+overlay+pivot_root+exec (N=${N.floor})${'how' in floor && floor.how !== 'alone, after berth' ? ', between API batches' : ''}`, fl ? medP90(fl) : `failed: ${(floor as { failed: string }).failed.slice(0, 60)}`, ''));
+    L.push(row(`kernel floor: clone+overlay+pivot_root+exec (N=${N.floor})${'betweenApiBatches' in floor && floor.betweenApiBatches ? ', between API batches' : ''}`, fl ? medP90(fl) : `failed: ${(floor as { failed: string }).failed.slice(0, 60)}`, ''));
     L.push(row(`GET /containers/json?all=1, ${N.listContainers} present (N=${N.listGets})`, medP90(b?.list?.get), medP90(d?.list?.get)));
     L.push(row(`docker ps -a (CLI), ${N.listContainers} present (N=${N.listGets})`, medP90(b?.list?.ps), medP90(d?.list?.ps)));
     L.push(row(`  create ${N.listContainers} / remove ${N.listContainers} (4 in flight)`,
