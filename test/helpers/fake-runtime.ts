@@ -99,6 +99,11 @@ export class FakeLauncher implements MonitorLauncher {
   bootId(): string {
     return 'boot-1';
   }
+  /** Exit records on "disk", by exit file. */
+  records = new Map<string, ExitInfo>();
+  recordedExit(exitFile: string): ExitInfo | null {
+    return this.records.get(exitFile) ?? null;
+  }
 }
 
 export class FakeCgroups implements CgroupManager {

@@ -59,6 +59,22 @@ t.test('run to completion: start, output to attach, exit code to wait, die event
   t.equal(r.cgroups.created.size, 0, 'cgroup removed at exit');
 });
 
+t.test('a monitor connection that ends without its EXIT frame: the exit record the monitor wrote, or 255', async (t) => {
+  const r = rig();
+  t.teardown(r.close);
+  const rec = (await r.containers.create('rec', { Image: 'busybox', Cmd: ['vanish'] })).Id;
+  r.launcher.records.set(join(r.dir, 'exec', 'containers', rec, 'exit.json'), { exitCode: 3, oomKilled: true, finishedAt: '2026-11-30T10:00:00.5Z' });
+  const wait = r.containers.waitFor(rec, 'next-exit');
+  await r.containers.start(rec);
+  t.same(await wait, { StatusCode: 3, Error: null });
+  t.match(r.containers.inspect(rec).State, { Status: 'exited', ExitCode: 3, OOMKilled: true, FinishedAt: '2026-11-30T10:00:00.5Z' });
+
+  const crashed = (await r.containers.create('crashed', { Image: 'busybox', Cmd: ['vanish'] })).Id;
+  const w2 = r.containers.waitFor(crashed, 'next-exit');
+  await r.containers.start(crashed);
+  t.same(await w2, { StatusCode: 255, Error: null }, 'no record: a crash');
+});
+
 t.test('a command that cannot start: 400, wait gets 127, container stays created with the error', async (t) => {
   const r = rig();
   t.teardown(r.close);

@@ -544,8 +544,9 @@ export class Containers {
       });
       link.on('close', () => {
         if (exitSeen) return;
-        // Monitor gone without an EXIT frame: it crashed. Treat as an exit with an unknown code.
-        const info: ExitInfo = { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
+        // The connection ended without an EXIT frame read: the record the monitor writes before
+        // the frame (a start removes the last run's), or a crash: an unknown code
+        const info: ExitInfo = this.d.monitors.recordedExit(this.paths(id).exitFile) ?? { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
         exitSeen = true;
         const handle = () => this.onExit(id, live, link, info, () => resolve(255));
         if (live.starting) void live.starting.then(handle);

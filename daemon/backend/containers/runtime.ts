@@ -186,6 +186,10 @@ export class MonitorProcesses implements MonitorLauncher {
   bootId(): string {
     return this.boot;
   }
+
+  recordedExit(exitFile: string): ExitInfo | null {
+    return readExitFile(exitFile);
+  }
 }
 
 /** The exit record a monitor left behind (daemon restart after the container exited). */

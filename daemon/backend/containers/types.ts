@@ -135,6 +135,8 @@ export interface MonitorLauncher {
   /** A link whose EXIT is in and that the caller is done with: closed, or its monitor reused. */
   release(link: MonitorLink): void;
   bootId(): string;
+  /** The exit record a container's monitor wrote (before its EXIT frame), or null. */
+  recordedExit(exitFile: string): ExitInfo | null;
 }
 
 /** What an HTTP attach gets: container output to send, and where client stdin goes. */
