@@ -12,7 +12,7 @@ import { Usage } from './usage';
 import { execProbe } from './exec/probe';
 import { Containers } from './containers';
 import { MonitorPool } from './containers/monitor-client';
-import { MonitorProcesses, NativeCgroups, readExitFile } from './containers/runtime';
+import { MonitorProcesses, NativeCgroups } from './containers/runtime';
 import { Execs } from './exec';
 import { ExecMonitors } from './exec/runtime';
 import { ContainersRepo } from '../store/containers';
@@ -120,7 +120,7 @@ export async function createEngine({ config, db, onContainerStarted, onContainer
   images.useContainers((ref, pause, fn) => containers.withCommitSource(ref, pause, fn));
   const registry = new Registry({ config, db, images, events, tmpDir: tmp });
   const build = new Builder({ db, images, registry, containers, tmpDir: tmp, layerOps: defaultLayerOps(), diffOps: defaultDiffOps() });
-  await containers.reconcile(readExitFile);
+  await containers.reconcile();
   await containers.applyRestartPolicies();
   void monitorPool.refill();
   const system = new System(config, engineId(config.dataRoot), {

@@ -326,7 +326,6 @@ struct remove_req {
   berth_error_t err;
 };
 
-
 static void remove_async_execute(napi_env env, void *data) {
   (void)env;
   struct remove_req *r = data;

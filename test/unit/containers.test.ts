@@ -444,7 +444,7 @@ t.test("rm commits the row's removal before its files go; a start-up removes the
   mkdirSync(join(r.dir, 'exec', 'containers', kept), { recursive: true });
   t.ok(existsSync(join(r.dir, 'data', 'containers', cut, 'hosts')));
   const again = r.reopen();
-  await again.reconcile(() => null);
+  await again.reconcile();
   t.same(readdirSync(join(r.dir, 'data', 'containers')), [kept], 'the data dir without a row is gone');
   t.same(readdirSync(join(r.dir, 'exec', 'containers')), [kept], 'and its exec-root dir');
   t.ok(existsSync(join(r.dir, 'data', 'containers', kept, 'hosts')), 'a container with a row keeps its files');

@@ -1411,7 +1411,7 @@ export class Containers {
    * whose monitor answers with this boot's ID keeps running; one whose monitor is gone gets
    * the exit its monitor recorded (or 255 when nothing was recorded).
    */
-  async reconcile(readExit: (file: string) => ExitInfo | null): Promise<void> {
+  async reconcile(): Promise<void> {
     const rows = this.d.repo.all();
     this.sweepOrphanFiles(new Set(rows.map((c) => c.id)));
     for (const c of rows) {
@@ -1434,7 +1434,7 @@ export class Containers {
       link?.close();
       // The monitor is gone: whatever it left in the cgroup goes too, then its files.
       try { this.d.cgroups.killAll(c.id, c.hostConfig.CgroupParent); } catch { /* no cgroup left */ }
-      const info = readExit(p.exitFile) ?? { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
+      const info = this.d.monitors.recordedExit(p.exitFile) ?? { exitCode: 255, oomKilled: false, finishedAt: rfc3339Nano() };
       this.d.repo.saveState(c.id, {
         ...c.state, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0,
         ExitCode: info.exitCode, OOMKilled: info.oomKilled, FinishedAt: info.finishedAt,

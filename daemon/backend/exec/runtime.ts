@@ -27,6 +27,9 @@ export function containerCgroupProcs(procCgroup: string, layout: CgroupLayout, c
   return [...out];
 }
 
+/** Where an exec's monitor records its exit (the exec's own dir: no earlier record there). */
+const exitFileOf = (spec: ExecSpec) => join(spec.dir, 'exit.json');
+
 export class ExecMonitors implements ExecLauncher {
   constructor(private readonly layout: () => CgroupLayout, private readonly pool?: MonitorPool) {}
 
@@ -43,7 +46,7 @@ export class ExecMonitors implements ExecLauncher {
       mode: 'exec',
       id: spec.id,
       socket,
-      exitFile: join(spec.dir, 'exit.json'), // recordedExit reads it
+      exitFile: exitFileOf(spec),
       configFile: join(spec.dir, 'monitor.conf'),
       monitorLog: join(spec.dir, 'monitor.log'),
       targetPid: spec.targetPid,
@@ -71,7 +74,7 @@ export class ExecMonitors implements ExecLauncher {
   }
 
   recordedExit(spec: ExecSpec): number | undefined {
-    return readExitFile(join(spec.dir, 'exit.json'))?.exitCode;
+    return readExitFile(exitFileOf(spec))?.exitCode;
   }
 
   async cleanup(spec: ExecSpec): Promise<void> {
