@@ -29,28 +29,25 @@ export interface ContainerPaths {
 }
 
 export function containerPaths(dataRoot: string, execRoot: string, id: string): ContainerPaths {
-  // two joins normalize the roots; the rest are plain children of normalized dirs
   const dir = join(dataRoot, 'containers', id);
   const run = join(execRoot, 'containers', id);
-  const data = dir.slice(0, dir.length - id.length - '/containers/'.length);
-  const exec = run.slice(0, run.length - id.length - '/containers/'.length);
   return {
     dir,
-    upper: `${dir}/upper`,
-    work: `${dir}/work`,
-    init: `${data}/init-layer`,
-    hostname: `${dir}/hostname`,
-    hosts: `${dir}/hosts`,
-    resolvConf: `${dir}/resolv.conf`,
-    log: `${dir}/${id}-json.log`,
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    init: join(dataRoot, 'init-layer'),
+    hostname: join(dir, 'hostname'),
+    hosts: join(dir, 'hosts'),
+    resolvConf: join(dir, 'resolv.conf'),
+    log: join(dir, `${id}-json.log`),
     run,
-    rootfs: `${run}/rootfs`,
-    socket: `${run}/monitor.sock`,
-    exitFile: `${run}/exit.json`,
-    monitorLog: `${run}/monitor.log`,
-    monitorConfig: `${run}/monitor.conf`,
-    dataTrash: `${data}/tmp`,
-    runTrash: `${exec}/trash`,
+    rootfs: join(run, 'rootfs'),
+    socket: join(run, 'monitor.sock'),
+    exitFile: join(run, 'exit.json'),
+    monitorLog: join(run, 'monitor.log'),
+    monitorConfig: join(run, 'monitor.conf'),
+    dataTrash: join(dataRoot, 'tmp'),
+    runTrash: join(execRoot, 'trash'),
   };
 }
 
